@@ -1,0 +1,151 @@
+"""The common part of every Etalase app factory.
+
+`build_app` gives a Flask app with JSON logs, request ids, problem+json errors (including
+the ones flask-smorest and werkzeug raise), a request size limit, Prometheus metrics, and
+`/healthz` + `/readyz`; the service's factory then registers its own blueprints on the
+returned `Api`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import marshmallow as ma
+from flask import Flask, jsonify
+from flask_smorest import Api
+
+from . import migrations
+from .db import Database, DatabaseUnavailable
+from .observability import configure_logging, init_request_tracking, metrics_response
+from .problems import (
+    PROBLEM_CONTENT_TYPE,
+    Problem,
+    problem_from_http_exception,
+    problem_response,
+    register_problem_handlers,
+)
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every error response of the API is shaped."""
+
+    type = ma.fields.String(metadata={"example": "https://etalase.dev/problems/not-found"})
+    title = ma.fields.String(metadata={"example": "Not Found"})
+    status = ma.fields.Integer(metadata={"example": 404})
+    detail = ma.fields.String()
+    request_id = ma.fields.String(allow_none=True)
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Field path to messages, for validation errors."},
+    )
+
+
+class ProblemApi(Api):
+    """flask-smorest `Api` whose errors are problem documents."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        return problem_response(problem_from_http_exception(error))
+
+
+def build_app(
+    *,
+    import_name: str,
+    service: str,
+    title: str,
+    version: str,
+    settings: dict,
+    database: Database,
+    migrations_dir: Path,
+    log_level: str = "INFO",
+    max_content_length: int = 1024 * 1024,
+    extra_readiness: list[Callable[[], None]] | None = None,
+    description: str = "",
+) -> tuple[Flask, ProblemApi]:
+    configure_logging(service, log_level)
+    app = Flask(import_name)
+    app.config.update(settings)
+    app.config.update(
+        MAX_CONTENT_LENGTH=max_content_length,
+        API_TITLE=title,
+        API_VERSION=version,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    "internalToken": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "X-Internal-Token",
+                    },
+                }
+            },
+        },
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.extensions["database"] = database
+
+    init_request_tracking(app, service)
+    register_problem_handlers(app)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_unavailable(error):
+        return problem_response(
+            Problem(
+                503,
+                "Service Unavailable",
+                "The database is not reachable; try again shortly.",
+                slug="database-unavailable",
+                headers={"Retry-After": "5"},
+            )
+        )
+
+    api = ProblemApi(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok", service=service)
+
+    @app.get("/readyz")
+    def readyz():
+        problems: list[str] = []
+        try:
+            missing = migrations.pending(database, migrations_dir)
+            if missing:
+                problems.append(f"{len(missing)} migration(s) not applied")
+        except Exception as exc:  # any failure to reach the database means not ready
+            problems.append(f"database unreachable: {exc.__class__.__name__}")
+        for check in extra_readiness or []:
+            try:
+                check()
+            except Exception as exc:
+                problems.append(str(exc) or exc.__class__.__name__)
+        if problems:
+            response = problem_response(
+                Problem(
+                    503,
+                    "Not Ready",
+                    "; ".join(problems),
+                    slug="not-ready",
+                    headers={"Retry-After": "2"},
+                )
+            )
+            return response
+        return jsonify(status="ready", service=service)
+
+    @app.get("/metrics")
+    def metrics():
+        return metrics_response()
+
+    return app, api
+
+
+__all__ = ["build_app", "ProblemApi", "ProblemSchema", "PROBLEM_CONTENT_TYPE"]

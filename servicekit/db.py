@@ -1,0 +1,127 @@
+"""psycopg2 connection pool and the transaction helper every repository uses.
+
+The pool is created lazily in each process (gunicorn forks workers after import, and a
+libpq connection must never cross a fork). `transaction()` is the one way code talks to
+the database: it checks a connection out, commits on success, rolls back on any error and
+always returns the connection, so no request can leak a connection or half a write.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+from .observability import DB_POOL_IN_USE, DB_POOL_OPEN
+
+
+class Database:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 10,
+        service: str = "app",
+        connect_timeout: int = 5,
+        statement_timeout_ms: int = 15000,
+    ):
+        self.dsn = dsn
+        self.min_connections = min_connections
+        self.max_connections = max_connections
+        self.service = service
+        self.connect_timeout = connect_timeout
+        self.statement_timeout_ms = statement_timeout_ms
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._pool_pid: int | None = None
+        self._lock = threading.Lock()
+        self._in_use = 0
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        pid = os.getpid()
+        if self._pool is None or self._pool_pid != pid:
+            with self._lock:
+                if self._pool is None or self._pool_pid != pid:
+                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                        self.min_connections,
+                        self.max_connections,
+                        self.dsn,
+                        connect_timeout=self.connect_timeout,
+                        options=f"-c statement_timeout={self.statement_timeout_ms}",
+                        application_name=self.service,
+                    )
+                    self._pool_pid = pid
+                    self._in_use = 0
+        return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        pool = self._get_pool()
+        try:
+            conn = pool.getconn()
+        except psycopg2.pool.PoolError as exc:
+            raise DatabaseUnavailable("connection pool exhausted") from exc
+        except psycopg2.OperationalError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        self._track(+1)
+        broken = False
+        try:
+            yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            broken = True
+            raise
+        finally:
+            if conn.closed:
+                broken = True
+            if not broken:
+                try:
+                    conn.rollback()  # never hand back a connection mid-transaction
+                except psycopg2.Error:
+                    broken = True
+            pool.putconn(conn, close=broken)
+            self._track(-1)
+
+    @contextmanager
+    def transaction(self, *, isolation: str | None = None) -> Iterator[psycopg2.extras.RealDictCursor]:
+        """A cursor inside one database transaction (READ COMMITTED unless told otherwise)."""
+        with self.connection() as conn:
+            if isolation:
+                conn.set_session(isolation_level=isolation)
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+                    yield cursor
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                if isolation:
+                    conn.set_session(isolation_level="READ COMMITTED")
+
+    def _track(self, delta: int) -> None:
+        with self._lock:
+            self._in_use += delta
+            in_use = self._in_use
+        DB_POOL_IN_USE.labels(self.service).set(in_use)
+        pool = self._pool
+        if pool is not None:
+            # _pool/_used are psycopg2's own bookkeeping; reading them is cheap and safe.
+            DB_POOL_OPEN.labels(self.service).set(len(pool._pool) + len(pool._used))
+
+    def ping(self) -> None:
+        with self.transaction() as cursor:
+            cursor.execute("SELECT 1")
+
+    def close(self) -> None:
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.closeall()
+        self._pool = None
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached right now (answered as 503 by the app)."""

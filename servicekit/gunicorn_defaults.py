@@ -1,0 +1,40 @@
+"""Shared gunicorn settings; each service's `gunicorn_conf.py` star-imports these and
+sets its own default port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def settings(default_port: int) -> dict:
+    return {
+        "bind": os.environ.get("BIND", f"127.0.0.1:{default_port}"),
+        "workers": int(os.environ.get("WEB_CONCURRENCY", "2")),
+        "threads": int(os.environ.get("WEB_THREADS", "4")),
+        "worker_class": "gthread",
+        "timeout": int(os.environ.get("WEB_TIMEOUT", "30")),
+        "graceful_timeout": 10,
+        "keepalive": 75,  # longer than nginx's upstream keepalive_timeout
+        "max_requests": int(os.environ.get("WEB_MAX_REQUESTS", "0")),
+        "accesslog": None,  # the app writes its own JSON access line
+        "errorlog": "-",
+    }
+
+
+def prepare_metrics_dir(service: str) -> None:
+    """prometheus-client multiprocess mode needs a per-service directory emptied at start."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = str(Path(tempfile.gettempdir()) / f"etalase-metrics-{service}-{os.getpid()}")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    shutil.rmtree(directory, ignore_errors=True)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,33 @@
+"""Storefront configuration: environment variables with safe local defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from servicekit.config import env_int, env_str
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = field(
+        default_factory=lambda: env_str(
+            "DATABASE_URL", "postgresql://storefront@127.0.0.1:55432/etalase_storefront"
+        )
+    )
+    db_pool_min: int = field(default_factory=lambda: env_int("DB_POOL_MIN", 1))
+    db_pool_max: int = field(default_factory=lambda: env_int("DB_POOL_MAX", 10))
+    log_level: str = field(default_factory=lambda: env_str("LOG_LEVEL", "INFO"))
+    max_content_length: int = field(default_factory=lambda: env_int("MAX_CONTENT_LENGTH", 1048576))
+    jwks_file: str = field(default_factory=lambda: env_str("JWKS_FILE", ".data/keys/jwks.json"))
+    jwt_private_key_file: str = field(
+        default_factory=lambda: env_str("JWT_PRIVATE_KEY_FILE", ".data/keys/jwt-signing.pem")
+    )
+    jwt_kid: str = field(default_factory=lambda: env_str("JWT_KID", "local-1"))
+    jwt_ttl_seconds: int = field(default_factory=lambda: env_int("JWT_TTL_SECONDS", 3600))
+    internal_token: str = field(default_factory=lambda: env_str("INTERNAL_TOKEN", ""))
+    reservation_ttl_seconds: int = field(
+        default_factory=lambda: env_int("RESERVATION_TTL_SECONDS", 900)
+    )
+    sweeper_interval_seconds: int = field(
+        default_factory=lambda: env_int("SWEEPER_INTERVAL_SECONDS", 5)
+    )

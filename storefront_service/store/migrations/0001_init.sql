@@ -1,0 +1,1 @@
+-- Extensions and shared types for the showcase schema (tables follow in later files).
