@@ -1,0 +1,50 @@
+"""Marketplace configuration: environment variables with safe local defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from servicekit.config import env_int, env_str
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = field(
+        default_factory=lambda: env_str(
+            "DATABASE_URL", "postgresql://transaction@127.0.0.1:55432/etalase_transaction"
+        )
+    )
+    db_pool_min: int = field(default_factory=lambda: env_int("DB_POOL_MIN", 1))
+    db_pool_max: int = field(default_factory=lambda: env_int("DB_POOL_MAX", 10))
+    log_level: str = field(default_factory=lambda: env_str("LOG_LEVEL", "INFO"))
+    max_content_length: int = field(default_factory=lambda: env_int("MAX_CONTENT_LENGTH", 1048576))
+    jwks_file: str = field(default_factory=lambda: env_str("JWKS_FILE", ".data/keys/jwks.json"))
+    storefront_url: str = field(
+        default_factory=lambda: env_str("STOREFRONT_URL", "http://127.0.0.1:8001")
+    )
+    storefront_internal_token: str = field(
+        default_factory=lambda: env_str("STOREFRONT_INTERNAL_TOKEN", "")
+    )
+    storefront_timeout_seconds: float = field(
+        default_factory=lambda: float(env_str("STOREFRONT_TIMEOUT_SECONDS", "3"))
+    )
+    payment_provider: str = field(default_factory=lambda: env_str("PAYMENT_PROVIDER", "sandbox"))
+    payment_base_url: str = field(
+        default_factory=lambda: env_str("PAYMENT_BASE_URL", "http://127.0.0.1:8003")
+    )
+    payment_server_key: str = field(
+        default_factory=lambda: env_str("PAYMENT_SERVER_KEY", "sandbox-server-key")
+    )
+    payment_timeout_seconds: float = field(
+        default_factory=lambda: float(env_str("PAYMENT_TIMEOUT_SECONDS", "5"))
+    )
+    platform_fee_bps: int = field(default_factory=lambda: env_int("PLATFORM_FEE_BPS", 500))
+    payment_expiry_seconds: int = field(
+        default_factory=lambda: env_int("PAYMENT_EXPIRY_SECONDS", 3600)
+    )
+    auto_complete_seconds: int = field(
+        default_factory=lambda: env_int("AUTO_COMPLETE_SECONDS", 604800)
+    )
+    worker_interval_seconds: float = field(
+        default_factory=lambda: float(env_str("WORKER_INTERVAL_SECONDS", "1"))
+    )
