@@ -21,8 +21,12 @@ UPSTREAMS = (STOREFRONT, TRANSACTION, SANDBOX)
 
 # Paths the gateway answers itself; never proxied.
 GATEWAY_PATHS = ("/healthz", "/readyz")
-# Anything below these prefixes is answered 404 by the gateway, whatever the method.
-BLOCKED_PREFIXES = ("/internal/", "/internal")
+# Service-to-service APIs: the gateway answers 404 for these paths and anything below them.
+BLOCKED_PREFIXES = ("/internal",)
+
+
+def is_blocked(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in BLOCKED_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,7 @@ def route_for(path: str, with_sandbox: bool = True) -> Route | None:
 
     Blocked prefixes and gateway-own paths give None: they never reach an upstream.
     """
-    if path in GATEWAY_PATHS or any(
-        path == p.rstrip("/") or path.startswith(p) for p in BLOCKED_PREFIXES
-    ):
+    if path in GATEWAY_PATHS or is_blocked(path):
         return None
     candidates = [r for r in routes(with_sandbox) if r.matches(path)]
     if not candidates:
@@ -118,7 +120,7 @@ def validate(table: tuple[Route, ...] = ROUTES) -> None:
         if route.prefix in seen:
             raise ValueError(f"duplicate route prefix {route.prefix}")
         seen.add(route.prefix)
-        if any(route.prefix.startswith(p) for p in BLOCKED_PREFIXES):
+        if is_blocked(route.prefix.rstrip("/")):
             raise ValueError(f"route {route.prefix} is under a blocked prefix")
         if route.prefix in GATEWAY_PATHS:
             raise ValueError(f"route {route.prefix} shadows a gateway path")

@@ -8,8 +8,8 @@ returned `Api`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import marshmallow as ma
 from flask import Flask, jsonify

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg2
 import psycopg2.extras
@@ -87,7 +87,9 @@ class Database:
             self._track(-1)
 
     @contextmanager
-    def transaction(self, *, isolation: str | None = None) -> Iterator[psycopg2.extras.RealDictCursor]:
+    def transaction(
+        self, *, isolation: str | None = None
+    ) -> Iterator[psycopg2.extras.RealDictCursor]:
         """A cursor inside one database transaction (READ COMMITTED unless told otherwise)."""
         with self.connection() as conn:
             if isolation:

@@ -1,4 +1,4 @@
-"""gunicorn entry point: `gunicorn -c storefront_service/gunicorn_conf.py storefront_service.wsgi:app`."""
+"""gunicorn entry point (see storefront_service/gunicorn_conf.py for settings)."""
 
 from storefront_service import create_app
 

@@ -1,4 +1,4 @@
-"""gunicorn entry point: `gunicorn -c transaction_service/gunicorn_conf.py transaction_service.wsgi:app`."""
+"""gunicorn entry point (see transaction_service/gunicorn_conf.py for settings)."""
 
 from transaction_service import create_app
 
