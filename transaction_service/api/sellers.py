@@ -1,0 +1,323 @@
+"""A seller's money: balance, ledger lines of the shop's payable account, payouts.
+
+Everything here is scoped to the caller's own shop (the `shop_id` claim of the JWT); there
+is no way to name another shop.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+import psycopg2
+from flask import current_app
+from flask_smorest import Blueprint
+
+from servicekit.app import ProblemSchema
+from servicekit.auth import Principal
+from servicekit.pagination import PageArgsSchema, decode_cursor, encode_cursor
+from servicekit.problems import Problem
+
+from ..domain import ledger
+from ..domain.money import MAX_AMOUNT, money
+from ..store import ledger as ledger_store
+from ..store import payouts as payouts_store
+from . import idempotency
+from .auth import principal_with_role
+from .schemas import MoneySchema, StrictInteger, Text, UtcDateTime
+
+blp = Blueprint(
+    "sellers",
+    __name__,
+    url_prefix="/api/v1/sellers/me",
+    description="The calling seller's balance, ledger and payouts.",
+)
+
+# ---------------------------------------------------------------------------------------
+# Schemas
+
+
+class BalanceSchema(ma.Schema):
+    shop_id = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True, metadata={"example": "IDR"})
+    pending = ma.fields.Integer(
+        required=True,
+        metadata={"description": "In escrow for paid orders not yet completed (rupiah)."},
+    )
+    available = ma.fields.Integer(
+        required=True, metadata={"description": "Settled to the shop and not paid out (rupiah)."}
+    )
+    paid_out = ma.fields.Integer(
+        required=True, metadata={"description": "Total paid out so far (rupiah)."}
+    )
+
+
+class LedgerLineSchema(ma.Schema):
+    entry_id = ma.fields.String(required=True)
+    kind = ma.fields.String(
+        required=True,
+        metadata={"description": "order_completed | payout | reversal", "example": "payout"},
+    )
+    reference = ma.fields.String(
+        required=True, metadata={"description": "Order id, payout id, or reversed entry."}
+    )
+    amount = ma.fields.Nested(MoneySchema, required=True)
+    direction = ma.fields.String(
+        required=True,
+        metadata={"description": "credit adds to the balance, debit takes from it"},
+        validate=ma.validate.OneOf(["credit", "debit"]),
+    )
+    balance_after = ma.fields.Integer(
+        required=True, metadata={"description": "Available balance after this line (rupiah)."}
+    )
+    created_at = UtcDateTime(required=True)
+
+
+class LedgerPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(LedgerLineSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+class BankAccountSchema(ma.Schema):
+    bank_code = Text(
+        required=True,
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9_]{2,20}$"),
+        metadata={"example": "bca"},
+    )
+    account_number = Text(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9]{5,34}$"),
+        metadata={"example": "1234567890"},
+    )
+    account_name = Text(
+        required=True, validate=ma.validate.Length(min=1, max=100), metadata={"example": "Toko A"}
+    )
+
+
+class PayoutRequestSchema(ma.Schema):
+    amount = StrictInteger(
+        required=True,
+        validate=ma.validate.Range(min=1, max=MAX_AMOUNT),
+        metadata={"description": "Rupiah to withdraw; at most the available balance."},
+    )
+    bank_account = ma.fields.Nested(BankAccountSchema, load_default=None, allow_none=True)
+
+
+class PayoutSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    shop_id = ma.fields.String(required=True)
+    amount = ma.fields.Nested(MoneySchema, required=True)
+    status = ma.fields.String(
+        required=True, metadata={"description": "pending | paid | failed", "example": "pending"}
+    )
+    bank_account = ma.fields.Nested(BankAccountSchema, allow_none=True)
+    journal_entry_id = ma.fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+
+
+class PayoutPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(PayoutSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "description": "Client-chosen unique key (at most 255 characters); a retry with the same "
+    "key and body replays the first answer.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+def _database():
+    return current_app.extensions["database"]
+
+
+def _seller() -> tuple[Principal, str]:
+    user = principal_with_role("seller")
+    if not user.shop_id:
+        raise Problem(
+            403,
+            "Forbidden",
+            "Your account has no shop yet; create one before using seller money endpoints.",
+            slug="no-shop",
+        )
+    try:
+        ledger.shop_payable(user.shop_id)
+    except ledger.LedgerError:
+        raise Problem(
+            403, "Forbidden", "The token's shop id is not valid.", slug="forbidden"
+        ) from None
+    return user, user.shop_id
+
+
+def _payout_out(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "shop_id": row["shop_id"],
+        "amount": money(row["amount"]),
+        "status": row["status"],
+        "bank_account": row["bank_account"],
+        "journal_entry_id": row["journal_entry_id"],
+        "created_at": row["created_at"],
+    }
+
+
+_PROBLEMS = {
+    401: "Missing or invalid bearer token.",
+    403: "Not a seller, or no shop.",
+}
+
+
+def _document_problems(*statuses: int, **extra: str):
+    def decorator(view):
+        for status in statuses:
+            view = blp.alt_response(
+                status,
+                schema=ProblemSchema,
+                description=extra.get(f"s{status}", _PROBLEMS.get(status, "Problem.")),
+                content_type="application/problem+json",
+            )(view)
+        return view
+
+    return decorator
+
+
+# ---------------------------------------------------------------------------------------
+# Views
+
+
+@blp.route("/balance", methods=["GET"])
+@blp.doc(security=[{"bearerAuth": []}], summary="The shop's balance")
+@blp.response(200, BalanceSchema)
+@_document_problems(401, 403)
+def get_balance():
+    """Pending (escrow for paid, undelivered orders), available and paid-out amounts."""
+    _, shop_id = _seller()
+    with _database().transaction() as cursor:
+        return ledger_store.balance(cursor, shop_id)
+
+
+@blp.route("/ledger", methods=["GET"])
+@blp.doc(security=[{"bearerAuth": []}], summary="The shop's ledger lines, newest first")
+@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, LedgerPageSchema)
+@_document_problems(401, 403, 422)
+def get_ledger(limit: int, cursor: str | None):
+    """Every movement of the shop's available balance: completed orders credit it (net of
+    the platform fee), payouts debit it."""
+    _, shop_id = _seller()
+    after = decode_cursor(cursor, 1)
+    before_id = None
+    if after is not None:
+        if not isinstance(after[0], int):
+            raise Problem(
+                422,
+                "Validation failed",
+                "The cursor is not valid.",
+                slug="validation-error",
+                errors={"cursor": ["Not a valid cursor."]},
+            )
+        before_id = after[0]
+    with _database().transaction() as db:
+        rows = ledger_store.account_lines(
+            db, ledger.shop_payable(shop_id), limit=limit + 1, before_id=before_id
+        )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    data = [
+        {
+            "entry_id": row["entry_id"],
+            "kind": row["kind"],
+            "reference": row["reference"],
+            "amount": money(abs(row["amount"])),
+            "direction": "debit" if row["amount"] > 0 else "credit",
+            # The payable is credit-normal: its balance is minus the signed running sum.
+            "balance_after": -row["running_sum"],
+            "created_at": row["created_at"],
+        }
+        for row in rows
+    ]
+    next_cursor = encode_cursor([rows[-1]["id"]]) if has_more and rows else None
+    return {"data": data, "next_cursor": next_cursor}
+
+
+@blp.route("/payouts", methods=["GET"])
+@blp.doc(security=[{"bearerAuth": []}], summary="The shop's payouts, newest first")
+@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, PayoutPageSchema)
+@_document_problems(401, 403, 422)
+def list_payouts(limit: int, cursor: str | None):
+    _, shop_id = _seller()
+    after = decode_cursor(cursor, 2)
+    with _database().transaction() as db:
+        try:
+            rows = payouts_store.list_for_shop(db, shop_id, limit=limit + 1, after=after)
+        except psycopg2.DataError:  # a forged cursor with a bad timestamp or uuid
+            raise Problem(
+                422,
+                "Validation failed",
+                "The cursor is not valid.",
+                slug="validation-error",
+                errors={"cursor": ["Not a valid cursor."]},
+            ) from None
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor([rows[-1]["created_at"].isoformat(), rows[-1]["id"]])
+        if has_more and rows
+        else None
+    )
+    return {"data": [_payout_out(r) for r in rows], "next_cursor": next_cursor}
+
+
+@blp.route("/payouts", methods=["POST"])
+@blp.doc(
+    security=[{"bearerAuth": []}],
+    summary="Withdraw from the available balance",
+    parameters=[IDEMPOTENCY_KEY_PARAMETER],
+)
+@blp.arguments(PayoutRequestSchema)
+@blp.response(201, PayoutSchema)
+@_document_problems(
+    400,
+    401,
+    403,
+    409,
+    422,
+    s400="idempotency-key-required: the Idempotency-Key header is missing.",
+    s409="insufficient-balance (more than available), or idempotency-key-in-use.",
+    s422="Invalid body or Idempotency-Key, or idempotency-key-reused (another request).",
+)
+def create_payout(body: dict):
+    """Never more than the available balance, even under concurrent requests. Requires an
+    `Idempotency-Key`: a retry with the same key and body replays the first answer (also
+    an insufficient-balance refusal); the same key with another body is a 422."""
+    user, shop_id = _seller()  # 401/403 before a key is consumed
+    return idempotency.run(user, lambda: _create_payout(user, shop_id, body))
+
+
+def _create_payout(user: Principal, shop_id: str, body: dict):
+    amount = body["amount"]
+    try:
+        with _database().transaction() as cursor:
+            row = payouts_store.create(
+                cursor,
+                shop_id=shop_id,
+                amount=amount,
+                requested_by=user.account_id,
+                bank_account=body.get("bank_account"),
+            )
+    except payouts_store.InsufficientBalance as exc:
+        raise Problem(
+            409,
+            "Insufficient balance",
+            f"The payout of {exc.requested} exceeds the available balance of "
+            f"{exc.available}.",
+            slug="insufficient-balance",
+            extra={"available": money(exc.available)},
+        ) from None
+    return _payout_out(row)

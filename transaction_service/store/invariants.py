@@ -1,0 +1,155 @@
+"""Money invariants of the marketplace database, checked after every integration test.
+
+`check(cursor)` returns a list of human-readable violations (empty when all hold):
+
+1. every journal entry has at least two lines and its lines sum to zero (debits == credits);
+2. all lines ever posted sum to zero;
+3. escrow equals the total of paid, unsettled orders: per order, settled gross − completed
+   gross − refunded (from the ledger, reversals included) is never negative, the per-order
+   amounts add up to the escrow account's balance, and, where the `orders` table exists,
+   each order's escrow agrees with its status (AWAITING_SHIPMENT / IN_TRANSIT hold exactly
+   the order total; UNPAID / COMPLETED hold nothing; CANCELLED / EXPIRED hold the total
+   until the refund is posted, then nothing); no escrow for an unknown order;
+4. no shop's available balance (payable) is negative, and every payout row has its entry;
+5. the audit chain verifies.
+
+The escrow rules are pure functions in `transaction_service.domain.ledger`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain import ledger
+from . import audit as audit_store
+
+
+def _value(row: Any, key: str, index: int) -> Any:
+    return row[key] if isinstance(row, dict) else row[index]
+
+
+def _table_exists(cursor, name: str) -> bool:
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (name,))
+    return bool(_value(cursor.fetchone(), "present", 0))
+
+
+def check(cursor) -> list[str]:
+    violations: list[str] = []
+
+    # 1. each entry balances
+    cursor.execute(
+        """
+        SELECT e.id::text AS id, e.kind, e.reference,
+               count(l.id) AS line_count, coalesce(sum(l.amount), 0) AS total
+        FROM journal_entries e LEFT JOIN journal_lines l ON l.entry_id = e.id
+        GROUP BY e.id, e.kind, e.reference
+        HAVING count(l.id) < 2 OR coalesce(sum(l.amount), 0) <> 0
+        ORDER BY e.id
+        LIMIT 50
+        """
+    )
+    for row in cursor.fetchall():
+        violations.append(
+            f"journal entry {_value(row, 'id', 0)} ({_value(row, 'kind', 1)} "
+            f"{_value(row, 'reference', 2)}) is unbalanced: "
+            f"{_value(row, 'line_count', 3)} lines summing to {_value(row, 'total', 4)}"
+        )
+    cursor.execute(
+        """
+        SELECT count(*) AS n FROM journal_lines l
+        WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = l.entry_id)
+        """
+    )
+    orphans = int(_value(cursor.fetchone(), "n", 0))
+    if orphans:
+        violations.append(f"{orphans} journal line(s) belong to no entry")
+
+    # 2. the whole ledger balances
+    cursor.execute("SELECT coalesce(sum(amount), 0) AS total FROM journal_lines")
+    total = int(_value(cursor.fetchone(), "total", 0))
+    if total != 0:
+        violations.append(f"all journal lines sum to {total}, not 0")
+
+    # 3. escrow == paid, unsettled orders
+    violations.extend(_escrow_violations(cursor))
+
+    # 4. shop balances and payouts
+    cursor.execute(
+        """
+        SELECT account, -sum(amount) AS available FROM journal_lines
+        WHERE account LIKE 'shop:%:payable'
+        GROUP BY account HAVING sum(amount) > 0
+        ORDER BY account
+        """
+    )
+    for row in cursor.fetchall():
+        violations.append(
+            f"{_value(row, 'account', 0)} is overdrawn: available {_value(row, 'available', 1)}"
+        )
+    if _table_exists(cursor, "payouts"):
+        cursor.execute(
+            """
+            SELECT p.id::text AS id FROM payouts p
+            LEFT JOIN journal_entries e
+              ON e.id = p.journal_entry_id AND e.kind = %s AND e.reference = p.id::text
+            WHERE e.id IS NULL
+            ORDER BY p.id LIMIT 50
+            """,
+            (ledger.PAYOUT,),
+        )
+        for row in cursor.fetchall():
+            violations.append(f"payout {_value(row, 'id', 0)} has no matching ledger entry")
+
+    # 5. audit chain
+    result = audit_store.verify(cursor)
+    if not result.ok:
+        violations.append(
+            f"audit chain broken at seq {result.first_broken_seq}: {result.reason}"
+        )
+    return violations
+
+
+def _escrow_violations(cursor) -> list[str]:
+    cursor.execute(
+        """
+        SELECT CASE WHEN e.kind = %(reversal)s THEN split_part(e.reference, ':', 2)
+                    ELSE e.reference END AS order_id,
+               -sum(l.amount) AS held
+        FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+        WHERE l.account = %(escrow)s
+          AND (e.kind = ANY(%(kinds)s)
+               OR (e.kind = %(reversal)s AND split_part(e.reference, ':', 1) = ANY(%(kinds)s)))
+        GROUP BY 1
+        """,
+        {
+            "escrow": ledger.ESCROW,
+            "kinds": sorted(ledger.ORDER_KINDS),
+            "reversal": ledger.REVERSAL,
+        },
+    )
+    escrow_by_order = {
+        _value(r, "order_id", 0): int(_value(r, "held", 1)) for r in cursor.fetchall()
+    }
+    cursor.execute(
+        "SELECT coalesce(-sum(amount), 0) AS held FROM journal_lines WHERE account = %s",
+        (ledger.ESCROW,),
+    )
+    escrow_balance = int(_value(cursor.fetchone(), "held", 0))
+
+    orders = None
+    if _table_exists(cursor, "orders"):
+        # Only orders that matter: anything not UNPAID, plus any order the ledger mentions.
+        cursor.execute(
+            """
+            SELECT id::text AS id, status, total FROM orders
+            WHERE status <> 'UNPAID' OR id::text = ANY(%s)
+            """,
+            (list(escrow_by_order),),
+        )
+        orders = {
+            _value(r, "id", 0): ledger.OrderState(
+                _value(r, "status", 1), int(_value(r, "total", 2) or 0)
+            )
+            for r in cursor.fetchall()
+        }
+    return ledger.escrow_violations(escrow_by_order, escrow_balance, orders)
