@@ -21,6 +21,10 @@ def settings(default_port: int) -> dict:
         "max_requests": int(os.environ.get("WEB_MAX_REQUESTS", "0")),
         "accesslog": None,  # the app writes its own JSON access line
         "errorlog": "-",
+        # gunicorn >= 23 opens a control socket at one fixed per-user path; several
+        # masters on one machine (three services, tests beside `make run`) would fight
+        # over it, and nothing here uses it.
+        "control_socket_disable": True,
     }
 
 

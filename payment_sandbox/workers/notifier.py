@@ -1,0 +1,173 @@
+"""The notifier: delivers queued notifications to the merchant and expires unpaid charges.
+
+`python -m payment_sandbox worker notifier [--once]`. Several notifiers may run at once:
+a delivery is claimed with one atomic UPDATE (under SQLite's write lock) that stamps the
+claimant and a lease, so two processes never send the same delivery concurrently; a claim
+whose lease ran out (the notifier died mid-send) becomes claimable again. The outcome is
+recorded only by the notifier still holding the claim.
+
+Delivery: POST the JSON body with an explicit timeout and an `X-Request-ID` per delivery.
+2xx = delivered; anything else, or no answer, is retried after the next delay of
+`SANDBOX_RETRY_SCHEDULE`; when the schedule is exhausted the delivery is `failed` (a person
+can `POST /v2/{order_id}/notifications/resend`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+import requests
+
+from ..config import Config
+from ..domain.transactions import is_delivered, next_retry_delay
+from ..provider import Provider
+from ..store import Store
+from ..store import repository as repo
+
+log = logging.getLogger("payment_sandbox.notifier")
+
+USER_AGENT = "etalase-payment-sandbox/1.0"
+LEASE_MARGIN_SECONDS = 30.0
+
+
+class Notifier:
+    def __init__(self, config: Config, store: Store | None = None):
+        self.config = config
+        self.store = store or Store(config.db_path)
+        self.provider = Provider(self.store, config)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.stop_event = threading.Event()
+        self.session = requests.Session()  # no automatic retries: the schedule decides
+        self.timeout = (config.notify_connect_timeout, config.notify_read_timeout)
+        self.lease = config.notify_connect_timeout + config.notify_read_timeout \
+            + LEASE_MARGIN_SECONDS
+
+    def stop(self, *_args) -> None:
+        self.stop_event.set()
+
+    # One pass ---------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Expire overdue charges, then deliver everything due now. Returns deliveries
+        attempted."""
+        try:
+            expired = self.provider.expire_due()
+            if expired:
+                log.info("expired pending transactions", extra={"count": expired})
+        except Exception:  # a locked or missing database must not kill the loop
+            log.exception("expiry sweep failed")
+        attempted = 0
+        while not self.stop_event.is_set():
+            delivery = self._claim()
+            if delivery is None:
+                break
+            self._deliver(delivery)
+            attempted += 1
+        return attempted
+
+    def run_forever(self) -> None:
+        log.info(
+            "notifier started",
+            extra={"notifier": self.name, "url": self.config.notification_url,
+                   "retry_schedule": list(self.config.retry_schedule)},
+        )
+        while not self.stop_event.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("notifier pass failed")
+            self.stop_event.wait(self.config.notifier_interval)
+        log.info("notifier stopped", extra={"notifier": self.name})
+
+    # Steps ------------------------------------------------------------------------------
+
+    def _claim(self):
+        now = time.time()
+        try:
+            with self.store.write() as conn:
+                return repo.claim_next_delivery(
+                    conn, notifier=self.name, now=now, lease_until=now + self.lease
+                )
+        except Exception:
+            log.exception("could not claim a delivery")
+            return None
+
+    def _deliver(self, delivery) -> None:
+        payload = json.loads(delivery["payload"])
+        request_id = delivery["request_id"]
+        attempt = delivery["attempts"]
+        started = time.time()
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = self.session.post(
+                self.config.notification_url,
+                data=json.dumps(payload),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "User-Agent": USER_AGENT,
+                    "X-Request-ID": request_id,
+                },
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            status = response.status_code
+            if not is_delivered(status):
+                error = f"HTTP {status}: {response.text[:200]}"
+        except requests.RequestException as exc:
+            error = f"{exc.__class__.__name__}: {str(exc)[:200]}"
+        finished = time.time()
+        duration_ms = round((finished - started) * 1000, 2)
+
+        if is_delivered(status):
+            state, next_at = "delivered", None
+        else:
+            delay = next_retry_delay(self.config.retry_schedule, attempt)
+            state, next_at = ("failed", None) if delay is None else ("queued", finished + delay)
+
+        with self.store.write() as conn:
+            repo.record_attempt(
+                conn, delivery_id=delivery["id"], attempt=attempt, notifier=self.name,
+                started_at=started, duration_ms=duration_ms, response_status=status,
+                error=error,
+            )
+            still_ours = repo.finish_delivery(
+                conn, delivery_id=delivery["id"], notifier=self.name, state=state,
+                next_attempt_at=next_at, response_status=status, error=error, now=finished,
+            )
+        log_fields = {
+            "request_id": request_id,
+            "delivery_id": delivery["id"],
+            "order_id": delivery["order_id"],
+            "transaction_status": delivery["transaction_status"],
+            "attempt": attempt,
+            "response_status": status,
+            "duration_ms": duration_ms,
+            "outcome": state if still_ours else "lease-lost",
+        }
+        if state == "delivered":
+            log.info("notification delivered", extra=log_fields)
+        elif state == "failed":
+            log.error("notification failed permanently", extra={**log_fields, "error": error})
+        else:
+            log.warning("notification attempt failed",
+                        extra={**log_fields, "error": error, "retry_in_s": next_at - finished})
+
+
+def main(config: Config, *, once: bool = False) -> int:
+    notifier = Notifier(config)
+    notifier.store.initialize()
+    signal.signal(signal.SIGTERM, notifier.stop)
+    signal.signal(signal.SIGINT, notifier.stop)
+    if once:
+        notifier.run_once()
+    else:
+        notifier.run_forever()
+    return 0
