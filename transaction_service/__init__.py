@@ -44,6 +44,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
         description="Checkout, orders, payments, seller balances, payouts and audit.",
     )
     from .api import register_blueprints
+    from .api.context import EXTENSION
+    from .context import build_context
 
+    app.extensions[EXTENSION] = build_context(config, database)
     register_blueprints(app, api)
     return app

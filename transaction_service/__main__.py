@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m transaction_service")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
+    commands.add_parser("audit-verify", help="verify the audit hash chain (exit 1 if broken)")
+    worker = commands.add_parser("worker", help="run a background worker loop")
+    worker.add_argument("name", choices=sorted(_worker_names()))
+    worker.add_argument("--once", action="store_true", help="run one step and exit")
     args = parser.parse_args(argv)
 
     config = Config()
@@ -25,7 +29,42 @@ def main(argv: list[str] | None = None) -> int:
         applied = migrations.apply(database, MIGRATIONS_DIR)
         print(f"applied {len(applied)} migration(s): {', '.join(m.name for m in applied) or '-'}")
         return 0
+    if args.command == "audit-verify":
+        return _audit_verify(database)
+    if args.command == "worker":
+        return _run_worker(config, database, args.name, once=args.once)
     return 2
+
+
+def _worker_names() -> list[str]:
+    from .workers.steps import WORKERS
+
+    return list(WORKERS)
+
+
+def _run_worker(config: Config, database, name: str, *, once: bool) -> int:
+    from .context import build_context
+    from .workers import runner
+    from .workers.steps import WORKERS
+
+    ctx = build_context(config, database)
+    step = WORKERS[name]
+    try:
+        return runner.run(name, lambda: step(ctx), interval=config.worker_interval_seconds,
+                          once=once)
+    finally:
+        database.close()
+
+
+def _audit_verify(database) -> int:
+    import json
+
+    from .store import audit as audit_store
+
+    with database.transaction() as cursor:
+        result = audit_store.verify(cursor)
+    print(json.dumps(result.to_dict()))
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

@@ -48,3 +48,19 @@ class Config:
     worker_interval_seconds: float = field(
         default_factory=lambda: float(env_str("WORKER_INTERVAL_SECONDS", "1"))
     )
+    # An order whose checkout saga has not finished after this long is considered abandoned
+    # (the process died mid-saga) and is cleaned up by the payment-expiry worker.
+    abandoned_checkout_seconds: int = field(
+        default_factory=lambda: env_int("ABANDONED_CHECKOUT_SECONDS", 300)
+    )
+    idempotency_retention_seconds: int = field(
+        default_factory=lambda: env_int("IDEMPOTENCY_RETENTION_SECONDS", 86400)
+    )
+    # An in-progress idempotency key older than this is assumed to belong to a crashed
+    # request and may be taken over.
+    idempotency_lock_timeout_seconds: int = field(
+        default_factory=lambda: env_int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", 60)
+    )
+    outbox_max_backoff_seconds: float = field(
+        default_factory=lambda: float(env_str("OUTBOX_MAX_BACKOFF_SECONDS", "300"))
+    )

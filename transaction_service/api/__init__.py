@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from servicekit.problems import Problem, problem_response
+
+from ..domain.orders import IllegalTransition
+
 
 def register_blueprints(app, api) -> None:
-    # Blueprints are added here as resources are built (auth, shops, products, ...).
-    return None
+    from . import admin, checkout, notifications, orders, sellers
+
+    for module in (checkout, orders, notifications, sellers, admin):
+        api.register_blueprint(module.blp)
+
+    @app.errorhandler(IllegalTransition)
+    def _illegal_transition(error: IllegalTransition):
+        return problem_response(
+            Problem(409, "Illegal transition", str(error), slug="illegal-transition",
+                    extra={"current_status": str(error.current),
+                           "requested_status": str(error.target)})
+        )

@@ -1,0 +1,85 @@
+"""Bad input is a 4xx problem naming the field, never a 500."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from checkout_market import ADDRESS
+
+
+def _checkout(market, body):
+    return market.post("/api/v1/checkout", token=market.buyer, key=str(uuid.uuid4()), json=body)
+
+
+def _body(**overrides):
+    body = {"items": [{"product_id": str(uuid.uuid4()), "quantity": 1}],
+            "shipping_address": dict(ADDRESS), "payment_method": "bank_transfer"}
+    body.update(overrides)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_body(items=[]), "items"),
+        (_body(items=[{"product_id": str(uuid.uuid4()), "quantity": n}
+                      for n in [1] * 51]), "items"),
+        (_body(items=[{"product_id": "not-a-uuid", "quantity": 1}]), "items.0.product_id"),
+        (_body(items=[{"product_id": str(uuid.uuid4()), "quantity": "1"}]), "items.0.quantity"),
+        (_body(items=[{"product_id": str(uuid.uuid4()), "quantity": 1.0}]), "items.0.quantity"),
+        (_body(items=[{"product_id": str(uuid.uuid4()), "quantity": True}]), "items.0.quantity"),
+        (_body(items=[{"product_id": str(uuid.uuid4()), "quantity": 0}]), "items.0.quantity"),
+        (_body(items=[{"product_id": str(uuid.uuid4()), "quantity": 1000}]), "items.0.quantity"),
+        (_body(items=[{"product_id": str(uuid.uuid4()), "quantity": 2**70}]),
+         "items.0.quantity"),
+        (_body(payment_method="cash"), "payment_method"),
+        (_body(shipping_address={**ADDRESS, "name": "Ri\x00na"}), "shipping_address.name"),
+        (_body(shipping_address={**ADDRESS, "phone": "call me"}), "shipping_address.phone"),
+        (_body(shipping_address={k: v for k, v in ADDRESS.items() if k != "city"}),
+         "shipping_address.city"),
+        (_body(coupon="FREE"), "coupon"),
+    ],
+)
+def test_checkout_body_errors_name_the_field(market, body, field):
+    response = _checkout(market, body)
+    assert response.status_code == 422, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert field in response.json()["errors"], response.json()
+
+
+def test_duplicate_products_and_unknown_products(market):
+    product = str(uuid.uuid4())
+    twice = _checkout(market, _body(items=[{"product_id": product, "quantity": 1}] * 2))
+    assert twice.status_code == 422 and "items" in twice.json()["errors"]
+    unknown = _checkout(market, _body())
+    assert unknown.status_code == 422, unknown.text
+    assert "items" in "".join(unknown.json()["errors"])
+
+
+def test_items_of_two_shops_are_refused(market):
+    mine = market.product()
+    theirs = market.product(token=market.other_seller)
+    response = _checkout(market, _body(items=[{"product_id": mine, "quantity": 1},
+                                              {"product_id": theirs, "quantity": 1}]))
+    assert response.status_code == 422, response.text
+
+
+def test_not_json_and_wrong_roles(market):
+    raw = market.post("/api/v1/checkout", token=market.buyer, key=str(uuid.uuid4()),
+                      data=b"{nope", headers={"Content-Type": "application/json"})
+    assert raw.status_code in (400, 422)
+    assert market.post("/api/v1/checkout", key=str(uuid.uuid4()),
+                       json=_body()).status_code == 401
+    seller = market.post("/api/v1/checkout", token=market.seller, key=str(uuid.uuid4()),
+                         json=_body(items=[{"product_id": market.product(), "quantity": 1}]))
+    assert seller.status_code == 403
+
+
+@pytest.mark.parametrize("tracking", ["ab", "x" * 65, "JNE\x00123", "", 12345, None])
+def test_ship_validation(market, tracking):
+    order = market.paid()
+    response = market.post(f"/api/v1/orders/{order['id']}/ship", token=market.seller,
+                           json={"tracking_number": tracking})
+    assert response.status_code == 422, response.text
+    assert "tracking_number" in response.json()["errors"]

@@ -1,0 +1,58 @@
+"""`POST /api/v1/checkout`: place an order and get payment instructions."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from ..operations.checkout import CheckoutRequest, place_order
+from .auth import principal_with_role
+from .context import ctx
+from .docs import problems
+from .idempotency import idempotent
+from .schemas import CheckoutRequestSchema, CheckoutResponseSchema, present_order
+
+blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
+                description="Checkout: order + stock reservation + payment instructions.")
+
+
+@blp.route("/checkout", methods=["POST"])
+@blp.doc(
+    security=[{"bearerAuth": []}],
+    parameters=[{
+        "in": "header", "name": "Idempotency-Key", "required": True,
+        "schema": {"type": "string", "maxLength": 255},
+        "description": "Unique per checkout attempt; reuse it when retrying.",
+    }],
+)
+@blp.arguments(CheckoutRequestSchema)
+@blp.response(201, CheckoutResponseSchema)
+@problems(blp, 400, 401, 403, 409, 422, 503,
+          s409="insufficient-stock (names the product), or the Idempotency-Key is in use.",
+          s503="The storefront or the payment provider is unavailable; nothing was placed.")
+@idempotent
+def checkout(body):
+    """Buyer only. Items of one shop; the storefront's prices are authoritative. A retry
+    with the same Idempotency-Key and body replays the first answer."""
+    buyer = principal_with_role("buyer")
+    order = place_order(
+        ctx(),
+        CheckoutRequest(
+            buyer_id=buyer.account_id,
+            items=[{"product_id": i["product_id"], "quantity": i["quantity"]}
+                   for i in body["items"]],
+            shipping_address=body["shipping_address"],
+            payment_method=body["payment_method"],
+        ),
+    )
+    presented = present_order(order)
+    payment = presented["payment"] or {}
+    return {
+        "order": presented,
+        "payment": {
+            "method": payment.get("method"),
+            "va_number": payment.get("va_number"),
+            "bank": payment.get("bank"),
+            "deeplink": payment.get("deeplink"),
+            "expires_at": payment.get("expires_at"),
+        },
+    }

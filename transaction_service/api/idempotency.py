@@ -1,0 +1,132 @@
+"""`Idempotency-Key` for money-moving POSTs (DESIGN.md §6, Stripe semantics).
+
+Use it on a view *below* the flask-smorest decorators, so request validation happens
+first (an invalid body never consumes a key) and the stored response is exactly the one
+sent (after `@blp.response` serialised it, or after a Problem became problem+json):
+
+    @blp.route("/payouts", methods=["POST"])
+    @blp.arguments(PayoutRequestSchema)
+    @blp.response(201, PayoutSchema)
+    @idempotent
+    def create_payout(body): ...
+
+or, inside a view, `return run(principal, lambda: do_it(...))`.
+
+Behaviour per (caller, key): first request runs and its response (2xx and 4xx results
+except 401/403) is stored; same key + same method/path/body -> the stored status and body
+with `Idempotent-Replayed: true`; same key + different request -> 422
+`idempotency-key-reused`; same key while the first still runs -> 409
+`idempotency-key-in-use` with `Retry-After`; 5xx (e.g. 503 storefront down) -> the key is
+released so the client can retry with it. Missing key -> 400 `idempotency-key-required`;
+empty, > 255 characters or control characters -> 422 naming `Idempotency-Key`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Response, after_this_request, current_app, request
+
+from servicekit.auth import Principal
+from servicekit.problems import Problem
+
+from ..domain.idempotency import key_problem, request_fingerprint
+from ..store import idempotency as store
+from .auth import principal as current_caller
+
+log = logging.getLogger("transaction.idempotency")
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Answers that depend on who asked rather than on what was asked are not kept.
+_NOT_STORED = {401, 403}
+
+
+def _database():
+    return current_app.extensions["database"]
+
+
+def _lock_timeout() -> int:
+    return current_app.config["ETALASE"].idempotency_lock_timeout_seconds
+
+
+def read_key() -> str:
+    key = request.headers.get(HEADER)
+    problem = key_problem(key)
+    if problem == "missing":
+        raise Problem(
+            400, "Idempotency-Key required",
+            "This request moves money: send an Idempotency-Key header (a unique value per "
+            "operation, at most 255 characters) and reuse it when retrying.",
+            slug="idempotency-key-required", errors={HEADER: ["Missing header."]},
+        )
+    if problem:
+        raise Problem(422, "Validation failed", problem, slug="validation-error",
+                      errors={HEADER: [problem]})
+    return key
+
+
+def run(principal: Principal, operation: Callable[[], object]):
+    """Run `operation` at most once per (caller, Idempotency-Key); see the module doc."""
+    key = read_key()
+    database = _database()
+    claim = store.claim(
+        database,
+        account_id=principal.account_id,
+        key=key,
+        request_hash=request_fingerprint(request.method, request.path,
+                                         request.get_data(cache=True)),
+        method=request.method,
+        path=request.path,
+        lock_timeout_seconds=_lock_timeout(),
+    )
+    if claim.outcome == store.REPLAY:
+        response = Response(claim.body, status=claim.status,
+                            content_type=claim.content_type or "application/json")
+        response.headers[REPLAYED_HEADER] = "true"
+        return response
+    if claim.outcome == store.MISMATCH:
+        raise Problem(
+            422, "Idempotency-Key reused",
+            "This Idempotency-Key was already used for a different request.",
+            slug="idempotency-key-reused", errors={HEADER: ["Used for a different request."]},
+        )
+    if claim.outcome == store.IN_PROGRESS:
+        raise Problem(
+            409, "Idempotency-Key in use",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            slug="idempotency-key-in-use", headers={"Retry-After": "1"},
+        )
+
+    account_id, token = principal.account_id, claim.lock_token
+
+    @after_this_request
+    def _remember(response: Response) -> Response:
+        # Runs for normal and error-handler responses alike, with the final body.
+        try:
+            if response.status_code >= 500 or response.status_code in _NOT_STORED:
+                store.release(database, account_id=account_id, key=key, lock_token=token)
+            else:
+                store.complete(
+                    database, account_id=account_id, key=key, lock_token=token,
+                    status=response.status_code, body=response.get_data(as_text=True),
+                    content_type=response.content_type,
+                )
+        except Exception:
+            # The key stays in progress and becomes retakeable after the lock timeout.
+            log.exception("could not record the idempotent response", extra={"key": key})
+        return response
+
+    return operation()
+
+
+def idempotent(view):
+    """Decorator form of `run` for a view whose caller is the request's JWT principal."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        return run(current_caller(), lambda: view(*args, **kwargs))
+
+    return wrapper

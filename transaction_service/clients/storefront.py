@@ -1,0 +1,94 @@
+"""Client of the showcase's internal reservation API (docs/architecture.md).
+
+Every call here is idempotent on the order id on the showcase's side, so retries are
+allowed; each has an explicit timeout. The credential is the shared `X-Internal-Token`,
+never a user's JWT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from .http import json_or_none, retrying_session
+
+
+class StorefrontUnavailable(Exception):
+    """The showcase did not answer usefully (down, timeout, 5xx, refused our credential)."""
+
+
+class StorefrontRefused(Exception):
+    """The showcase answered with a definite 4xx about the request itself."""
+
+    def __init__(self, status: int, problem: dict | None):
+        self.status = status
+        self.problem = problem if isinstance(problem, dict) else {}
+        super().__init__(f"storefront refused ({status}): {self.problem.get('detail')}")
+
+    @property
+    def detail(self) -> str:
+        return str(self.problem.get("detail") or self.problem.get("title") or "refused")
+
+
+class InsufficientStock(StorefrontRefused):
+    pass
+
+
+@dataclass(frozen=True)
+class StorefrontAnswer:
+    status: int
+    body: dict | None
+
+
+class StorefrontClient:
+    def __init__(
+        self, base_url: str, internal_token: str, *, timeout_seconds: float = 3.0,
+        session: requests.Session | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.internal_token = internal_token
+        self.timeout = (min(2.0, timeout_seconds), timeout_seconds)
+        self.session = session or retrying_session(methods=frozenset({"GET", "POST"}))
+
+    def _post(self, path: str, payload: dict | None = None) -> requests.Response:
+        try:
+            return self.session.post(
+                self.base_url + path,
+                json=payload if payload is not None else {},
+                headers={"X-Internal-Token": self.internal_token},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise StorefrontUnavailable(f"{exc.__class__.__name__}: {exc}") from exc
+
+    def reserve(self, order_id: str, buyer_id: str, items: list[dict]) -> dict:
+        """The reservation `{order_id, status, expires_at, shop_id, items: [...]}`."""
+        response = self._post(
+            "/internal/reservations",
+            {"order_id": order_id, "buyer_id": buyer_id, "items": items},
+        )
+        body = json_or_none(response)
+        if response.status_code in (200, 201) and isinstance(body, dict):
+            return body
+        if response.status_code == 409:
+            raise InsufficientStock(409, body)
+        if response.status_code in (400, 404, 422):
+            raise StorefrontRefused(response.status_code, body)
+        raise StorefrontUnavailable(f"reservation answered {response.status_code}")
+
+    def commit(self, order_id: str) -> StorefrontAnswer:
+        return self._action(order_id, "commit")
+
+    def release(self, order_id: str) -> StorefrontAnswer:
+        return self._action(order_id, "release")
+
+    def restock(self, order_id: str) -> StorefrontAnswer:
+        """Return the stock of a committed reservation (order cancelled after payment)."""
+        return self._action(order_id, "restock")
+
+    def _action(self, order_id: str, action: str) -> StorefrontAnswer:
+        response = self._post(f"/internal/reservations/{order_id}/{action}")
+        if response.status_code >= 500 or response.status_code in (401, 403, 429):
+            raise StorefrontUnavailable(f"{action} answered {response.status_code}")
+        return StorefrontAnswer(response.status_code, json_or_none(response))

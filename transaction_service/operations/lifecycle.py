@@ -1,0 +1,166 @@
+"""Order state changes after checkout: buyer cancel, seller ship, buyer confirm, and the
+workers' expiry, abandoned-checkout cleanup and auto-complete.
+
+Each change locks the order row (`SELECT ... FOR UPDATE`), asks the state machine, and
+writes the new state, its ledger entry, its audit row and its outbox rows in one
+transaction, so none of them can exist without the others.
+"""
+
+from __future__ import annotations
+
+from servicekit.auth import Principal
+from servicekit.problems import Problem
+
+from ..context import Context
+from ..domain.orders import OrderStatus, transition
+from ..store import orders as order_store
+from ..store import outbox
+from .checkout import abandon_locked
+from .common import (
+    audit,
+    can_view,
+    lock_visible_order,
+    move,
+    not_found,
+    post_order_completed,
+)
+
+
+def refund_key(order_id: str) -> str:
+    """One refund per order, so the key is derived from the order: retries of the refund
+    (relay, buyer, late payment) can never refund twice."""
+    return f"refund-{order_id}"
+
+
+def _forbidden(detail: str) -> Problem:
+    return Problem(403, "Forbidden", detail, slug="forbidden")
+
+
+def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
+    with ctx.database.transaction() as cursor:
+        order = lock_visible_order(cursor, order_id, principal)
+        if order["buyer_id"] != principal.account_id:
+            raise _forbidden("Only the buyer can cancel an order.")
+        was_paid = order["status"] == OrderStatus.AWAITING_SHIPMENT
+        # Raises IllegalTransition (409) for anything already shipped or closed.
+        transition(order["status"], OrderStatus.CANCELLED)
+        move(cursor, order, OrderStatus.CANCELLED, actor=principal.account_id,
+             stamp={"cancel_reason": "buyer"}, data={"reason": "buyer", "paid": was_paid})
+        if was_paid:
+            request_refund(cursor, order, reason="Cancelled by the buyer before shipping",
+                           actor=principal.account_id)
+            # A commit not yet delivered is dropped; the return row releases, or restocks
+            # if the commit got through first.
+            outbox.supersede_pending(cursor, order_id, outbox.RESERVATION_COMMIT,
+                                     "order cancelled before the commit was delivered")
+            outbox.enqueue(cursor, outbox.RESERVATION_RETURN, {"order_id": order_id},
+                           order_id=order_id)
+        else:
+            order_store.update_payment(cursor, order_id, status="cancelled")
+            outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order_id},
+                           order_id=order_id)
+            # So the virtual account stops accepting money.
+            outbox.enqueue(cursor, outbox.PROVIDER_CANCEL, {"order_id": order_id},
+                           order_id=order_id)
+        return order_store.get_order(cursor, order_id)
+
+
+def request_refund(cursor, order: dict, *, reason: str, actor: str | None) -> None:
+    """Queue the provider refund of a settled payment (the ledger entry is posted when the
+    provider confirms it: relay success or `refund` notification)."""
+    order_id = order["id"]
+    key = refund_key(order_id)
+    order_store.update_payment(cursor, order_id, status="refund_pending", refund_key=key)
+    outbox.enqueue(
+        cursor,
+        outbox.PROVIDER_REFUND,
+        {"order_id": order_id, "refund_key": key, "amount": int(order["total"]),
+         "reason": reason},
+        order_id=order_id,
+    )
+    audit(cursor, order_id, "payment.refund_requested", actor=actor,
+          data={"refund_key": key, "amount": int(order["total"]), "reason": reason})
+
+
+def ship_order(ctx: Context, order_id: str, principal: Principal, tracking_number: str) -> dict:
+    with ctx.database.transaction() as cursor:
+        order = lock_visible_order(cursor, order_id, principal)
+        if not (principal.has_role("seller") and principal.shop_id == order["shop_id"]):
+            raise _forbidden("Only the seller of the order's shop can ship it.")
+        move(cursor, order, OrderStatus.IN_TRANSIT, actor=principal.account_id,
+             stamp={"tracking_number": tracking_number},
+             data={"tracking_number": tracking_number})
+        return order_store.get_order(cursor, order_id)
+
+
+def confirm_receipt(ctx: Context, order_id: str, principal: Principal) -> dict:
+    with ctx.database.transaction() as cursor:
+        order = lock_visible_order(cursor, order_id, principal)
+        if order["buyer_id"] != principal.account_id:
+            raise _forbidden("Only the buyer can confirm receipt.")
+        complete_locked(ctx, cursor, order, actor=principal.account_id, reason="buyer")
+        return order_store.get_order(cursor, order_id)
+
+
+def complete_locked(ctx: Context, cursor, order: dict, *, actor: str, reason: str) -> None:
+    move(cursor, order, OrderStatus.COMPLETED, actor=actor, data={"reason": reason})
+    post_order_completed(cursor, order, ctx.config.platform_fee_bps, actor=actor)
+
+
+def get_order(ctx: Context, order_id: str, principal: Principal) -> dict:
+    with ctx.database.transaction() as cursor:
+        order = order_store.get_order(cursor, order_id)
+    if order is None or not can_view(principal, order):
+        raise not_found(order_id)
+    return order
+
+
+# --- worker steps: each handles one order per transaction, returns how many it did -----
+
+EXPIRY_ACTOR = "system:payment-expiry"
+AUTO_COMPLETE_ACTOR = "system:auto-complete"
+
+
+def expire_overdue(ctx: Context, limit: int = 100) -> int:
+    done = 0
+    while done < limit:
+        with ctx.database.transaction() as cursor:
+            order = order_store.claim_overdue_unpaid(cursor)
+            if order is None:
+                break
+            move(cursor, order, OrderStatus.EXPIRED, actor=EXPIRY_ACTOR,
+                 data={"payment_deadline": order["payment_deadline"].isoformat()})
+            order_store.update_payment(cursor, order["id"], status="expired")
+            outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order["id"]},
+                           order_id=order["id"])
+            outbox.enqueue(cursor, outbox.PROVIDER_CANCEL, {"order_id": order["id"]},
+                           order_id=order["id"])
+        done += 1
+    return done
+
+
+def reap_abandoned_checkouts(ctx: Context, limit: int = 100) -> int:
+    done = 0
+    while done < limit:
+        with ctx.database.transaction() as cursor:
+            order = order_store.claim_abandoned_checkout(
+                cursor, ctx.config.abandoned_checkout_seconds
+            )
+            if order is None:
+                break
+            abandon_locked(cursor, order, "abandoned", actor=EXPIRY_ACTOR,
+                           cancel_at_provider=True)
+        done += 1
+    return done
+
+
+def auto_complete_due(ctx: Context, limit: int = 100) -> int:
+    done = 0
+    while done < limit:
+        with ctx.database.transaction() as cursor:
+            order = order_store.claim_due_auto_complete(cursor, ctx.config.auto_complete_seconds)
+            if order is None:
+                break
+            complete_locked(ctx, cursor, order, actor=AUTO_COMPLETE_ACTOR, reason="auto-complete")
+        done += 1
+    return done

@@ -1,0 +1,275 @@
+"""Orders, their item snapshot and their payment (SQL only; rules live in domain/).
+
+Queries interpolate only the constant column lists and fixed condition fragments below;
+every value travels as a bound parameter.
+"""
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from psycopg2.extras import Json
+
+_ORDER_COLUMNS = """
+    o.id::text AS id, o.buyer_id, o.shop_id, o.status, o.placed_at, o.checkout_failure,
+    o.payment_method, o.shipping_address, o.currency, o.subtotal, o.shipping_fee, o.total,
+    o.reservation_expires_at, o.payment_deadline, o.tracking_number, o.cancel_reason,
+    o.created_at, o.updated_at, o.paid_at, o.shipped_at, o.completed_at, o.cancelled_at,
+    o.expired_at
+"""
+
+# Columns a state change may stamp; anything else passed to update_status is a bug.
+_STAMPABLE = {
+    "paid_at", "shipped_at", "completed_at", "cancelled_at", "expired_at", "tracking_number",
+    "cancel_reason", "checkout_failure",
+}
+
+
+def insert_order(cursor, *, buyer_id: str, payment_method: str, shipping_address: dict) -> dict:
+    cursor.execute(
+        f"""
+        INSERT INTO orders AS o (buyer_id, payment_method, shipping_address)
+        VALUES (%s, %s, %s)
+        RETURNING {_ORDER_COLUMNS}
+        """,
+        (buyer_id, payment_method, Json(shipping_address)),
+    )
+    return cursor.fetchone()
+
+
+def delete_unplaced_order(cursor, order_id: str) -> None:
+    cursor.execute("DELETE FROM orders WHERE id = %s AND placed_at IS NULL", (order_id,))
+
+
+def lock_order(cursor, order_id: str) -> dict | None:
+    """The order row, locked until the end of the transaction."""
+    cursor.execute(
+        f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = %s FOR UPDATE", (order_id,)
+    )
+    return cursor.fetchone()
+
+
+def save_snapshot(
+    cursor,
+    order_id: str,
+    *,
+    shop_id: str,
+    items: list[dict],
+    subtotal: int,
+    shipping_fee: int,
+    total: int,
+    reservation_expires_at: datetime | None,
+    payment_deadline: datetime,
+) -> None:
+    cursor.execute(
+        """
+        UPDATE orders SET shop_id = %s, subtotal = %s, shipping_fee = %s, total = %s,
+               reservation_expires_at = %s, payment_deadline = %s, updated_at = now()
+         WHERE id = %s
+        """,
+        (shop_id, subtotal, shipping_fee, total, reservation_expires_at, payment_deadline,
+         order_id),
+    )
+    cursor.execute("DELETE FROM order_items WHERE order_id = %s", (order_id,))
+    for position, item in enumerate(items):
+        cursor.execute(
+            """
+            INSERT INTO order_items
+                (order_id, position, product_id, title, quantity, unit_price, line_total)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            """,
+            (order_id, position, item["product_id"], item["title"], item["quantity"],
+             item["unit_price"], item["line_total"]),
+        )
+
+
+def mark_placed(cursor, order_id: str) -> None:
+    cursor.execute(
+        "UPDATE orders SET placed_at = now(), updated_at = now() WHERE id = %s", (order_id,)
+    )
+
+
+def update_status(cursor, order_id: str, status: str, stamp: dict | None = None) -> None:
+    """Set the status (already checked by the state machine) and the columns it stamps.
+    `stamp` maps column -> value; the value None means `now()`."""
+    assignments = ["status = %s", "updated_at = now()"]
+    values: list = [status]
+    for column, value in (stamp or {}).items():
+        if column not in _STAMPABLE:
+            raise ValueError(f"not a stampable order column: {column}")
+        if value is None:
+            assignments.append(f"{column} = now()")
+        else:
+            assignments.append(f"{column} = %s")
+            values.append(value)
+    values.append(order_id)
+    cursor.execute(f"UPDATE orders SET {', '.join(assignments)} WHERE id = %s", values)
+
+
+def get_order(cursor, order_id: str, *, placed_only: bool = True) -> dict | None:
+    """The order with `items` and `payment`, as the API shows it."""
+    condition = "AND o.placed_at IS NOT NULL" if placed_only else ""
+    cursor.execute(
+        f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = %s {condition}", (order_id,)
+    )
+    order = cursor.fetchone()
+    if order is None:
+        return None
+    _attach_details(cursor, [order])
+    return order
+
+
+def list_orders(
+    cursor,
+    *,
+    buyer_id: str | None = None,
+    shop_id: str | None = None,
+    status: str | None = None,
+    after: tuple[str, str] | None = None,
+    limit: int = 20,
+) -> list[dict]:
+    """Newest first, keyset-paginated on (created_at, id); returns up to limit+1 rows."""
+    conditions = ["o.placed_at IS NOT NULL"]
+    values: list = []
+    if buyer_id is not None:
+        conditions.append("o.buyer_id = %s")
+        values.append(buyer_id)
+    if shop_id is not None:
+        conditions.append("o.shop_id = %s")
+        values.append(shop_id)
+    if status is not None:
+        conditions.append("o.status = %s")
+        values.append(status)
+    if after is not None:
+        conditions.append("(o.created_at, o.id) < (%s::timestamptz, %s::uuid)")
+        values.extend(after)
+    values.append(limit + 1)
+    cursor.execute(
+        f"""
+        SELECT {_ORDER_COLUMNS} FROM orders o
+         WHERE {' AND '.join(conditions)}
+         ORDER BY o.created_at DESC, o.id DESC
+         LIMIT %s
+        """,
+        values,
+    )
+    orders = cursor.fetchall()
+    _attach_details(cursor, orders)
+    return orders
+
+
+def _attach_details(cursor, orders: list[dict]) -> None:
+    if not orders:
+        return
+    ids = [order["id"] for order in orders]
+    cursor.execute(
+        """
+        SELECT order_id::text AS order_id, product_id, title, quantity, unit_price, line_total
+          FROM order_items WHERE order_id = ANY(%s::uuid[]) ORDER BY order_id, position
+        """,
+        (ids,),
+    )
+    items: dict[str, list] = {}
+    for row in cursor.fetchall():
+        items.setdefault(row.pop("order_id"), []).append(row)
+    cursor.execute(
+        f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY(%s::uuid[])", (ids,)
+    )
+    payments = {row["order_id"]: row for row in cursor.fetchall()}
+    for order in orders:
+        order["items"] = items.get(order["id"], [])
+        order["payment"] = payments.get(order["id"])
+
+
+# --- payments -------------------------------------------------------------------------
+
+_PAYMENT_COLUMNS = """
+    order_id::text AS order_id, provider, method, status, amount, provider_transaction_id,
+    va_number, bank, deeplink, expires_at, paid_at, refund_key, refunded_at
+"""
+
+
+def insert_payment(cursor, order_id: str, *, provider: str, method: str, amount: int) -> None:
+    cursor.execute(
+        """
+        INSERT INTO payments (order_id, provider, method, amount) VALUES (%s, %s, %s, %s)
+        ON CONFLICT (order_id) DO UPDATE
+           SET provider = EXCLUDED.provider, method = EXCLUDED.method,
+               amount = EXCLUDED.amount, updated_at = now()
+        """,
+        (order_id, provider, method, amount),
+    )
+
+
+def lock_payment(cursor, order_id: str) -> dict | None:
+    cursor.execute(
+        f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE order_id = %s FOR UPDATE", (order_id,)
+    )
+    return cursor.fetchone()
+
+
+_PAYMENT_UPDATABLE = {
+    "status", "provider_transaction_id", "va_number", "bank", "deeplink", "expires_at",
+    "paid_at", "refund_key", "refunded_at",
+}
+
+
+def update_payment(cursor, order_id: str, **changes) -> None:
+    """Set payment columns; a value of `"now()"` for a timestamp column means the DB clock."""
+    assignments = ["updated_at = now()"]
+    values: list = []
+    for column, value in changes.items():
+        if column not in _PAYMENT_UPDATABLE:
+            raise ValueError(f"not an updatable payment column: {column}")
+        if value == "now()":
+            assignments.append(f"{column} = now()")
+        else:
+            assignments.append(f"{column} = %s")
+            values.append(value)
+    values.append(order_id)
+    cursor.execute(
+        f"UPDATE payments SET {', '.join(assignments)} WHERE order_id = %s", values
+    )
+
+
+# --- worker selections (each claims one row, skipping rows other workers hold) --------
+
+
+def claim_overdue_unpaid(cursor) -> dict | None:
+    cursor.execute(
+        f"""
+        SELECT {_ORDER_COLUMNS} FROM orders o
+         WHERE o.status = 'UNPAID' AND o.placed_at IS NOT NULL AND o.payment_deadline <= now()
+         ORDER BY o.payment_deadline
+         LIMIT 1 FOR UPDATE SKIP LOCKED
+        """
+    )
+    return cursor.fetchone()
+
+
+def claim_abandoned_checkout(cursor, older_than_seconds: int) -> dict | None:
+    cursor.execute(
+        f"""
+        SELECT {_ORDER_COLUMNS} FROM orders o
+         WHERE o.status = 'UNPAID' AND o.placed_at IS NULL
+           AND o.created_at <= now() - make_interval(secs => %s)
+         ORDER BY o.created_at
+         LIMIT 1 FOR UPDATE SKIP LOCKED
+        """,
+        (older_than_seconds,),
+    )
+    return cursor.fetchone()
+
+
+def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
+    cursor.execute(
+        f"""
+        SELECT {_ORDER_COLUMNS} FROM orders o
+         WHERE o.status = 'IN_TRANSIT' AND o.shipped_at <= now() - make_interval(secs => %s)
+         ORDER BY o.shipped_at
+         LIMIT 1 FOR UPDATE SKIP LOCKED
+        """,
+        (after_seconds,),
+    )
+    return cursor.fetchone()
