@@ -62,6 +62,8 @@ MIME_TYPES = {
     "application/manifest+json": "webmanifest",
 }
 
+TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
 COMPOSE_UPSTREAMS = {name: f"{name}:8000" for name in UPSTREAMS}
 LOCAL_UPSTREAMS = {
     "storefront": "127.0.0.1:8001",
@@ -77,8 +79,9 @@ class GatewaySettings:
     upstreams: dict[str, str]  # upstream name -> "host:port"
     static_root: str
     with_sandbox: bool = True
-    # local only: pid file and temp directories live here
+    # local only: the pid file lives in runtime_dir, temp files in temp_dir (default: same)
     runtime_dir: str | None = None
+    temp_dir: str | None = None
     access_log: str = "/dev/stdout"
     error_log: str = "/dev/stderr"
     # `user` directive: only meaningful when the master runs as root (workers drop to it)
@@ -135,7 +138,9 @@ def compose_settings(
     upstreams = dict(COMPOSE_UPSTREAMS)
     if upstream_host_override:
         # For `nginx -t` outside compose: nginx resolves upstream host names at load time.
-        upstreams = {n: f"{upstream_host_override}:{a.rsplit(':', 1)[1]}" for n, a in upstreams.items()}
+        upstreams = {
+            n: f"{upstream_host_override}:{a.rsplit(':', 1)[1]}" for n, a in upstreams.items()
+        }
     return replace(
         GatewaySettings(
             target="compose",
@@ -208,6 +213,9 @@ def common_headers(*extra: Config) -> tuple[Config, ...]:
 
 def problem_return(status: int, title: str, detail: str, *headers: Config) -> tuple[Config, ...]:
     return (
+        # An empty types table: the URI's extension (e.g. /internal/jwks.json) must not
+        # turn the problem into application/json.
+        block("types"),
         d("default_type", PROBLEM_CONTENT_TYPE),
         *common_headers(*headers),
         d("return", status, problem_body(status, title, detail)),
@@ -271,15 +279,34 @@ def route_locations(route: Route, s: GatewaySettings) -> list[Config]:
     ]
 
 
+def _human_size(nginx_size: str) -> str:
+    units = {"k": "KiB", "m": "MiB", "g": "GiB"}
+    unit = units.get(nginx_size[-1:].lower())
+    return f"{nginx_size[:-1]} {unit}" if unit else f"{nginx_size} bytes"
+
+
 def error_locations(s: GatewaySettings) -> list[Config]:
     retry = d("add_header", "Retry-After", s.retry_after_seconds, "always")
     specs = [
         (404, "Not Found", "No such resource.", ()),
-        (405, "Method Not Allowed", "This path accepts $etalase_allow.",
-         (d("add_header", "Allow", "$etalase_allow", "always"),)),
-        (413, "Content Too Large", f"The request body exceeds {s.client_max_body_size}.", ()),
-        (429, "Too Many Requests", "Too many requests; slow down.",
-         (d("add_header", "Retry-After", 1, "always"),)),
+        (
+            405,
+            "Method Not Allowed",
+            "This path accepts $etalase_allow.",
+            (d("add_header", "Allow", "$etalase_allow", "always"),),
+        ),
+        (
+            413,
+            "Content Too Large",
+            f"The request body exceeds {_human_size(s.client_max_body_size)}.",
+            (),
+        ),
+        (
+            429,
+            "Too Many Requests",
+            "Too many requests; slow down.",
+            (d("add_header", "Retry-After", 1, "always"),),
+        ),
         (500, "Internal Server Error", "The gateway failed to handle the request.", ()),
         (502, "Bad Gateway", "The service behind the gateway is unreachable.", ()),
         (503, "Service Unavailable", "The service is temporarily unavailable.", (retry,)),
@@ -293,7 +320,9 @@ def error_locations(s: GatewaySettings) -> list[Config]:
             location(
                 f"@not_ready_{service}",
                 d("access_log", "off"),
-                *problem_return(503, "Service Unavailable", f"The {service} service is not ready.", retry),
+                *problem_return(
+                    503, "Service Unavailable", f"The {service} service is not ready.", retry
+                ),
             )
         )
     return out
@@ -392,9 +421,11 @@ def http_block(s: GatewaySettings) -> Config:
         '"upstream_response_time":"$upstream_response_time","user_agent":"$http_user_agent"}'
     )
     temp_paths: list[Config] = []
-    if s.runtime_dir:
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            temp_paths.append(d(f"{kind}_temp_path", f"{s.runtime_dir}/{kind}_temp"))
+    temp_dir = s.temp_dir or s.runtime_dir
+    if temp_dir:
+        # Compiled-in defaults (/var/lib/nginx/...) are not writable by an ordinary user.
+        for kind in TEMP_KINDS:
+            temp_paths.append(d(f"{kind}_temp_path", f"{temp_dir}/{kind}_temp"))
 
     upstreams = []
     for service in UPSTREAMS:
@@ -425,7 +456,14 @@ def http_block(s: GatewaySettings) -> Config:
         ),
         d("log_format", "etalase_json", "escape=json", quoted(log_format)),
         d("access_log", s.access_log, "etalase_json"),
-        d("limit_req_zone", "$binary_remote_addr", "zone=auth:10m", f"rate={s.auth_rate}"),
+        # Only POSTs count against the login allowance: requests with an empty key are not
+        # limited, so `GET /api/v1/auth/me` is never throttled.
+        block(
+            "map $request_method $etalase_auth_limit_key",
+            d("default", '""'),
+            d("POST", "$binary_remote_addr"),
+        ),
+        d("limit_req_zone", "$etalase_auth_limit_key", "zone=auth:10m", f"rate={s.auth_rate}"),
         d("limit_req_status", 429),
         *upstreams,
         comment("proxying: HTTP/1.1 keepalive, explicit timeouts, never retry on another try"),
@@ -466,15 +504,18 @@ def build_config(s: GatewaySettings) -> str:
 def write_config(s: GatewaySettings, out: str | Path) -> Path:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if s.runtime_dir:
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            Path(s.runtime_dir, f"{kind}_temp").mkdir(parents=True, exist_ok=True)
+    temp_dir = s.temp_dir or s.runtime_dir
+    if temp_dir:
+        for kind in TEMP_KINDS:
+            Path(temp_dir, f"{kind}_temp").mkdir(parents=True, exist_ok=True)
     path.write_text(build_config(s))
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.build", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.build", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--target", choices=("local", "compose"), required=True)
     parser.add_argument("--out", help="output file (default: stdout; compose: the committed file)")
     parser.add_argument("--listen", help="listen address or port (local default 127.0.0.1:8080)")

@@ -35,7 +35,8 @@ class Route:
     upstream: str
     methods: tuple[str, ...]
     description: str
-    # Limit requests per client address with the `auth` limit_req zone (login brute force).
+    # Limit POSTs per client address with the `auth` limit_req zone (login brute force);
+    # reads under the same prefix are not counted.
     auth_rate_limited: bool = False
     # Remove the prefix before proxying (the upstream serves this API at "/").
     strip_prefix: bool = False
@@ -66,7 +67,13 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     # --- showcase (storefront_service) -------------------------------------------------
-    Route("/api/v1/auth/", STOREFRONT, ("POST",), "register and login", auth_rate_limited=True),
+    Route(
+        "/api/v1/auth/",
+        STOREFRONT,
+        ("GET", "POST"),
+        "register, login (POSTs are rate-limited) and the caller's account",
+        auth_rate_limited=True,
+    ),
     Route("/api/v1/shops", STOREFRONT, ("GET", "POST"), "shops"),
     Route("/api/v1/products", STOREFRONT, ("GET", "POST", "PATCH"), "products"),
     Route("/api/v1/feed", STOREFRONT, ("GET",), "the feed"),

@@ -1,0 +1,62 @@
+# Etalase developer entry points. `make run` starts everything natively (no Docker);
+# `make test` is what CI runs (.ci/run installs the system packages first).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Reinstalled whenever a requirements file changes.
+VENV_STAMP := $(VENV)/.etalase-installed
+DATA_DIR ?= .data
+PORT ?= 8080
+PYTEST_ARGS ?=
+PYTEST_TIMEOUT ?= 600
+DOCKERFILES := $(wildcard */Dockerfile)
+
+.PHONY: help venv run test lint check-system gateway-config clean clean-data
+
+help:
+	@echo "make run             start the whole system at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	@echo "make test            lint + the full test suite against a real local stack"
+	@echo "make lint            ruff, compose schema, hadolint"
+	@echo "make gateway-config  regenerate gateway/generated/nginx.compose.conf"
+	@echo "make clean           remove caches;  make clean-data  remove $(DATA_DIR)/"
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python >= 3.11 is required (set PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	# nginx-config-builder pins enum34, which breaks Python 3: installed without deps.
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
+	touch $@
+
+run: venv
+	$(PY) -m devstack run --data-dir $(DATA_DIR) --port $(PORT)
+
+check-system: venv
+	$(PY) -m devstack doctor
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+	$(VENV)/bin/hadolint $(DOCKERFILES)
+
+test: venv check-system lint
+	$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+
+# Later issues add: bench, chaos, compliance, contract, fuzz.
+
+gateway-config: venv
+	$(PY) -m gateway.build --target compose --out gateway/generated/nginx.compose.conf
+
+clean:
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+	rm -rf .pytest_cache .ruff_cache $(VENV_STAMP)
+
+clean-data: venv
+	$(PY) -m devstack clean-data --data-dir $(DATA_DIR)

@@ -1,0 +1,94 @@
+"""Local secrets and the JWT signing key pair, created once and reused.
+
+`<data>/secrets.json` holds the database role passwords, the storefront's internal token
+and the sandbox server key; `<data>/keys/` holds `jwt-<kid>.pem` (private, RS256) and
+`jwks.json` (the public JWKS the services verify tokens with).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from pathlib import Path
+
+SECRET_NAMES = (
+    "storefront_db_password",
+    "transaction_db_password",
+    "internal_token",
+    "sandbox_server_key",
+)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only (created with that mode, no race)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def ensure_secrets(data_dir: Path) -> dict[str, str]:
+    """Load `<data>/secrets.json`, adding any missing secret (never rotating existing ones)."""
+    path = Path(data_dir) / "secrets.json"
+    current: dict[str, str] = {}
+    if path.exists():
+        current = json.loads(path.read_text())
+    missing = [name for name in SECRET_NAMES if not current.get(name)]
+    if missing:
+        for name in missing:
+            current[name] = secrets.token_urlsafe(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, (json.dumps(current, indent=2, sort_keys=True) + "\n").encode())
+    return current
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwk_thumbprint(jwk: dict) -> str:
+    """RFC 7638 thumbprint of an RSA JWK: a stable, content-derived key id."""
+    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def ensure_jwt_keys(keys_dir: Path, kid: str | None = None) -> tuple[str, Path, Path]:
+    """Return (kid, private key path, JWKS path), generating an RSA 2048 pair on first use.
+
+    An existing pair is reused (tokens issued before a restart stay valid). `kid` defaults
+    to the key's thumbprint; compose passes a fixed one so the service env can name it.
+    """
+    keys_dir = Path(keys_dir)
+    jwks_path = keys_dir / "jwks.json"
+    if jwks_path.exists():
+        keys = json.loads(jwks_path.read_text()).get("keys", [])
+        for key in keys:
+            private = keys_dir / f"jwt-{key.get('kid')}.pem"
+            if private.exists() and (kid is None or key.get("kid") == kid):
+                return key["kid"], private, jwks_path
+
+    # Imported here so `python -m devstack --help` works before dependencies are installed.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    kid = kid or jwk_thumbprint(jwk)
+    jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
+    pem = key.private_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    )
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    private_path = keys_dir / f"jwt-{kid}.pem"
+    _write_private(private_path, pem)
+    tmp = jwks_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"keys": [jwk]}, indent=2) + "\n")
+    os.replace(tmp, jwks_path)
+    return kid, private_path, jwks_path

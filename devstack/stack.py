@@ -1,0 +1,472 @@
+"""The whole local system: Postgres, keys, migrations, services, workers and the gateway.
+
+Used by `python -m devstack run` (make run) and by the test fixtures:
+
+    stack = Stack(tmp_dir, ports={...}, sandbox_retry_schedule="1,1,2")
+    stack.start()
+    stack.urls.gateway            # http://127.0.0.1:<port>
+    stack.dsn("transaction")      # the service role's URL
+    stack.dsn("superuser", "etalase_transaction")
+    stack.restart_process("storefront")
+    stack.stop()
+
+Process names: postgres, storefront, transaction, sandbox, the workers
+(reservation-sweeper, outbox-relay, payment-expiry, auto-complete, sandbox-notifier) and
+gateway. Environment variables follow docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack import keys as keymod
+from devstack.gateway import ensure_nginx, fallback_temp_dir, prepare_gateway
+from devstack.postgres import PostgresCluster, find_bindir
+from devstack.processes import MARKER_ENV, ManagedProcess, ProcessSpec, reap_leftovers, record_pids
+from devstack.util import DevstackError, http_status, port_in_use, tail
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORTS = {
+    "gateway": 8080,
+    "storefront": 8001,
+    "transaction": 8002,
+    "sandbox": 8003,
+    "postgres": 55432,
+}
+WEB_SERVICES = ("storefront", "transaction", "sandbox")
+PACKAGES = {
+    "storefront": "storefront_service",
+    "transaction": "transaction_service",
+    "sandbox": "payment_sandbox",
+}
+# worker process name -> (service whose environment it shares, `python -m <pkg> worker` name)
+WORKERS = {
+    "reservation-sweeper": ("storefront", "reservation-sweeper"),
+    "outbox-relay": ("transaction", "outbox-relay"),
+    "payment-expiry": ("transaction", "payment-expiry"),
+    "auto-complete": ("transaction", "auto-complete"),
+    "sandbox-notifier": ("sandbox", "notifier"),
+}
+SETUP_STEPS = ("storefront-migrate", "transaction-migrate", "storefront-seed")
+SEED_STAMP = ".seeded"
+DEMO_FILE = "demo-credentials.txt"
+
+
+@dataclass(frozen=True)
+class Urls:
+    gateway: str
+    storefront: str
+    transaction: str
+    sandbox: str
+
+    def __getitem__(self, name: str) -> str:
+        return getattr(self, name)
+
+
+class Stack:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        ports: dict[str, int] | None = None,
+        env_overrides: dict[str, dict[str, str]] | None = None,
+        with_workers: bool = True,
+        with_sandbox_route: bool = True,
+        sandbox_retry_schedule: str | None = None,
+        seed: bool = True,
+        fast_unsafe_db: bool = False,
+        web_concurrency: int = 2,
+        log_level: str = "INFO",
+        commands: dict[str, list[str]] | None = None,
+        allow_install: bool = False,
+        ready_timeout: float = 90.0,
+        stop_grace: float = 10.0,
+        gateway_settings: dict | None = None,
+    ):
+        """
+        env_overrides: {service or process name: {VAR: value}}; a service name (storefront,
+            transaction, sandbox) applies to its web process and its workers, a process name
+            to that process only, "all" to every process.
+        commands: argv overrides by process or setup-step name (storefront-migrate,
+            transaction-migrate, storefront-seed); for trying devstack with stand-in apps.
+        gateway_settings: overrides of gateway.build.GatewaySettings (e.g. timeouts).
+        """
+        self.data_dir = Path(data_dir).resolve()
+        self.ports = {**DEFAULT_PORTS, **(ports or {})}
+        self.env_overrides = env_overrides or {}
+        self.with_workers = with_workers
+        self.with_sandbox_route = with_sandbox_route
+        self.sandbox_retry_schedule = sandbox_retry_schedule
+        self.seed = seed
+        self.fast_unsafe_db = fast_unsafe_db
+        self.web_concurrency = web_concurrency
+        self.log_level = log_level
+        self.commands = commands or {}
+        self.allow_install = allow_install
+        self.ready_timeout = ready_timeout
+        self.stop_grace = stop_grace
+        self.gateway_settings = gateway_settings or {}
+
+        self.logs_dir = self.data_dir / "logs"
+        self.run_dir = self.data_dir / "run"
+        self.keys_dir = self.data_dir / "keys"
+        self.secrets: dict[str, str] = {}
+        self.jwt_kid: str | None = None
+        self.jwt_private_key_path: Path | None = None
+        self.jwks_path: Path | None = None
+        self.postgres: PostgresCluster | None = None
+        self.processes: dict[str, ManagedProcess] = {}
+        self._started = False
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def urls(self) -> Urls:
+        return Urls(
+            **{
+                name: f"http://127.0.0.1:{self.ports[name]}"
+                for name in ("gateway", "storefront", "transaction", "sandbox")
+            }
+        )
+
+    def dsn(self, service: str, dbname: str | None = None) -> str:
+        """Connection URL: "storefront"/"transaction" (their own role and database), or
+        "superuser" (optionally for `dbname`, default the maintenance database)."""
+        if self.postgres is None:
+            raise DevstackError("the stack has not been started")
+        if service in ("superuser", "postgres"):
+            return self.postgres.superuser_dsn(dbname or "postgres")
+        return self.postgres.service_dsn(service, self.secrets[f"{service}_db_password"])
+
+    def env(self, name: str) -> dict[str, str]:
+        """Environment of a service (storefront, transaction, sandbox) or process name."""
+        if name in WORKERS:
+            return self._worker_env(name)
+        return self._service_env(name)
+
+    def log_path(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
+
+    def process_names(self) -> list[str]:
+        names = ["postgres", *WEB_SERVICES]
+        if self.with_workers:
+            names += list(WORKERS)
+        return [*names, "gateway"]
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Stack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        for directory in (self.data_dir, self.logs_dir, self.run_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        reaped = reap_leftovers(self.run_dir / "pids.json", str(self.data_dir))
+        if reaped:
+            print(f"devstack: stopped leftovers of an earlier run: {', '.join(reaped)}")
+        self.postgres = PostgresCluster(
+            self.data_dir,
+            self.ports["postgres"],
+            bindir=find_bindir(allow_install=self.allow_install),
+            log_path=self.log_path("postgres"),
+            fast_unsafe=self.fast_unsafe_db,
+        )
+        if self.postgres.stop_leftover():
+            print("devstack: stopped the Postgres of an earlier run of this data dir")
+        self._check_ports()
+
+        self.secrets = keymod.ensure_secrets(self.data_dir)
+        self.jwt_kid, self.jwt_private_key_path, self.jwks_path = keymod.ensure_jwt_keys(
+            self.keys_dir
+        )
+        self._started = True
+        self.postgres.init()
+        self.postgres.start()
+        self.postgres.bootstrap(
+            {
+                "storefront": self.secrets["storefront_db_password"],
+                "transaction": self.secrets["transaction_db_password"],
+            }
+        )
+
+        self._run_setup("storefront-migrate")
+        self._run_setup("transaction-migrate")
+        if self.seed and not (self.data_dir / SEED_STAMP).exists():
+            self._run_setup("storefront-seed", stdout_file=self.data_dir / DEMO_FILE)
+            (self.data_dir / SEED_STAMP).write_text("seeded\n")
+
+        # Web services first (they start in parallel, then we wait for each), then the
+        # workers, then the gateway in front of them.
+        for name in WEB_SERVICES:
+            self._spawn(name)
+        for name in WEB_SERVICES:
+            self.processes[name].wait_ready(self.ready_timeout)
+        if self.with_workers:
+            for name in WORKERS:
+                self._spawn(name)
+        self._spawn("gateway")
+        self.processes["gateway"].wait_ready(self.ready_timeout)
+        self._wait_gateway_ready()
+        if self.with_workers:
+            for name in WORKERS:  # a worker that crashed at import shows up by now
+                self.processes[name].wait_ready(0)
+
+    def stop(self) -> None:
+        """Stop everything (gateway, workers, services, Postgres). Safe to call twice."""
+        for name in reversed(list(self.processes)):
+            self.processes[name].stop(self.stop_grace)
+        self.processes.clear()
+        (self.run_dir / "pids.json").unlink(missing_ok=True)
+        if self.postgres is not None and self._started:
+            self.postgres.stop()
+        self._started = False
+
+    def stop_process(self, name: str) -> None:
+        if name == "postgres":
+            self._require_postgres().stop()
+            return
+        process = self.processes.pop(name, None)
+        if process is None:
+            raise DevstackError(f"no running process named {name!r}")
+        process.stop(self.stop_grace)
+        record_pids(self.run_dir / "pids.json", self.processes)
+
+    def start_process(self, name: str) -> None:
+        if name == "postgres":
+            self._require_postgres().start()
+            return
+        if name in self.processes and self.processes[name].running():
+            return
+        self._spawn(name)
+        self.processes[name].wait_ready(self.ready_timeout)
+
+    def restart_process(self, name: str) -> None:
+        if name == "postgres" or name in self.processes:
+            self.stop_process(name)
+        self.start_process(name)
+
+    def running(self) -> dict[str, bool]:
+        return {name: p.running() for name, p in self.processes.items()}
+
+    # ------------------------------------------------------------------ internals
+    def _require_postgres(self) -> PostgresCluster:
+        if self.postgres is None:
+            raise DevstackError("the stack has not been started")
+        return self.postgres
+
+    def _check_ports(self) -> None:
+        busy = [f"{name}={port}" for name, port in self.ports.items() if port_in_use(port)]
+        if busy:
+            raise DevstackError(
+                f"ports already in use: {', '.join(busy)}; is another stack running? "
+                "Stop it or choose other ports (python -m devstack run --port N)."
+            )
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        python_path = [str(REPO_ROOT)]
+        if env.get("PYTHONPATH"):
+            python_path.append(env["PYTHONPATH"])
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(python_path),
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": self.log_level,
+                MARKER_ENV: str(self.data_dir),
+            }
+        )
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return env
+
+    def _service_env(self, service: str) -> dict[str, str]:
+        if service not in WEB_SERVICES:
+            raise DevstackError(f"unknown service {service!r}")
+        p = self.ports
+        env = self._base_env()
+        env.update(
+            {
+                "BIND": f"127.0.0.1:{p[service]}",
+                "WEB_CONCURRENCY": str(self.web_concurrency),
+                "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics" / service),
+            }
+        )
+        if service in ("storefront", "transaction"):
+            env.update(
+                {
+                    "DATABASE_URL": self.dsn(service),
+                    "JWKS_FILE": str(self.jwks_path),
+                }
+            )
+        if service == "storefront":
+            env.update(
+                {
+                    "JWT_PRIVATE_KEY_FILE": str(self.jwt_private_key_path),
+                    "JWT_KID": str(self.jwt_kid),
+                    "INTERNAL_TOKEN": self.secrets["internal_token"],
+                }
+            )
+        elif service == "transaction":
+            env.update(
+                {
+                    "STOREFRONT_URL": f"http://127.0.0.1:{p['storefront']}",
+                    "STOREFRONT_INTERNAL_TOKEN": self.secrets["internal_token"],
+                    "PAYMENT_PROVIDER": "sandbox",
+                    "PAYMENT_BASE_URL": f"http://127.0.0.1:{p['sandbox']}",
+                    "PAYMENT_SERVER_KEY": self.secrets["sandbox_server_key"],
+                }
+            )
+        elif service == "sandbox":
+            sandbox_dir = self.data_dir / "sandbox"
+            sandbox_dir.mkdir(parents=True, exist_ok=True)
+            env.update(
+                {
+                    "SANDBOX_SERVER_KEY": self.secrets["sandbox_server_key"],
+                    "SANDBOX_DB_PATH": str(sandbox_dir / "sandbox.db"),
+                    # Notifications go through the gateway, like a real provider's would.
+                    "SANDBOX_NOTIFICATION_URL": f"http://127.0.0.1:{p['gateway']}/api/v1/payments/notifications/sandbox",
+                }
+            )
+            if self.sandbox_retry_schedule:
+                env["SANDBOX_RETRY_SCHEDULE"] = self.sandbox_retry_schedule
+        env.update(self.env_overrides.get("all", {}))
+        env.update(self.env_overrides.get(service, {}))
+        return env
+
+    def _single_process_env(self, service: str, name: str) -> dict[str, str]:
+        """Env of a worker or setup step: the service's, minus the web-only settings (a
+        single process must not use gunicorn's multiprocess metrics directory)."""
+        env = self._service_env(service)
+        for var in ("BIND", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"):
+            env.pop(var, None)
+        env.update(self.env_overrides.get(name, {}))
+        return env
+
+    def _worker_env(self, worker: str) -> dict[str, str]:
+        return self._single_process_env(WORKERS[worker][0], worker)
+
+    def _argv(self, name: str) -> list[str]:
+        if name in self.commands:
+            return list(self.commands[name])
+        py = sys.executable
+        if name in WEB_SERVICES:
+            pkg = PACKAGES[name]
+            return [py, "-m", "gunicorn", "-c", f"{pkg}/gunicorn_conf.py", f"{pkg}.wsgi:app"]
+        if name in WORKERS:
+            service, worker = WORKERS[name]
+            return [py, "-m", PACKAGES[service], "worker", worker]
+        if name in SETUP_STEPS:
+            service, action = name.split("-", 1)
+            return [py, "-m", PACKAGES[service], action]
+        raise DevstackError(f"unknown process {name!r}")
+
+    def _spec(self, name: str) -> ProcessSpec:
+        if name == "gateway":
+            launch = prepare_gateway(
+                ensure_nginx(allow_install=self.allow_install),
+                self.run_dir / "gateway",
+                self.logs_dir,
+                listen_port=self.ports["gateway"],
+                upstream_ports=self.ports,
+                with_sandbox=self.with_sandbox_route,
+                **self.gateway_settings,
+            )
+            argv = self.commands.get("gateway", launch.argv)
+            return ProcessSpec(
+                name,
+                list(argv),
+                self._base_env(),
+                REPO_ROOT,
+                ready_url=f"{self.urls.gateway}/healthz",
+            )
+        if name in WEB_SERVICES:
+            return ProcessSpec(
+                name,
+                self._argv(name),
+                self._service_env(name),
+                REPO_ROOT,
+                ready_url=f"http://127.0.0.1:{self.ports[name]}/readyz",
+            )
+        if name in WORKERS:
+            return ProcessSpec(name, self._argv(name), self._worker_env(name), REPO_ROOT)
+        raise DevstackError(f"unknown process {name!r}; known: {', '.join(self.process_names())}")
+
+    def _spawn(self, name: str) -> None:
+        process = ManagedProcess(self._spec(name), self.log_path(name))
+        self.processes[name] = process
+        process.start()
+        record_pids(self.run_dir / "pids.json", self.processes)
+
+    def _run_setup(self, step: str, stdout_file: Path | None = None) -> None:
+        service = step.split("-", 1)[0]
+        log_path = self.log_path(step)
+        argv = self._argv(step)
+        with open(log_path, "ab") as log:
+            log.write(f"\n=== devstack: {' '.join(argv)}\n".encode())
+            log.flush()
+            out = open(stdout_file, "wb") if stdout_file else log
+            try:
+                result = subprocess.run(
+                    argv,
+                    env=self._single_process_env(service, step),
+                    cwd=REPO_ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=log,
+                    timeout=600,
+                )
+            finally:
+                if stdout_file:
+                    out.close()
+        if result.returncode != 0:
+            raise DevstackError(
+                f"`{' '.join(argv[1:])}` failed (status {result.returncode}); "
+                f"last lines of {log_path}:\n{tail(log_path)}"
+            )
+
+    def _wait_gateway_ready(self) -> None:
+        url = f"{self.urls.gateway}/readyz"
+        deadline = time.monotonic() + self.ready_timeout
+        while http_status(url) != 200:
+            if time.monotonic() > deadline:
+                raise DevstackError(
+                    f"gateway /readyz is not 200 at {url}; gateway log:\n"
+                    f"{tail(self.log_path('gateway'))}"
+                )
+            time.sleep(0.2)
+
+    def demo_summary(self) -> str:
+        path = self.data_dir / DEMO_FILE
+        return path.read_text().strip() if path.exists() else ""
+
+    def remove_data(self) -> None:
+        """Delete the data dir (and an out-of-tree Postgres dir), stopping a Postgres that
+        an earlier run left behind; the rest of the stack must be stopped."""
+        link = self.data_dir / "pg"
+        if (link / "data" / "postmaster.pid").exists():
+            cluster = self.postgres or PostgresCluster(
+                self.data_dir,
+                self.ports["postgres"],
+                bindir=find_bindir(),
+                log_path=self.log_path("postgres"),
+            )
+            cluster.stop_leftover()
+        if link.is_symlink():
+            shutil.rmtree(link.resolve(), ignore_errors=True)
+        shutil.rmtree(fallback_temp_dir(self.run_dir / "gateway"), ignore_errors=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The API gateway: route table (`routes.py`) -> nginx configuration (`build.py`)."""

@@ -1,0 +1,105 @@
+"""Shared fixtures: a real local stack (devstack) on free ports, started once per session.
+
+`pytest tests/unit` never starts it: only tests that ask for `stack` (or a fixture built on
+it) do. Sub-directories add their own fixtures in their own conftest.py files.
+
+Environment knobs:
+    ETALASE_TEST_KEEP_DATA=1   keep the stack's data dir (logs!) after the session
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # so `pytest` works as well as `python -m pytest`
+    sys.path.insert(0, str(ROOT))
+
+from devstack import Stack, free_port  # noqa: E402  (needs the path above)
+
+INTEGRATION_DIRS = {"integration", "e2e", "contract"}
+RESERVED_PORTS = {8080, 8001, 8002, 8003, 55432}  # what `make run` uses
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests under tests/integration (and e2e, contract) are integration tests."""
+    tests_dir = ROOT / "tests"
+    for item in items:
+        try:
+            parts = Path(str(item.fspath)).resolve().relative_to(tests_dir).parts
+        except ValueError:
+            continue
+        if parts and parts[0] in INTEGRATION_DIRS:
+            item.add_marker(pytest.mark.integration)
+
+
+def distinct_free_ports(names) -> dict[str, int]:
+    ports: dict[str, int] = {}
+    while len(ports) < len(names):
+        port = free_port()
+        if port not in RESERVED_PORTS and port not in ports.values():
+            ports[names[len(ports)]] = port
+    return ports
+
+
+def _new_data_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    # Traversable (not listable) by others: as root, Postgres runs as `postgres` and nginx
+    # workers as `nobody`, and they must reach their own files inside.
+    path.chmod(0o711)
+    return path
+
+
+class StackFactory:
+    """Builds extra stacks (e.g. with different env) and stops them all at session end."""
+
+    def __init__(self):
+        self._stacks: list[tuple[Stack, Path]] = []
+
+    def __call__(self, **kwargs) -> Stack:
+        data_dir = _new_data_dir("etalase-stack-")
+        kwargs.setdefault(
+            "ports",
+            distinct_free_ports(["gateway", "storefront", "transaction", "sandbox", "postgres"]),
+        )
+        kwargs.setdefault("fast_unsafe_db", True)
+        kwargs.setdefault("sandbox_retry_schedule", "1,1,2,3")
+        stack = Stack(data_dir, **kwargs)
+        self._stacks.append((stack, data_dir))
+        stack.start()
+        return stack
+
+    def close(self) -> None:
+        keep = os.environ.get("ETALASE_TEST_KEEP_DATA") == "1"
+        for stack, data_dir in reversed(self._stacks):
+            stack.stop()
+            if keep:
+                print(f"\nstack data kept in {data_dir}")
+            else:
+                stack.remove_data()
+                shutil.rmtree(data_dir, ignore_errors=True)
+        self._stacks.clear()
+
+
+@pytest.fixture(scope="session")
+def stack_factory():
+    factory = StackFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_factory) -> Stack:
+    """The whole system (Postgres, both services, sandbox, workers, nginx) on free ports."""
+    return stack_factory()
+
+
+@pytest.fixture(scope="session")
+def gateway_url(stack) -> str:
+    return stack.urls.gateway
