@@ -332,6 +332,7 @@ class Stack:
                 }
             )
         elif service == "sandbox":
+            gateway = f"http://127.0.0.1:{p['gateway']}"
             sandbox_dir = self.data_dir / "sandbox"
             sandbox_dir.mkdir(parents=True, exist_ok=True)
             env.update(
@@ -339,7 +340,9 @@ class Stack:
                     "SANDBOX_SERVER_KEY": self.secrets["sandbox_server_key"],
                     "SANDBOX_DB_PATH": str(sandbox_dir / "sandbox.db"),
                     # Notifications go through the gateway, like a real provider's would.
-                    "SANDBOX_NOTIFICATION_URL": f"http://127.0.0.1:{p['gateway']}/api/v1/payments/notifications/sandbox",
+                    "SANDBOX_NOTIFICATION_URL": f"{gateway}/api/v1/payments/notifications/sandbox",
+                    # E-wallet deeplinks point at the sandbox's pay page behind the gateway.
+                    "SANDBOX_PUBLIC_URL": f"{gateway}/sandbox",
                 }
             )
             if self.sandbox_retry_schedule:
