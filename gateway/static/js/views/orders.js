@@ -1,0 +1,374 @@
+// The buyer's orders, and one order: payment instructions and deadline, "Pay in sandbox",
+// and a status that follows the payment without a reload (polled every 1.5 s).
+
+import { api, newIdempotencyKey, tokenClaims } from '../api.js';
+import { field, h, replace } from '../dom.js';
+import {
+  EXPIRED_MESSAGE, PAYMENT_METHODS, dateTime, plural, rupiah, shortId, timeLeft,
+} from '../format.js';
+import * as session from '../session.js';
+import { busy, errorBox, infoBox, loadMoreButton, pageTitle, statusBadge } from '../ui.js';
+
+const POLL_MS = 1500;
+const PAGE_SIZE = 20;
+
+export function itemsSummary(order) {
+  const items = order.items || [];
+  if (!items.length) return '';
+  const first = `${items[0].title} × ${items[0].quantity}`;
+  return items.length > 1 ? `${first} + ${plural(items.length - 1, 'more item')}` : first;
+}
+
+export function orderRow(order, href = `#/orders/${order.id}`) {
+  return h('li', { class: 'card order-row', dataset: { orderId: order.id, status: order.status } },
+    h('a', { href, class: 'order-link' },
+      h('span', { class: 'order-id' }, `Order ${shortId(order.id)}`),
+      h('span', { class: 'muted small' }, dateTime(order.created_at))),
+    h('p', { class: 'order-items' }, itemsSummary(order)),
+    h('div', { class: 'order-row-foot' },
+      statusBadge(order.status),
+      h('strong', {}, rupiah(order.total))));
+}
+
+export async function ordersView(ctx) {
+  const blocked = ctx.requireRole('buyer');
+  if (blocked) return blocked;
+  const list = h('ul', { class: 'order-list', 'aria-label': 'Your orders' });
+  const footer = h('div', { class: 'list-footer' });
+  const section = h('section', { class: 'orders' }, pageTitle('Your orders'), list, footer);
+
+  async function loadPage(cursor) {
+    const qs = new URLSearchParams({ limit: String(PAGE_SIZE), role: 'buyer' });
+    if (cursor) qs.set('cursor', cursor);
+    const page = await api(`/api/v1/orders?${qs}`, { signal: ctx.signal });
+    page.data.forEach((order) => list.append(orderRow(order)));
+    if (!cursor && !page.data.length) {
+      list.replaceWith(h('div', { class: 'card pad empty' },
+        h('p', {}, 'No orders yet.'), h('a', { class: 'btn btn-primary', href: '#/feed' }, 'Start shopping')));
+    }
+    if (page.next_cursor) {
+      const button = loadMoreButton(async () => {
+        button.disabled = true;
+        try {
+          await loadPage(page.next_cursor);
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(footer, errorBox(error));
+        }
+      });
+      replace(footer, button);
+    } else {
+      replace(footer);
+    }
+  }
+
+  await loadPage(null);
+  return section;
+}
+
+function statusMessage(order) {
+  switch (order.status) {
+    case 'UNPAID':
+      return 'Complete the payment before the deadline. This page updates by itself once it is received.';
+    case 'AWAITING_SHIPMENT':
+      return `Payment received${order.paid_at ? ` on ${dateTime(order.paid_at)}` : ''}. The seller will ship your order soon.`;
+    case 'IN_TRANSIT':
+      return `On its way${order.tracking_number ? ` — tracking number ${order.tracking_number}` : ''}.`;
+    case 'COMPLETED':
+      return 'Delivered and completed. Thank you for shopping!';
+    case 'EXPIRED':
+      return EXPIRED_MESSAGE;
+    case 'CANCELLED':
+      return order.payment && ['refunded', 'refund_pending'].includes(order.payment.status)
+        ? 'This order was cancelled. Your payment is refunded to you.'
+        : 'This order was cancelled.';
+    default:
+      return '';
+  }
+}
+
+function copyButton(text, label) {
+  if (!navigator.clipboard) return null;
+  const button = h('button', {
+    type: 'button',
+    class: 'btn btn-link small',
+    'aria-label': `Copy ${label}`,
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        button.textContent = 'Copied';
+      } catch {
+        button.textContent = 'Copy failed';
+      }
+      setTimeout(() => { button.textContent = 'Copy'; }, 2000);
+    },
+  }, 'Copy');
+  return button;
+}
+
+function paymentInstructions(order, onPaid) {
+  const payment = order.payment || {};
+  const deadline = h('p', { class: 'deadline' },
+    'Pay before ', h('strong', { class: 'deadline-at' }, dateTime(payment.expires_at)),
+    ' ', h('span', { class: 'deadline-left muted' }, `(${timeLeft(payment.expires_at)})`));
+  let how;
+  if (payment.method === 'bank_transfer') {
+    how = h('dl', { class: 'pay-details' },
+      h('dt', {}, 'Bank'), h('dd', { class: 'bank' }, (payment.bank || '—').toUpperCase()),
+      h('dt', {}, 'Virtual account number'),
+      h('dd', {}, h('code', { class: 'va-number' }, payment.va_number || '—'), ' ',
+        payment.va_number ? copyButton(payment.va_number, 'virtual account number') : null),
+      h('dt', {}, 'Amount'), h('dd', {}, h('strong', {}, rupiah(order.total))));
+  } else {
+    // The deeplink opens the wallet app on a phone; here it is shown, never followed,
+    // so the page stays where it is.
+    how = h('dl', { class: 'pay-details' },
+      h('dt', {}, 'E-wallet payment link'),
+      h('dd', {}, payment.deeplink
+        ? h('code', { class: 'deeplink' }, payment.deeplink) : '—'),
+      h('dt', {}, 'Amount'), h('dd', {}, h('strong', {}, rupiah(order.total))));
+  }
+  const payStatus = h('div', { 'aria-live': 'polite', class: 'pay-status' });
+  const payButton = h('button', {
+    type: 'button',
+    class: 'btn btn-primary',
+    id: 'pay-sandbox',
+    onclick: () => busy(payButton, 'Paying…', async () => {
+      replace(payStatus);
+      try {
+        // The payment sandbox stands in for the shopper's bank or wallet app; it is
+        // exposed on this same origin under /sandbox/ (never in production).
+        await api(`/sandbox/v2/${encodeURIComponent(order.id)}/pay`, {
+          method: 'POST', body: {}, auth: false,
+        });
+        replace(payStatus, h('p', { class: 'inline-ok' },
+          'Payment sent. Waiting for the confirmation from the payment provider…'));
+        onPaid();
+      } catch (error) {
+        if (error.status === 409) {
+          replace(payStatus, infoBox('The payment sandbox refused: this payment expired or was cancelled.', 'error'));
+          onPaid();
+        } else {
+          replace(payStatus, errorBox(error));
+        }
+      }
+    }),
+  }, 'Pay in sandbox');
+  return h('section', { class: 'card pad payment', 'aria-labelledby': 'pay-title' },
+    h('h2', { class: 'section-title', id: 'pay-title' },
+      `How to pay · ${PAYMENT_METHODS[payment.method] || payment.method || ''}`),
+    how,
+    deadline,
+    h('div', { class: 'sandbox-box' },
+      h('p', { class: 'muted small' }, 'Demo: play the customer paying through the payment sandbox.'),
+      payButton,
+      payStatus));
+}
+
+function orderDetails(order) {
+  const address = order.shipping_address || {};
+  return [
+    h('section', { class: 'card pad', 'aria-labelledby': 'items-title' },
+      h('h2', { class: 'section-title', id: 'items-title' }, 'Items'),
+      h('ul', { class: 'summary-lines' }, (order.items || []).map((item) => h('li', {},
+        h('span', {}, `${item.quantity} × `, h('a', { href: `#/product/${item.product_id}` }, item.title)),
+        h('span', {}, rupiah(item.line_total))))),
+      order.shipping_fee && order.shipping_fee.amount
+        ? h('p', { class: 'summary-total' }, h('span', {}, 'Shipping'), h('span', {}, rupiah(order.shipping_fee)))
+        : null,
+      h('p', { class: 'summary-total' }, h('span', {}, 'Total'), h('strong', { class: 'order-total' }, rupiah(order.total)))),
+    h('section', { class: 'card pad', 'aria-labelledby': 'ship-title' },
+      h('h2', { class: 'section-title', id: 'ship-title' }, 'Ship to'),
+      h('address', {},
+        h('strong', {}, address.name), h('br'), address.line1, h('br'),
+        `${address.city || ''} ${address.postal_code || ''}`, h('br'), address.phone),
+      order.tracking_number ? h('p', {}, 'Tracking number: ', h('code', {}, order.tracking_number)) : null,
+      h('p', { class: 'muted small' }, `Ordered ${dateTime(order.created_at)}`)),
+  ];
+}
+
+export async function orderView(ctx) {
+  const id = ctx.params.id;
+  let order = await api(`/api/v1/orders/${encodeURIComponent(id)}`, { signal: ctx.signal });
+  const claims = tokenClaims() || {};
+  const isBuyer = session.hasRole('buyer') && order.buyer_id === claims.sub;
+  const isSeller = session.hasRole('seller') && claims.shop_id && order.shop_id === claims.shop_id;
+
+  const statusPanel = h('div', { class: 'status-panel', role: 'status', 'aria-live': 'polite', id: 'order-status' });
+  const paymentPanel = h('div');
+  const detailsPanel = h('div', { class: 'order-details' });
+  const actionsPanel = h('div', { class: 'order-actions' });
+  const pollNote = h('p', { class: 'muted small poll-note', 'aria-live': 'off' });
+  let shownStatus = null;
+  let cancelKey = null;
+
+  function renderStatus() {
+    const tone = { EXPIRED: 'error', CANCELLED: 'error', UNPAID: 'warn' }[order.status] || 'ok';
+    replace(statusPanel,
+      h('p', { class: 'status-line' }, 'Status: ', statusBadge(order.status)),
+      h('div', { class: `notice notice-${tone}` },
+        h('p', { class: 'status-message', dataset: { status: order.status } }, statusMessage(order)),
+        order.status === 'EXPIRED'
+          ? h('p', {}, h('a', { href: '#/cart', class: 'btn btn-secondary' }, 'Go to your cart'))
+          : null));
+  }
+
+  function renderActions() {
+    const items = [];
+    if (isBuyer && ['UNPAID', 'AWAITING_SHIPMENT'].includes(order.status)) items.push(cancelAction());
+    if (isBuyer && order.status === 'IN_TRANSIT') items.push(confirmAction());
+    if (isSeller && order.status === 'AWAITING_SHIPMENT') items.push(shipAction());
+    replace(actionsPanel, items);
+  }
+
+  function renderAll() {
+    shownStatus = order.status;
+    renderStatus();
+    replace(paymentPanel, order.status === 'UNPAID' && isBuyer ? paymentInstructions(order, pollSoon) : null);
+    replace(detailsPanel, orderDetails(order));
+    renderActions();
+  }
+
+  function update(next) {
+    order = next;
+    if (order.status !== shownStatus) {
+      renderAll();
+      if (order.status === 'AWAITING_SHIPMENT') {
+        ctx.toast('Payment received — thank you!');
+        // The paid items leave the cart once the showcase commits the reservation.
+        setTimeout(session.refreshCart, 2000);
+      }
+    } else if (order.status === 'UNPAID') {
+      const left = paymentPanel.querySelector('.deadline-left');
+      if (left) left.textContent = `(${timeLeft(order.payment && order.payment.expires_at)})`;
+    }
+  }
+
+  function cancelAction() {
+    const out = h('div', { 'aria-live': 'polite' });
+    const start = h('button', {
+      type: 'button',
+      class: 'btn btn-secondary',
+      onclick: () => {
+        const yes = h('button', {
+          type: 'button',
+          class: 'btn btn-danger',
+          onclick: () => busy(yes, 'Cancelling…', async () => {
+            cancelKey = cancelKey || newIdempotencyKey();
+            try {
+              update(await api(`/api/v1/orders/${encodeURIComponent(order.id)}/cancel`, {
+                method: 'POST', headers: { 'Idempotency-Key': cancelKey }, signal: ctx.signal,
+              }));
+              cancelKey = null;
+              ctx.toast('Order cancelled.');
+            } catch (error) {
+              if (error.name === 'AbortError') return;
+              if (!(error.network || error.status >= 500)) cancelKey = null;
+              replace(out, errorBox(error));
+            }
+          }),
+        }, 'Yes, cancel the order');
+        const no = h('button', { type: 'button', class: 'btn btn-link', onclick: () => replace(out, start) },
+          'Keep it');
+        replace(out, h('p', {}, order.status === 'AWAITING_SHIPMENT'
+          ? 'Cancel this order? Your payment will be refunded.' : 'Cancel this order?'), yes, ' ', no);
+        yes.focus();
+      },
+    }, 'Cancel order');
+    out.append(start);
+    return out;
+  }
+
+  function confirmAction() {
+    const out = h('div', { 'aria-live': 'polite' });
+    const button = h('button', {
+      type: 'button',
+      class: 'btn btn-primary',
+      onclick: () => busy(button, 'Confirming…', async () => {
+        try {
+          update(await api(`/api/v1/orders/${encodeURIComponent(order.id)}/confirm-receipt`, {
+            method: 'POST', signal: ctx.signal,
+          }));
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(out, errorBox(error));
+        }
+      }),
+    }, 'I received my order');
+    out.append(button);
+    return out;
+  }
+
+  function shipAction() {
+    const tracking = field({ label: 'Tracking number', name: 'tracking_number', autocomplete: 'off' });
+    const out = h('div', { 'aria-live': 'polite' });
+    const button = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Mark as shipped');
+    return h('form', {
+      class: 'ship-form',
+      noValidate: true,
+      onsubmit: (event) => {
+        event.preventDefault();
+        busy(button, 'Saving…', async () => {
+          replace(out);
+          try {
+            update(await api(`/api/v1/orders/${encodeURIComponent(order.id)}/ship`, {
+              method: 'POST', body: { tracking_number: tracking.input.value.trim() }, signal: ctx.signal,
+            }));
+            ctx.toast('Marked as shipped.');
+          } catch (error) {
+            if (error.name !== 'AbortError') replace(out, errorBox(error));
+          }
+        });
+      },
+    }, tracking.wrap, button, out);
+  }
+
+  // Poll while the order waits for its payment; stop when leaving the screen.
+  let timer = null;
+  let polling = false;
+  async function poll() {
+    timer = null;
+    if (!ctx.isCurrent() || order.status !== 'UNPAID') return;
+    polling = true;
+    try {
+      update(await api(`/api/v1/orders/${encodeURIComponent(id)}`, { signal: ctx.signal }));
+      pollNote.textContent = '';
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      pollNote.textContent = [502, 503, 504].includes(error.status) || error.network
+        ? 'Status updates paused: services are temporarily unavailable. Retrying…'
+        : `Could not refresh the status (${error.title}). Retrying…`;
+    } finally {
+      polling = false;
+    }
+    schedule(POLL_MS);
+  }
+  function schedule(ms) {
+    if (timer || polling || !ctx.isCurrent() || order.status !== 'UNPAID') return;
+    timer = setTimeout(poll, ms);
+  }
+  function pollSoon() {
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    schedule(300);
+  }
+  ctx.onLeave(() => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+  });
+
+  renderAll();
+  schedule(POLL_MS);
+
+  const back = isSeller && !isBuyer
+    ? h('p', { class: 'crumbs' }, h('a', { href: '#/seller' }, '← Orders to ship'))
+    : h('p', { class: 'crumbs' }, h('a', { href: '#/orders' }, '← Your orders'));
+  return h('section', { class: 'order', dataset: { orderId: order.id } },
+    back,
+    pageTitle(`Order ${shortId(order.id)}`),
+    statusPanel,
+    paymentPanel,
+    actionsPanel,
+    pollNote,
+    detailsPanel);
+}
