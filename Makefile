@@ -15,13 +15,15 @@ PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
 DOCKERFILES := $(wildcard */Dockerfile)
 
-.PHONY: help venv run test lint check-system gateway-config clean clean-data
+.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi
 
 help:
 	@echo "make run             start the whole system at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	@echo "make test            lint + the full test suite against a real local stack"
 	@echo "make lint            ruff, compose schema, hadolint"
-	@echo "make gateway-config  regenerate gateway/generated/nginx.compose.conf"
+	@echo "make contract        consumer-driven contract tests (pact) between the services"
+	@echo "make fuzz            schemathesis against both public APIs with many examples"
+	@echo "make gateway-config  regenerate gateway/generated/ (nginx compose config, merged OpenAPI)"
 	@echo "make clean           remove caches;  make clean-data  remove $(DATA_DIR)/"
 
 venv: $(VENV_STAMP)
@@ -49,10 +51,20 @@ lint: venv
 test: venv check-system lint
 	$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
 
-# Later issues add: bench, chaos, compliance, contract, fuzz.
+FUZZ_MAX_EXAMPLES ?= 200
+
+contract: venv
+	$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) tests/contract $(PYTEST_ARGS)
+
+fuzz: venv
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) tests/fuzz $(PYTEST_ARGS)
+
+openapi: venv
+	$(PY) -m gateway.openapi --out gateway/generated/openapi.json
 
 gateway-config: venv
 	$(PY) -m gateway.build --target compose --out gateway/generated/nginx.compose.conf
+	$(PY) -m gateway.openapi --out gateway/generated/openapi.json
 
 clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from devstack.util import DevstackError, chown_tree, is_root, user_can
 from gateway.build import STATIC_DIR, TEMP_KINDS, local_settings, write_config
+from gateway.openapi import build_document, write_site
 
 NGINX_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/local/nginx/sbin", "/opt/homebrew/bin")
 WORKER_USER = "nobody"
@@ -102,6 +103,7 @@ def prepare_gateway(
     upstream_ports: dict[str, int],
     with_sandbox: bool = True,
     static_root: Path = STATIC_DIR,
+    api_docs: bool = True,
     **settings_overrides,
 ) -> GatewayLaunch:
     runtime_dir = Path(runtime_dir).resolve()
@@ -109,6 +111,9 @@ def prepare_gateway(
     log_dir.mkdir(parents=True, exist_ok=True)
     temp_dir = runtime_dir / "tmp"
     static_root = Path(static_root).resolve()
+    # The merged public OpenAPI document and the reference page, regenerated every start
+    # from the services' code (gateway/openapi.py).
+    api_docs_root = write_site(runtime_dir / "apidocs", build_document()) if api_docs else None
 
     worker = _worker_user()
     user_directive = None
@@ -126,6 +131,11 @@ def prepare_gateway(
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(static_root, copy)
             static_root = copy
+        if api_docs_root and not user_can(WORKER_USER, "-r", api_docs_root / "index.html"):
+            copy = temp_dir / "apidocs"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(api_docs_root, copy)
+            api_docs_root = copy
         for kind in TEMP_KINDS:
             (temp_dir / f"{kind}_temp").mkdir(exist_ok=True)
         chown_tree(temp_dir, uid, gid)
@@ -141,6 +151,7 @@ def prepare_gateway(
         log_dir=log_dir,
         user=user_directive,
         temp_dir=str(temp_dir),
+        api_docs_root=str(api_docs_root) if api_docs_root else None,
         **settings_overrides,
     )
     conf_path = write_config(settings, runtime_dir / "nginx.conf")

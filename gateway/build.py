@@ -13,6 +13,8 @@ CLI:
     python -m gateway.build --target local|compose --out FILE [--listen 8080]
         [--storefront 127.0.0.1:8001 --transaction 127.0.0.1:8002 --sandbox 127.0.0.1:8003]
         [--runtime-dir DIR] [--no-sandbox] [--upstream-host-override 127.0.0.1]
+        [--cors-allowed-origins https://a.example,https://b.example]  (default: env
+         CORS_ALLOWED_ORIGINS)  [--tls-cert FILE --tls-key FILE [--tls-listen 443]]
 
 nginx-config-builder keys the children of a block by directive name, so two directives with
 the same name (e.g. several `proxy_set_header`) would overwrite each other. Every directive
@@ -23,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nginx.config.api import Comment, Config, KeyMultiValueOption, KeyOption, Location, Section
 
+from gateway.openapi import DOCS_PATH, DOCUMENT_PATH
 from gateway.routes import BLOCKED_PREFIXES, UPSTREAMS, Route, routes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +69,41 @@ MIME_TYPES = {
 
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
+# Security headers. The CSP is for the web page only (gateway/static): API responses are JSON
+# and the API reference page has its own needs.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+REFERRER_POLICY = "no-referrer"
+# CORS: origins come from an explicit allow-list (never "*"); the API authenticates with a
+# bearer header, not cookies, so credentials mode is never enabled.
+CORS_ENV = "CORS_ALLOWED_ORIGINS"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After, Location"
+ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+# Compose is the production-like target: tighter limits than the local/test default.
+COMPOSE_LIMITS = {
+    "client_rate": "100r/s",
+    "client_burst": 200,
+    "token_rate": "50r/s",
+    "token_burst": 100,
+    "auth_rate": "30r/m",
+    "auth_burst": 20,
+}
+
+
+def parse_origins(value: str | None) -> tuple[str, ...]:
+    """`CORS_ALLOWED_ORIGINS` (comma-separated) as a validated tuple of origins."""
+    origins = tuple(o.strip().rstrip("/") for o in (value or "").split(",") if o.strip())
+    for origin in origins:
+        if not ORIGIN_PATTERN.match(origin):
+            raise ValueError(
+                f"CORS origin {origin!r} must be scheme://host[:port] (no wildcard, no path)"
+            )
+    return origins
+
+
 COMPOSE_UPSTREAMS = {name: f"{name}:8000" for name in UPSTREAMS}
 LOCAL_UPSTREAMS = {
     "storefront": "127.0.0.1:8001",
@@ -97,7 +137,26 @@ class GatewaySettings:
     auth_rate: str = "20r/s"
     auth_burst: int = 100
     retry_after_seconds: int = 5
+    # Every request per client address, and per bearer token (an Authorization header
+    # value); None turns a limit off. Generous here (the test suites share one address);
+    # compose uses COMPOSE_LIMITS.
+    client_rate: str | None = "500r/s"
+    client_burst: int = 1000
+    token_rate: str | None = "200r/s"
+    token_burst: int = 400
+    # Browser origins allowed to call the API (CORS); empty: no CORS headers at all.
+    cors_allowed_origins: tuple[str, ...] = ()
+    cors_max_age: int = 600
+    # TLS termination: both set -> a TLS server on tls_listen (with HSTS) and the plain
+    # listener only redirects to it (besides /healthz and /readyz for health checks).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_listen: str = "443"
+    hsts_max_age: int = 31536000
     extra_comments: tuple[str, ...] = field(default_factory=tuple)
+    # Directory written by `gateway.openapi.write_site` (merged openapi.json + the API
+    # reference page); None: /api/v1/openapi.json and /api/docs are plain 404s.
+    api_docs_root: str | None = None
 
 
 def local_settings(
@@ -115,6 +174,8 @@ def local_settings(
 ) -> GatewaySettings:
     runtime = Path(runtime_dir).resolve()
     logs = Path(log_dir).resolve() if log_dir else runtime
+    if "cors_allowed_origins" not in overrides:
+        overrides["cors_allowed_origins"] = parse_origins(os.environ.get(CORS_ENV))
     return replace(
         GatewaySettings(
             target="local",
@@ -135,6 +196,7 @@ def local_settings(
 def compose_settings(
     *, upstream_host_override: str | None = None, with_sandbox: bool = True, **overrides
 ) -> GatewaySettings:
+    overrides = {**COMPOSE_LIMITS, **overrides}
     upstreams = dict(COMPOSE_UPSTREAMS)
     if upstream_host_override:
         # For `nginx -t` outside compose: nginx resolves upstream host names at load time.
@@ -147,6 +209,7 @@ def compose_settings(
             listen="8080",
             upstreams=upstreams,
             static_root="/srv/etalase/static",
+            api_docs_root="/srv/etalase/apidocs",
             with_sandbox=with_sandbox,
         ),
         **overrides,
@@ -207,6 +270,14 @@ def common_headers(*extra: Config) -> tuple[Config, ...]:
     return (
         d("add_header", "X-Request-ID", REQUEST_ID_VAR, "always"),
         d("add_header", "X-Content-Type-Options", "nosniff", "always"),
+        d("add_header", "X-Frame-Options", "DENY", "always"),
+        d("add_header", "Referrer-Policy", REFERRER_POLICY, "always"),
+        # The variables below are empty (so nginx sends no header) unless TLS is on (HSTS)
+        # or the request's Origin is on the CORS allow-list; see http_block().
+        d("add_header", "Strict-Transport-Security", "$etalase_hsts", "always"),
+        d("add_header", "Access-Control-Allow-Origin", "$etalase_cors_origin", "always"),
+        d("add_header", "Access-Control-Expose-Headers", "$etalase_cors_expose", "always"),
+        d("add_header", "Vary", "$etalase_cors_vary", "always"),
         *extra,
     )
 
@@ -257,10 +328,41 @@ def method_guard(methods: tuple[str, ...]) -> Config:
     )
 
 
+def cors_preflight(methods: tuple[str, ...], s: GatewaySettings) -> Config:
+    """A CORS preflight from an allowed origin is answered 204 here (never proxied); from
+    any other origin it falls through to the method guard (405)."""
+    return block(
+        "if ($etalase_cors_preflight)",
+        *common_headers(
+            d("add_header", "Access-Control-Allow-Methods", f'"{", ".join(methods)}"', "always"),
+            d("add_header", "Access-Control-Allow-Headers", f'"{CORS_ALLOW_HEADERS}"', "always"),
+            d("add_header", "Access-Control-Max-Age", s.cors_max_age, "always"),
+        ),
+        d("return", 204),
+    )
+
+
+def general_limits(s: GatewaySettings) -> list[Config]:
+    """limit_req per client address and per bearer token (the zones exist when enabled)."""
+    out = []
+    if s.client_rate:
+        out.append(d("limit_req", "zone=per_client", f"burst={s.client_burst}", "nodelay"))
+    if s.token_rate:
+        out.append(d("limit_req", "zone=per_token", f"burst={s.token_burst}", "nodelay"))
+    return out
+
+
 def route_locations(route: Route, s: GatewaySettings) -> list[Config]:
     target = f"http://{upstream_name(route.upstream)}"
-    body: list[Config] = [method_guard(route.allowed_methods)]
+    body: list[Config] = [
+        d("set", "$etalase_route", route.prefix),
+        d("set", "$etalase_service", route.upstream),
+        cors_preflight(route.allowed_methods, s),
+        method_guard(route.allowed_methods),
+    ]
     if route.auth_rate_limited:
+        # limit_req at this level replaces the server's: repeat the general limits.
+        body += general_limits(s)
         body.append(d("limit_req", "zone=auth", f"burst={s.auth_burst}", "nodelay"))
     if route.strip_prefix:
         # proxy_pass with a URI replaces the matched prefix: /sandbox/v2/x -> /v2/x
@@ -358,6 +460,91 @@ def readiness_locations() -> list[Config]:
     ]
 
 
+def api_docs_locations(s: GatewaySettings) -> list[Config]:
+    """The merged OpenAPI document and the reference page, files of `gateway.openapi`."""
+    if not s.api_docs_root:
+        return []
+    root = s.api_docs_root.rstrip("/")
+    no_cache = d("add_header", "Cache-Control", "no-cache", "always")
+    return [
+        comment("public API document and reference page (gateway/openapi.py)"),
+        location(
+            f"= {DOCUMENT_PATH}",
+            block("types"),
+            d("default_type", "application/json"),
+            *common_headers(no_cache),
+            method_guard(("GET", "HEAD")),
+            d("alias", f"{root}/openapi.json"),
+        ),
+        location(
+            f"= {DOCS_PATH}",
+            block("types"),
+            d("default_type", "text/html"),
+            *common_headers(no_cache),
+            method_guard(("GET", "HEAD")),
+            d("alias", f"{root}/index.html"),
+        ),
+        location(
+            f"^~ {DOCS_PATH}/",
+            method_guard(("GET", "HEAD")),
+            d("alias", f"{root}/"),
+            d("index", "index.html"),
+        ),
+    ]
+
+
+def tls_enabled(s: GatewaySettings) -> bool:
+    return bool(s.tls_cert and s.tls_key)
+
+
+def _tls_port(s: GatewaySettings) -> str:
+    return s.tls_listen.rsplit(":", 1)[-1]
+
+
+def server_listen(s: GatewaySettings) -> list[Config]:
+    if not tls_enabled(s):
+        return [d("listen", s.listen)]
+    return [
+        d("listen", s.tls_listen, "ssl"),
+        d("ssl_certificate", s.tls_cert),
+        d("ssl_certificate_key", s.tls_key),
+        d("ssl_protocols", "TLSv1.2", "TLSv1.3"),
+        d("ssl_prefer_server_ciphers", "off"),
+        d("ssl_session_cache", "shared:etalase_tls:10m"),
+        d("ssl_session_timeout", "1d"),
+        d("ssl_session_tickets", "off"),
+    ]
+
+
+def redirect_server_block(s: GatewaySettings) -> Config:
+    """With TLS on, the plain listener redirects to HTTPS; health checks stay reachable."""
+    port = _tls_port(s)
+    target = "https://$host" + ("" if port == "443" else f":{port}") + "$request_uri"
+    return block(
+        "server",
+        d("listen", s.listen),
+        d("server_name", "_"),
+        d("default_type", PROBLEM_CONTENT_TYPE),
+        *common_headers(),
+        d("set", "$etalase_route", '"-"'),
+        d("set", "$etalase_service", '"gateway"'),
+        *general_limits(s),
+        d("error_page", 500, "@problem_500"),
+        d("error_page", 503, "@problem_503"),
+        comment("plain HTTP: health checks here, everything else to HTTPS"),
+        location(
+            "= /healthz",
+            d("access_log", "off"),
+            d("default_type", "application/json"),
+            *common_headers(d("add_header", "Cache-Control", "no-store", "always")),
+            d("return", 200, quoted('{"status":"ok"}')),
+        ),
+        *readiness_locations(),
+        location("/", d("return", 301, target)),
+        *error_locations(s),
+    )
+
+
 def server_block(s: GatewaySettings) -> Config:
     blocked = []
     for prefix in BLOCKED_PREFIXES:
@@ -370,11 +557,15 @@ def server_block(s: GatewaySettings) -> Config:
 
     return block(
         "server",
-        d("listen", s.listen),
+        *server_listen(s),
         d("server_name", "_"),
         # Bodies nginx writes itself (returns, error pages) are problems by default.
         d("default_type", PROBLEM_CONTENT_TYPE),
         *common_headers(),
+        # For the access log; route locations set their own.
+        d("set", "$etalase_route", '"-"'),
+        d("set", "$etalase_service", '"gateway"'),
+        *general_limits(s),
         d("error_page", 404, "@problem_404"),
         d("error_page", 405, "@problem_405"),
         d("error_page", 413, "@problem_413"),
@@ -396,6 +587,7 @@ def server_block(s: GatewaySettings) -> Config:
         *blocked,
         comment("public API routes (gateway/routes.py)"),
         *route_locs,
+        *api_docs_locations(s),
         comment("any other /api/ path"),
         location("/api/", *problem_return(404, "Not Found", "No such API endpoint.")),
         comment("the web page"),
@@ -403,6 +595,9 @@ def server_block(s: GatewaySettings) -> Config:
             "/",
             d("root", s.static_root),
             d("index", "index.html"),
+            *common_headers(
+                d("add_header", "Content-Security-Policy", f'"{CONTENT_SECURITY_POLICY}"', "always")
+            ),
             d("default_type", "application/octet-stream"),
             method_guard(("GET", "HEAD")),
             d("try_files", "$uri", "$uri/", "=404"),
@@ -411,11 +606,65 @@ def server_block(s: GatewaySettings) -> Config:
     )
 
 
+def limit_zones(s: GatewaySettings) -> list[Config]:
+    out = []
+    if s.client_rate:
+        out.append(
+            d(
+                "limit_req_zone",
+                "$binary_remote_addr",
+                "zone=per_client:10m",
+                f"rate={s.client_rate}",
+            )
+        )
+    if s.token_rate:
+        # Requests without a bearer token have an empty key and are not counted here.
+        out.append(
+            d(
+                "limit_req_zone",
+                "$http_authorization",
+                "zone=per_token:10m",
+                f"rate={s.token_rate}",
+            )
+        )
+    return out
+
+
+def security_maps(s: GatewaySettings) -> list[Config]:
+    """Variables behind the conditional headers of common_headers()."""
+    hsts = [d("default", '""')]
+    if tls_enabled(s):
+        hsts.append(d("on", f'"max-age={s.hsts_max_age}; includeSubDomains"'))
+    origins = [d("default", '""')] + [d(f'"{o}"', f'"{o}"') for o in s.cors_allowed_origins]
+    return [
+        comment("HSTS only on TLS connections"),
+        block("map $https $etalase_hsts", *hsts),
+        comment("CORS: the allow-list (exact origins), preflight = OPTIONS + allowed Origin"),
+        block("map $http_origin $etalase_cors_origin", *origins),
+        block(
+            "map $etalase_cors_origin $etalase_cors_expose",
+            d("default", f'"{CORS_EXPOSE_HEADERS}"'),
+            d('""', '""'),
+        ),
+        block(
+            'map "$request_method:$http_access_control_request_method:$etalase_cors_origin" '
+            "$etalase_cors_preflight",
+            d("default", '""'),
+            d('"~^OPTIONS:[A-Za-z]+:."', 1),
+        ),
+        block(
+            "map $http_origin $etalase_cors_vary",
+            d("default", '"Origin"' if s.cors_allowed_origins else '""'),
+        ),
+    ]
+
+
 def http_block(s: GatewaySettings) -> Config:
     mime = [d(mime_type, exts) for mime_type, exts in MIME_TYPES.items()]
     log_format = (
         '{"time":"$time_iso8601","service":"gateway","request_id":"' + REQUEST_ID_VAR + '",'
         '"remote_addr":"$remote_addr","method":"$request_method","uri":"$request_uri",'
+        '"route":"$etalase_route","upstream_name":"$etalase_service",'
         '"status":$status,"bytes_sent":$body_bytes_sent,"request_time":$request_time,'
         '"upstream":"$upstream_addr","upstream_status":"$upstream_status",'
         '"upstream_response_time":"$upstream_response_time","user_agent":"$http_user_agent"}'
@@ -464,7 +713,9 @@ def http_block(s: GatewaySettings) -> Config:
             d("POST", "$binary_remote_addr"),
         ),
         d("limit_req_zone", "$etalase_auth_limit_key", "zone=auth:10m", f"rate={s.auth_rate}"),
+        *limit_zones(s),
         d("limit_req_status", 429),
+        *security_maps(s),
         *upstreams,
         comment("proxying: HTTP/1.1 keepalive, explicit timeouts, never retry on another try"),
         d("proxy_http_version", "1.1"),
@@ -477,6 +728,7 @@ def http_block(s: GatewaySettings) -> Config:
         # A POST that reached a service must never be replayed by the gateway.
         d("proxy_next_upstream", "off"),
         server_block(s),
+        *([redirect_server_block(s)] if tls_enabled(s) else []),
     )
 
 
@@ -486,6 +738,9 @@ def build_config(s: GatewaySettings) -> str:
     missing = [u for u in UPSTREAMS if u not in s.upstreams]
     if missing:
         raise ValueError(f"missing upstream addresses: {missing}")
+    parse_origins(",".join(s.cors_allowed_origins))
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise ValueError("TLS needs both a certificate and a key")
     top: list[Config] = [comment(HEADER), comment(f"target: {s.target}")]
     top += [comment(c) for c in s.extra_comments]
     if s.user:
@@ -530,7 +785,23 @@ def main(argv: list[str] | None = None) -> int:
         "--upstream-host-override",
         help="compose: use this host instead of the service names (for `nginx -t` outside compose)",
     )
+    parser.add_argument(
+        "--cors-allowed-origins",
+        default=os.environ.get(CORS_ENV, ""),
+        help=f"comma-separated browser origins allowed by CORS (default: ${CORS_ENV})",
+    )
+    parser.add_argument("--tls-cert", help="PEM certificate: serve HTTPS, redirect HTTP")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--tls-listen", default="443", help="HTTPS listen address or port")
     args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    hardening = {
+        "cors_allowed_origins": parse_origins(args.cors_allowed_origins),
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+        "tls_listen": args.tls_listen,
+    }
 
     if args.target == "local":
         extra = {"static_root": args.static_root} if args.static_root else {}
@@ -543,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
             with_sandbox=not args.no_sandbox,
             user=args.user,
             **extra,
+            **hardening,
         )
     else:
         overrides = {"listen": args.listen} if args.listen else {}
@@ -552,6 +824,7 @@ def main(argv: list[str] | None = None) -> int:
             upstream_host_override=args.upstream_host_override,
             with_sandbox=not args.no_sandbox,
             **overrides,
+            **hardening,
         )
     if args.out:
         print(f"wrote {write_config(settings, args.out)}", file=sys.stderr)

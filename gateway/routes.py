@@ -89,7 +89,7 @@ ROUTES: tuple[Route, ...] = (
         "payment provider notifications (signature, no JWT)",
     ),
     Route("/api/v1/sellers/me/", TRANSACTION, ("GET", "POST"), "balance, ledger, payouts"),
-    Route("/api/v1/admin/", TRANSACTION, ("GET", "POST"), "admin: audit chain verification"),
+    Route("/api/v1/admin/", TRANSACTION, ("GET",), "admin: audit chain verification"),
     # --- payment sandbox (local and compose only) --------------------------------------
     Route(
         "/sandbox/",

@@ -28,11 +28,20 @@ from .problems import (
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details, as every error response of the API is shaped."""
+    """RFC 9457 problem details, as every error response of the API is shaped.
 
-    type = ma.fields.String(metadata={"example": "https://etalase.dev/problems/not-found"})
-    title = ma.fields.String(metadata={"example": "Not Found"})
-    status = ma.fields.Integer(metadata={"example": 404})
+    Problems may carry extension members (e.g. `current_status`, `available`), so the
+    documented object allows additional properties.
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(
+        required=True, metadata={"example": "https://etalase.dev/problems/not-found"}
+    )
+    title = ma.fields.String(required=True, metadata={"example": "Not Found"})
+    status = ma.fields.Integer(required=True, metadata={"example": 404})
     detail = ma.fields.String()
     request_id = ma.fields.String(allow_none=True)
     errors = ma.fields.Dict(
@@ -46,6 +55,17 @@ class ProblemApi(Api):
     """flask-smorest `Api` whose errors are problem documents."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        # flask-smorest documents its default error responses (DEFAULT_ERROR and the one
+        # per status it adds for e.g. @arguments' 422) as application/json; ours are
+        # application/problem+json.
+        default_content_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_CONTENT_TYPE
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default_content_type
 
     def handle_http_exception(self, error):
         return problem_response(problem_from_http_exception(error))

@@ -57,7 +57,9 @@ class Problem(Exception):
         }
         if self.errors:
             body["errors"] = self.errors
-        body.update(self.extra)
+        # Extension members never replace the standard ones (a `status` extra once
+        # turned a 409 problem's status into "released").
+        body.update({k: v for k, v in self.extra.items() if k not in body})
         return body
 
 
@@ -158,6 +160,21 @@ def register_problem_handlers(app: Flask) -> None:
     def _handle_http(error: HTTPException):
         return problem_response(problem_from_http_exception(error))
 
+    @app.errorhandler(RecursionError)
+    def _handle_recursion(error: RecursionError):
+        # A hostile body like [[[[...]]]] (well under the size limit) exhausts the JSON
+        # decoder's recursion: that is the client's malformed input, not our failure.
+        if _raised_in_json_decoder(error):
+            return problem_response(
+                Problem(
+                    400,
+                    "Bad Request",
+                    "The JSON body is nested too deeply.",
+                    slug="bad-request",
+                )
+            )
+        return _handle_unexpected(error)
+
     @app.errorhandler(Exception)
     def _handle_unexpected(error: Exception):
         # Logged with the request id so the 500 a client reports can be found.
@@ -170,3 +187,13 @@ def register_problem_handlers(app: Flask) -> None:
                 slug="internal-error",
             )
         )
+
+
+def _raised_in_json_decoder(error: BaseException) -> bool:
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if filename.endswith(("/json/decoder.py", "/json/__init__.py")):
+            return True
+        tb = tb.tb_next
+    return False

@@ -24,7 +24,17 @@ blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
         "description": "Unique per checkout attempt; reuse it when retrying.",
     }],
 )
-@blp.arguments(CheckoutRequestSchema)
+@blp.arguments(
+    CheckoutRequestSchema,
+    example={
+        "items": [{"product_id": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11", "quantity": 2}],
+        "shipping_address": {
+            "name": "Sari Wulandari", "phone": "+6281234567890",
+            "line1": "Jl. Malioboro No. 52", "city": "Yogyakarta", "postal_code": "55271",
+        },
+        "payment_method": "bank_transfer",
+    },
+)
 @blp.response(201, CheckoutResponseSchema)
 @problems(blp, 400, 401, 403, 409, 422, 503,
           s409="insufficient-stock (names the product), or the Idempotency-Key is in use.",

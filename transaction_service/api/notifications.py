@@ -14,7 +14,19 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments",
 
 
 @blp.route("/notifications/<string(maxlength=32):provider>", methods=["POST"])
-@blp.arguments(NotificationSchema)
+@blp.arguments(
+    NotificationSchema,
+    example={
+        "order_id": "0b6f3c52-7a3e-4d8e-9d43-2f9a1c7e5b10",
+        "transaction_id": "9aed5972-5b6a-401e-894b-a32c91ed1a3a",
+        "transaction_status": "settlement",
+        "status_code": "200",
+        "gross_amount": "370000.00",
+        "payment_type": "bank_transfer",
+        "fraud_status": "accept",
+        "signature_key": "hex(SHA512(order_id + status_code + gross_amount + server_key))",
+    },
+)
 @blp.response(200, NotificationAckSchema)
 @problems(blp, 401, 404, 409, 422,
           s401="Missing or wrong `signature_key`; nothing was changed.",

@@ -77,7 +77,7 @@ def cancel_order(order_id):
 
 @blp.route("/<uuid:order_id>/ship", methods=["POST"])
 @blp.doc(security=_SECURITY)
-@blp.arguments(ShipRequestSchema)
+@blp.arguments(ShipRequestSchema, example={"tracking_number": "JNE-0012345678"})
 @blp.response(200, OrderSchema)
 @problems(blp, 401, 403, 404, 409, 422)
 def ship_order(body, order_id):

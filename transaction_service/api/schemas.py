@@ -62,7 +62,9 @@ class IdString(ma.fields.UUID):
 
 
 class CheckoutItemSchema(ma.Schema):
-    product_id = IdString(required=True, metadata={"example": "6f1c..."})
+    product_id = IdString(
+        required=True, metadata={"example": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11"}
+    )
     quantity = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=999))
 
 

@@ -280,7 +280,15 @@ def list_payouts(limit: int, cursor: str | None):
     summary="Withdraw from the available balance",
     parameters=[IDEMPOTENCY_KEY_PARAMETER],
 )
-@blp.arguments(PayoutRequestSchema)
+@blp.arguments(
+    PayoutRequestSchema,
+    example={
+        "amount": 500000,
+        "bank_account": {
+            "bank_code": "bca", "account_number": "1234567890", "account_name": "Toko A",
+        },
+    },
+)
 @blp.response(201, PayoutSchema)
 @_document_problems(
     400,

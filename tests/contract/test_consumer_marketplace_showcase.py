@@ -1,0 +1,267 @@
+"""Consumer side: the marketplace's expectations of the showcase's internal API.
+
+Each test declares one interaction on a pact mock server and drives the marketplace's real
+client (`transaction_service/clients/storefront.py`) and the code that uses its answers
+(the checkout's price snapshot, the JWKS loader). The resulting pact is written to
+`pacts/etalase-marketplace-etalase-showcase.json`, which `test_provider_showcase.py`
+replays against the real showcase. Only fields the marketplace reads are pinned; the rest
+of a response is free to change.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import requests
+from pact import Pact, match
+from pact_support import (
+    BUYER_ID,
+    CONSUMER_INTERNAL_TOKEN,
+    MARKETPLACE,
+    MARKETPLACE_SHOWCASE_PACT,
+    ORDER_ACTIVE_COMMIT,
+    ORDER_ACTIVE_RELEASE,
+    ORDER_COMMITTED,
+    ORDER_RELEASED,
+    ORDER_SOLD_OUT,
+    ORDER_TO_RESERVE,
+    ORDER_UNKNOWN,
+    PRICE,
+    PRODUCT_ID,
+    SHOP_ID,
+    SHOWCASE,
+    SOLD_OUT_PRODUCT_ID,
+)
+
+from servicekit.auth import load_jwks
+from transaction_service.clients.storefront import InsufficientStock, StorefrontClient
+from transaction_service.operations.checkout import CheckoutRequest, _snapshot
+
+INTERACTIONS = 8  # the tests below; the pact is only published when all of them ran
+TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
+PROBLEM = "application/problem+json"
+ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
+
+
+@pytest.fixture(scope="module")
+def pact_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("pacts")
+    yield directory
+    written = directory / MARKETPLACE_SHOWCASE_PACT.name
+    if written.exists():
+        import json
+
+        interactions = json.loads(written.read_text())["interactions"]
+        if len(interactions) == INTERACTIONS:
+            MARKETPLACE_SHOWCASE_PACT.parent.mkdir(exist_ok=True)
+            shutil.copyfile(written, MARKETPLACE_SHOWCASE_PACT)
+
+
+@pytest.fixture
+def pact(pact_dir):
+    pact = Pact(MARKETPLACE, SHOWCASE).with_specification("V4")
+    yield pact
+    pact.write_file(pact_dir)
+
+
+def client(server) -> StorefrontClient:
+    return StorefrontClient(str(server.url), CONSUMER_INTERNAL_TOKEN, timeout_seconds=5)
+
+
+def reservation_body(order_id: str, status: str, quantity: int = 2) -> dict:
+    """A reservation as the marketplace reads it (the fields `_snapshot` uses)."""
+    return {
+        "order_id": match.uuid(order_id),
+        "status": status,
+        "shop_id": match.uuid(SHOP_ID),
+        "expires_at": match.regex(
+            ISO_TIME, regex=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+        ),
+        "items": match.each_like(
+            {
+                "product_id": match.uuid(PRODUCT_ID),
+                "shop_id": match.uuid(SHOP_ID),
+                "title": match.str("Kemeja Batik Parang"),
+                "quantity": match.int(quantity),
+                "unit_price": {"amount": match.int(PRICE), "currency": "IDR"},
+            },
+            min=1,
+        ),
+    }
+
+
+def product_state(product_id: str = PRODUCT_ID, stock: int = 10, **extra) -> dict:
+    return {"shop_id": SHOP_ID, "product_id": product_id, "price": PRICE, "stock": stock,
+            **extra}
+
+
+def test_reserve_takes_stock_and_returns_authoritative_prices(pact):
+    (
+        pact.upon_receiving("a reservation for an order of products in stock")
+        .given("a product is for sale", product_state(order_id=ORDER_TO_RESERVE))
+        .with_request("POST", "/internal/reservations")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body(
+            {
+                "order_id": ORDER_TO_RESERVE,
+                "buyer_id": BUYER_ID,
+                "items": [{"product_id": PRODUCT_ID, "quantity": 2}],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(201)
+        .with_body(reservation_body(ORDER_TO_RESERVE, "active"), content_type="application/json")
+    )
+    with pact.serve() as server:
+        reservation = client(server).reserve(
+            ORDER_TO_RESERVE, BUYER_ID, [{"product_id": PRODUCT_ID, "quantity": 2}]
+        )
+    request = CheckoutRequest(
+        buyer_id=BUYER_ID,
+        items=[{"product_id": PRODUCT_ID, "quantity": 2}],
+        shipping_address={},
+        payment_method="bank_transfer",
+    )
+    snapshot = _snapshot(request, reservation)  # the checkout's own use of the answer
+    assert snapshot["shop_id"] == SHOP_ID
+    assert snapshot["subtotal"] == 2 * PRICE
+
+
+def test_reserve_refuses_more_than_the_stock(pact):
+    (
+        pact.upon_receiving("a reservation for more than the stock")
+        .given(
+            "a product is for sale",
+            product_state(SOLD_OUT_PRODUCT_ID, stock=1, order_id=ORDER_SOLD_OUT),
+        )
+        .with_request("POST", "/internal/reservations")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body(
+            {
+                "order_id": ORDER_SOLD_OUT,
+                "buyer_id": BUYER_ID,
+                "items": [{"product_id": SOLD_OUT_PRODUCT_ID, "quantity": 5}],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(409)
+        .with_body(
+            {
+                "type": match.regex(
+                    "https://etalase.dev/problems/insufficient-stock",
+                    regex=r"^https://etalase\.dev/problems/insufficient-stock$",
+                ),
+                "status": 409,
+                "detail": match.str("Only 1 left of Kemeja Batik Parang."),
+                "product_id": match.uuid(SOLD_OUT_PRODUCT_ID),
+            },
+            content_type=PROBLEM,
+        )
+    )
+    with pact.serve() as server, pytest.raises(InsufficientStock) as refused:
+        client(server).reserve(
+            ORDER_SOLD_OUT, BUYER_ID, [{"product_id": SOLD_OUT_PRODUCT_ID, "quantity": 5}]
+        )
+    assert refused.value.problem["product_id"] == SOLD_OUT_PRODUCT_ID
+
+
+def _action(pact, description, state, order_id, action, status, reservation_status=None):
+    interaction = (
+        pact.upon_receiving(description)
+        .given(state, product_state(order_id=order_id))
+        .with_request("POST", f"/internal/reservations/{order_id}/{action}")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .will_respond_with(status)
+    )
+    if reservation_status:
+        interaction.with_body(
+            reservation_body(order_id, reservation_status), content_type="application/json"
+        )
+    else:
+        interaction.with_body(
+            {"status": status, "type": match.str("https://etalase.dev/problems/conflict")},
+            content_type=PROBLEM,
+        )
+    with pact.serve() as server:
+        return getattr(client(server), action)(order_id)
+
+
+def test_commit_an_active_reservation(pact):
+    answer = _action(pact, "a commit of an active reservation", "an active reservation",
+                     ORDER_ACTIVE_COMMIT, "commit", 200, "committed")
+    assert answer.status == 200 and answer.body["status"] == "committed"
+
+
+def test_release_an_active_reservation(pact):
+    answer = _action(pact, "a release of an active reservation", "an active reservation",
+                     ORDER_ACTIVE_RELEASE, "release", 200, "released")
+    assert answer.status == 200 and answer.body["status"] == "released"
+
+
+def test_commit_of_a_released_reservation_is_a_conflict(pact):
+    # The outbox relay records a 409 as a conflict to look at, never retries it.
+    answer = _action(pact, "a commit of a released reservation", "a released reservation",
+                     ORDER_RELEASED, "commit", 409)
+    assert answer.status == 409
+
+
+def test_release_of_a_committed_reservation_is_a_conflict(pact):
+    # A cancelled paid order: the relay then asks to restock instead.
+    answer = _action(pact, "a release of a committed reservation", "a committed reservation",
+                     ORDER_COMMITTED, "release", 409)
+    assert answer.status == 409
+
+
+def test_release_without_a_reservation_is_not_found(pact):
+    # A checkout that failed before reserving: the relay treats 404 as nothing to undo.
+    (
+        pact.upon_receiving("a release for an order never reserved")
+        .given("no reservation", {"order_id": ORDER_UNKNOWN})
+        .with_request("POST", f"/internal/reservations/{ORDER_UNKNOWN}/release")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .will_respond_with(404)
+        .with_body({"status": 404, "title": match.str("Not Found")}, content_type=PROBLEM)
+    )
+    with pact.serve() as server:
+        assert client(server).release(ORDER_UNKNOWN).status == 404
+
+
+def test_jwks_publishes_the_token_verification_keys(pact):
+    (
+        pact.upon_receiving("a request for the public key set")
+        .with_request("GET", "/internal/jwks.json")
+        .will_respond_with(200)
+        .with_body(
+            {
+                "keys": match.each_like(
+                    {
+                        "kty": "RSA",
+                        "kid": match.str("local-1"),
+                        "alg": "RS256",
+                        "use": "sig",
+                        "n": match.regex("sXch", regex=r"^[A-Za-z0-9_-]+$"),
+                        "e": match.str("AQAB"),
+                    },
+                    min=1,
+                )
+            },
+            content_type="application/json",
+        )
+    )
+    with pact.serve() as server:
+        document = requests.get(f"{server.url}/internal/jwks.json", timeout=5).json()
+    # The marketplace's verifier loads exactly this document (servicekit.auth.KeySet).
+    assert "local-1" in load_jwks(_with_real_modulus(document))
+
+
+def _with_real_modulus(document: dict) -> dict:
+    """The example modulus is not a real key; swap in one so the loader can parse it."""
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    jwk = json.loads(RSAAlgorithm.to_jwk(key))
+    return {"keys": [{**k, "n": jwk["n"], "e": jwk["e"]} for k in document["keys"]]}

@@ -1,0 +1,115 @@
+"""Consumer side: the payment sandbox notifying the marketplace (DESIGN.md §7).
+
+The sandbox is the consumer of `POST /api/v1/payments/notifications/sandbox`. The test runs
+the sandbox's own code end to end - a charge, the customer paying, the notifier delivering
+the queued notifications - against a pact mock server, so the pact holds exactly the
+bodies the sandbox sends (signed with the contracts' server key). The pact is written to
+`pacts/etalase-payment-sandbox-etalase-marketplace.json` and replayed against the real
+marketplace by `test_provider_marketplace.py`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import pytest
+from pact import Pact, match
+from pact_support import (
+    CONTRACT_SERVER_KEY,
+    MARKETPLACE,
+    NOTIFIED_ORDER_ID,
+    NOTIFIED_TOTAL,
+    SANDBOX,
+    SANDBOX_MARKETPLACE_PACT,
+    SHOP_ID,
+)
+
+from payment_sandbox.config import Config
+from payment_sandbox.domain.signature import format_amount, signature_key
+from payment_sandbox.provider import Provider
+from payment_sandbox.store import Store
+from payment_sandbox.workers.notifier import Notifier
+
+MIDTRANS_TIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+STATE = "an UNPAID order awaiting payment"
+STATE_PARAMETERS = {"order_id": NOTIFIED_ORDER_ID, "total": NOTIFIED_TOTAL, "shop_id": SHOP_ID}
+
+
+def notification(status: str, status_code: str, *, settled: bool) -> dict:
+    """The body the sandbox sends, with matchers where a value differs per run."""
+    gross = format_amount(NOTIFIED_TOTAL)
+    body = {
+        "transaction_time": match.regex("2026-01-02 10:00:00", regex=MIDTRANS_TIME),
+        "transaction_status": status,
+        "transaction_id": match.uuid("2d4909aa-7fe1-49bb-988b-bc87513ea8bf"),
+        "status_message": match.str("midtrans payment notification"),
+        "status_code": status_code,
+        # Deterministic: what the marketplace checks, pinned exactly.
+        "signature_key": signature_key(NOTIFIED_ORDER_ID, status_code, gross,
+                                       CONTRACT_SERVER_KEY),
+        "payment_type": "bank_transfer",
+        "order_id": NOTIFIED_ORDER_ID,
+        "merchant_id": match.str("SANDBOX"),
+        "gross_amount": gross,
+        "fraud_status": "accept",
+        "currency": "IDR",
+        "expiry_time": match.regex("2026-01-03 10:00:00", regex=MIDTRANS_TIME),
+        "va_numbers": [{"bank": "bca", "va_number": match.regex("12345062835",
+                                                                 regex=r"^[0-9]{6,20}$")}],
+    }
+    if settled:
+        body["settlement_time"] = match.regex("2026-01-02 10:05:00", regex=MIDTRANS_TIME)
+    return body
+
+
+@pytest.fixture
+def pact(tmp_path):
+    pact = Pact(SANDBOX, MARKETPLACE).with_specification("V4")
+    yield pact
+    pact.write_file(tmp_path)
+    SANDBOX_MARKETPLACE_PACT.parent.mkdir(exist_ok=True)
+    shutil.copyfile(tmp_path / SANDBOX_MARKETPLACE_PACT.name, SANDBOX_MARKETPLACE_PACT)
+
+
+def test_the_sandbox_notifies_pending_then_settlement(pact, tmp_path):
+    path = "/api/v1/payments/notifications/sandbox"
+    for description, status, code, settled in (
+        ("a pending notification for a bank transfer", "pending", "201", False),
+        ("a settlement notification for a bank transfer", "settlement", "200", True),
+    ):
+        (
+            pact.upon_receiving(description)
+            .given(STATE, STATE_PARAMETERS)
+            .with_request("POST", path)
+            .with_header("Content-Type", "application/json")
+            .with_body(notification(status, code, settled=settled),
+                       content_type="application/json")
+            .will_respond_with(200)
+        )
+    with pact.serve() as server:
+        config = replace(
+            Config(),
+            server_key=CONTRACT_SERVER_KEY,
+            db_path=str(tmp_path / "sandbox.sqlite3"),
+            notification_url=f"{server.url}{path}",
+            retry_schedule=(),
+            log_level="WARNING",
+        )
+        store = Store(config.db_path)
+        store.initialize()
+        provider = Provider(store, config)
+        provider.charge(
+            {
+                "payment_type": "bank_transfer",
+                "transaction_details": {"order_id": NOTIFIED_ORDER_ID,
+                                        "gross_amount": NOTIFIED_TOTAL},
+                "bank_transfer": {"bank": "bca"},
+            }
+        )
+        provider.pay(NOTIFIED_ORDER_ID)
+        assert Notifier(config, store).run_once() == 2
+    # The sandbox took both 200s as delivered (no retry queued).
+    with store.write() as conn:
+        states = [row[0] for row in conn.execute("SELECT state FROM deliveries ORDER BY id")]
+    assert states == ["delivered", "delivered"], states
