@@ -416,7 +416,14 @@ def error_locations(s: GatewaySettings) -> list[Config]:
     ]
     out = [comment("error pages: problem+json for errors nginx generates itself")]
     for status, title, detail, headers in specs:
-        out.append(location(f"@problem_{status}", *problem_return(status, title, detail, *headers)))
+        body = problem_return(status, title, detail, *headers)
+        if status == 405:
+            # nginx itself refuses some methods (TRACE) before a location names the allowed
+            # ones: no Allow header then, and a detail without the empty list.
+            generic = problem_body(405, title, "This method is not allowed here.")
+            body = (*body[:-1], block('if ($etalase_allow = "")', d("return", 405, generic)),
+                    body[-1])
+        out.append(location(f"@problem_{status}", *body))
     for service in ("storefront", "transaction"):
         out.append(
             location(

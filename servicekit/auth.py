@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from .problems import Problem
 ALGORITHM = "RS256"
 ROLES = frozenset({"buyer", "seller", "creator", "admin"})
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,9 @@ class KeySet:
         self.path = Path(jwks_file)
         self.reload_interval = reload_interval
         self._keys: dict[str, object] = {}
-        self._mtime: float | None = None
+        # (mtime_ns, size, inode) of the file the keys came from: an mtime alone misses a
+        # rewrite within the filesystem's timestamp granularity.
+        self._version: tuple[int, int, int] | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
@@ -76,15 +81,23 @@ class KeySet:
         with self._lock:
             self._checked_at = now
             try:
-                mtime = self.path.stat().st_mtime
+                stat = self.path.stat()
             except FileNotFoundError:
-                self._keys, self._mtime = {}, None
+                self._keys, self._version = {}, None
                 return
-            if mtime == self._mtime:
+            version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            if version == self._version:
                 return
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            self._keys = load_jwks(document)
-            self._mtime = mtime
+            try:
+                document = json.loads(self.path.read_text(encoding="utf-8"))
+                keys = load_jwks(document)
+            except (OSError, ValueError, TypeError, AttributeError, jwt.PyJWTError) as exc:
+                # A half-written or broken file must not turn every request into a 500:
+                # keep the keys we had (none at first start) and try again next interval.
+                log.error("cannot load the JWKS %s (%s); keeping %d previous key(s)",
+                          self.path, exc, len(self._keys))
+                return
+            self._keys, self._version = keys, version
 
 
 def load_jwks(document: dict) -> dict[str, object]:
