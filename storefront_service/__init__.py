@@ -9,9 +9,11 @@ from pathlib import Path
 from flask import Flask
 
 from servicekit.app import build_app
+from servicekit.auth import KeySet, TokenVerifier
 from servicekit.db import Database
 
 from .config import Config
+from .identity import TokenIssuer
 
 MIGRATIONS_DIR = Path(__file__).parent / "store" / "migrations"
 
@@ -42,6 +44,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
         log_level=config.log_level,
         max_content_length=config.max_content_length,
         description="Accounts, shops, products, content, feed and carts.",
+    )
+    app.extensions["token_verifier"] = TokenVerifier(KeySet(config.jwks_file))
+    app.extensions["token_issuer"] = TokenIssuer(
+        config.jwt_private_key_file, config.jwt_kid, config.jwt_ttl_seconds
     )
     from .api import register_blueprints
 

@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m storefront_service")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
+    commands.add_parser("seed", help="load demo data (idempotent)")
+    worker = commands.add_parser("worker", help="run a background worker")
+    worker.add_argument("name", choices=["reservation-sweeper"])
+    worker.add_argument("--once", action="store_true", help="one pass, then exit (tests)")
     args = parser.parse_args(argv)
 
     config = Config()
@@ -25,6 +29,16 @@ def main(argv: list[str] | None = None) -> int:
         applied = migrations.apply(database, MIGRATIONS_DIR)
         print(f"applied {len(applied)} migration(s): {', '.join(m.name for m in applied) or '-'}")
         return 0
+    if args.command == "seed":
+        from .seed import seed
+
+        summary = seed(database)
+        print("seeded: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+        return 0
+    if args.command == "worker":
+        from .workers import reservation_sweeper
+
+        return reservation_sweeper.run(database, config, once=args.once)
     return 2
 
 

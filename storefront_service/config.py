@@ -31,3 +31,9 @@ class Config:
     sweeper_interval_seconds: int = field(
         default_factory=lambda: env_int("SWEEPER_INTERVAL_SECONDS", 5)
     )
+    # The marketplace releases unpaid reservations itself; the sweeper is the safety net
+    # and waits this long past expires_at so it never races a payment that is settling.
+    sweeper_grace_seconds: int = field(
+        default_factory=lambda: env_int("SWEEPER_GRACE_SECONDS", 600)
+    )
+    sweeper_batch_size: int = field(default_factory=lambda: env_int("SWEEPER_BATCH_SIZE", 100))

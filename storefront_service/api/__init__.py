@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from . import auth, cart, contents, internal, products, shops
+from .common import register_error_handlers
+
 
 def register_blueprints(app, api) -> None:
-    # Blueprints are added here as resources are built (auth, shops, products, ...).
-    return None
+    register_error_handlers(app)
+    for module in (auth, shops, products, contents, cart, internal):
+        api.register_blueprint(module.blp)

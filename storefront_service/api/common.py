@@ -1,0 +1,163 @@
+"""Helpers shared by the blueprints: who is calling, the database, errors, paging."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from functools import wraps
+
+from flask import current_app
+
+from servicekit.app import PROBLEM_CONTENT_TYPE, ProblemSchema
+from servicekit.auth import Principal, current_principal, internal_only, require_roles
+from servicekit.db import Database
+from servicekit.pagination import decode_cursor, page
+from servicekit.problems import Problem
+
+from ..config import Config
+from ..domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InsufficientStock,
+    Invalid,
+    NotFound,
+)
+from ..identity import SigningKeyUnavailable
+from ..store.paging import Keyset
+
+BEARER = [{"bearerAuth": []}]
+INTERNAL = [{"internalToken": []}]
+
+
+def config() -> Config:
+    return current_app.config["ETALASE"]
+
+
+def database() -> Database:
+    return current_app.extensions["database"]
+
+
+def caller(*roles: str) -> Principal:
+    """The verified user of this request (401 without a valid token), holding one of
+    `roles` if any are given (403 otherwise)."""
+    principal = current_principal(current_app.extensions["token_verifier"])
+    require_roles(principal, *roles)
+    return principal
+
+
+def authenticated(*roles: str):
+    """Check the bearer token (and roles) before the body is even parsed, so an anonymous
+    caller gets 401, not a validation error about a body it may not send at all."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            caller(*roles)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# `/internal/...` views: the marketplace's X-Internal-Token, never a user's JWT.
+internal_caller = internal_only(lambda: config().internal_token)
+
+
+def problem_doc(blp, *statuses: int):
+    """Declare problem+json alternative responses for `statuses` in the OpenAPI document."""
+    descriptions = {
+        401: "Missing or invalid credentials.",
+        403: "The caller lacks the required role.",
+        404: "Not found.",
+        409: "Conflict with the current state.",
+        422: "Invalid input.",
+        503: "A dependency is unavailable.",
+    }
+
+    def decorator(view):
+        for status in statuses:
+            view = blp.alt_response(
+                status,
+                schema=ProblemSchema,
+                description=descriptions.get(status),
+                content_type=PROBLEM_CONTENT_TYPE,
+            )(view)
+        return view
+
+    return decorator
+
+
+def keyset(args: dict) -> Keyset:
+    """Turn `?limit=&cursor=` into a keyset position; a tampered cursor is a 422."""
+    values = decode_cursor(args.get("cursor"), 2)
+    if values is None:
+        return Keyset(limit=args["limit"])
+    try:
+        created_at = datetime.fromisoformat(str(values[0]))
+        row_id = str(uuid.UUID(str(values[1])))
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+    except ValueError:
+        raise Problem(
+            422,
+            "Validation failed",
+            "The cursor is not valid.",
+            slug="validation-error",
+            errors={"cursor": ["Not a valid cursor."]},
+        ) from None
+    return Keyset(limit=args["limit"], after=(created_at, row_id))
+
+
+def paginate(rows: list[dict], limit: int) -> dict:
+    return page(rows, limit, key=lambda row: [row["created_at"].isoformat(), str(row["id"])])
+
+
+_STATUS = [
+    (AuthenticationFailed, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
+    (NotFound, 404, "Not Found"),
+    (InsufficientStock, 409, "Insufficient stock"),
+    (Conflict, 409, "Conflict"),
+    (Invalid, 422, "Validation failed"),
+]
+
+
+def problem_from_domain(error: DomainError) -> Problem:
+    mapping = next((entry for entry in _STATUS if isinstance(error, entry[0])), None)
+    if mapping is None:  # an unmapped domain error is a bug; answer 500 through the generic handler
+        raise error
+    _, status, title = mapping
+    headers = {"WWW-Authenticate": 'Bearer realm="etalase"'} if status == 401 else None
+    return Problem(
+        status,
+        title,
+        error.detail,
+        slug=error.slug,
+        errors=getattr(error, "errors", None) or None,
+        headers=headers,
+        extra=error.fields,
+    )
+
+
+def register_error_handlers(app) -> None:
+    from servicekit.problems import problem_response
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        return problem_response(problem_from_domain(error))
+
+    @app.errorhandler(SigningKeyUnavailable)
+    def _no_signing_key(error: SigningKeyUnavailable):
+        current_app.logger.error("JWT signing key unavailable: %s", error)
+        return problem_response(
+            Problem(
+                503,
+                "Service Unavailable",
+                "Login is temporarily unavailable.",
+                slug="signing-key-unavailable",
+                headers={"Retry-After": "30"},
+            )
+        )

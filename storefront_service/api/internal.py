@@ -1,0 +1,103 @@
+"""Internal API for the marketplace: stock reservations, and the public JWKS.
+
+Never routed by the gateway (it answers 404 for /internal/). Reservation endpoints require
+the marketplace's X-Internal-Token; a user's JWT is refused with 401.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from servicekit.problems import Problem
+
+from ..domain import reservations as rules
+from ..domain.errors import NotFound
+from ..store import reservations
+from .common import INTERNAL, config, database, internal_caller, problem_doc
+from .schemas import ReservationRequestSchema, ReservationSchema
+
+blp = Blueprint(
+    "internal", __name__, url_prefix="/internal", description="Service-to-service API."
+)
+
+_RESERVE_EXAMPLE = {
+    "order_id": "0b6f3c52-7a3e-4d8e-9d43-2f9a1c7e5b10",
+    "buyer_id": "5d2a9e61-3c4b-4f0a-8e7d-6b1c2d3e4f50",
+    "items": [{"product_id": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11", "quantity": 2}],
+}
+
+
+@blp.route("/jwks.json", methods=["GET"])
+def jwks():
+    """The public keys that verify user tokens. Public keys are not secrets, so no
+    credential is needed; the gateway does not route /internal/ anyway."""
+    try:
+        with open(config().jwks_file, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError):
+        raise Problem(503, "Service Unavailable", "The key set is not available.",
+                      slug="jwks-unavailable", headers={"Retry-After": "30"}) from None
+    return Response(
+        json.dumps(document),
+        mimetype="application/json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@blp.route("/reservations", methods=["POST"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.arguments(ReservationRequestSchema, example=_RESERVE_EXAMPLE)
+@blp.response(201, ReservationSchema, description="Stock taken.")
+@blp.alt_response(200, schema=ReservationSchema, success=True,
+                  description="Repeat of an earlier identical request.")
+@problem_doc(blp, 401, 404, 409, 422)
+def reserve(body):
+    """Atomically take stock for every item (all from one shop) or none; idempotent on
+    `order_id`. Repeated product ids are merged by adding their quantities."""
+    items = rules.merge_items([(str(i["product_id"]), i["quantity"]) for i in body["items"]])
+    reservation, created = reservations.reserve(
+        database(),
+        order_id=str(body["order_id"]),
+        buyer_id=str(body["buyer_id"]),
+        items=dict(items),
+        ttl_seconds=config().reservation_ttl_seconds,
+    )
+    return reservation, 201 if created else 200
+
+
+@blp.route("/reservations/<uuid:order_id>", methods=["GET"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.response(200, ReservationSchema)
+@problem_doc(blp, 401, 404)
+def get_reservation(order_id):
+    reservation = reservations.get(database(), str(order_id))
+    if reservation is None:
+        raise NotFound(f"No reservation for order {order_id}.")
+    return reservation
+
+
+@blp.route("/reservations/<uuid:order_id>/commit", methods=["POST"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.response(200, ReservationSchema)
+@problem_doc(blp, 401, 404, 409)
+def commit_reservation(order_id):
+    """The order was paid: the sale is final and the items leave the buyer's cart.
+    Idempotent; 409 if the reservation was released."""
+    return reservations.commit(database(), str(order_id))
+
+
+@blp.route("/reservations/<uuid:order_id>/release", methods=["POST"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.response(200, ReservationSchema)
+@problem_doc(blp, 401, 404, 409)
+def release_reservation(order_id):
+    """The order was cancelled or expired unpaid: the stock goes back. Idempotent; 409 if
+    the reservation was committed."""
+    return reservations.release(database(), str(order_id))

@@ -1,0 +1,76 @@
+"""Passwords (argon2id) and the RS256 access tokens the showcase issues at login.
+
+Both services verify these tokens on their own with the public JWKS (servicekit.auth);
+only this module holds the private key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ISSUER = "etalase-storefront"
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the email is unknown, so a login for a missing account costs the
+# same time as one with a wrong password (no account enumeration by timing).
+_DUMMY_HASH = _hasher.hash("etalase-dummy-password-for-timing")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+class SigningKeyUnavailable(Exception):
+    """The private key file is missing or unreadable (a deployment problem)."""
+
+
+class TokenIssuer:
+    def __init__(self, private_key_file: str | Path, kid: str, ttl_seconds: int):
+        self.private_key_file = Path(private_key_file)
+        self.kid = kid
+        self.ttl_seconds = ttl_seconds
+        self._key: bytes | None = None
+        self._lock = threading.Lock()
+
+    def _private_key(self) -> bytes:
+        if self._key is None:
+            with self._lock:
+                if self._key is None:
+                    try:
+                        self._key = self.private_key_file.read_bytes()
+                    except OSError as exc:
+                        raise SigningKeyUnavailable(str(exc)) from exc
+        return self._key
+
+    def issue(self, account_id: str, role: str, shop_id: str | None) -> tuple[str, int]:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "sub": str(account_id),
+            "roles": [role],
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+        }
+        if shop_id:
+            claims["shop_id"] = str(shop_id)
+        token = jwt.encode(
+            claims, self._private_key(), algorithm="RS256", headers={"kid": self.kid}
+        )
+        return token, self.ttl_seconds

@@ -1,0 +1,92 @@
+"""Products: the seller's catalogue, public search and lookups."""
+
+from __future__ import annotations
+
+from servicekit.db import Database
+
+from ..domain.errors import Conflict, NotFound
+from .paging import Keyset
+
+_COLUMNS = """p.id, p.shop_id, s.name AS shop_name, p.title, p.description, p.price, p.stock,
+    p.status, p.images, p.created_at, p.updated_at"""
+
+# What a seller may change with PATCH; keys are trusted column names, values parameters.
+EDITABLE = ("title", "description", "price", "stock", "status", "images")
+
+
+def create_product(db: Database, *, owner_id: str, title: str, description: str, price: int,
+                   stock: int, status: str, images: list[str]) -> dict:
+    """Create a product in the shop the seller owns, as recorded in the database (a token's
+    shop_id claim alone is not trusted: it may predate the shop or be stale)."""
+    with db.transaction() as cur:
+        cur.execute(
+            """
+            WITH inserted AS (
+                INSERT INTO products (shop_id, title, description, price, stock, status, images)
+                SELECT s.id, %s, %s, %s, %s, %s, %s FROM shops s WHERE s.owner_id = %s
+                RETURNING *
+            )
+            SELECT """ + _COLUMNS + " FROM inserted p JOIN shops s ON s.id = p.shop_id",
+            (title, description, price, stock, status, images, str(owner_id)),
+        )
+        row = cur.fetchone()
+    if row is None:
+        raise Conflict("Create your shop before adding products.", slug="shop-required")
+    return row
+
+
+def update_product(db: Database, *, product_id: str, owner_id: str, changes: dict) -> dict:
+    """Apply `changes` if the product belongs to the seller's shop. Another seller's product
+    is reported as not found, so product ownership is not disclosed."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    assignments = ", ".join(f"{column} = %s" for column in changes)
+    with db.transaction() as cur:
+        cur.execute(
+            f"""
+            WITH updated AS (
+                UPDATE products p SET {assignments}
+                FROM shops s
+                WHERE p.id = %s AND s.id = p.shop_id AND s.owner_id = %s
+                RETURNING p.*
+            )
+            SELECT {_COLUMNS} FROM updated p JOIN shops s ON s.id = p.shop_id
+            """,
+            list(changes.values()) + [str(product_id), str(owner_id)],
+        )
+        row = cur.fetchone()
+    if row is None:
+        raise NotFound("No such product in your shop.")
+    return row
+
+
+def get_product(db: Database, product_id: str) -> dict | None:
+    """Any product, active or not (existing orders still show inactive ones)."""
+    with db.transaction() as cur:
+        cur.execute(
+            f"SELECT {_COLUMNS} FROM products p JOIN shops s ON s.id = p.shop_id WHERE p.id = %s",
+            (str(product_id),),
+        )
+        return cur.fetchone()
+
+
+def list_products(db: Database, keyset: Keyset, *, query: str | None = None,
+                  shop_id: str | None = None) -> list[dict]:
+    """Active products, newest first, optionally matching a web-search style query."""
+    where, params = keyset.sql("p")
+    conditions = ["p.status = 'active'", where]
+    if query:
+        conditions.append("p.search @@ websearch_to_tsquery('simple', %s)")
+        params.append(query)
+    if shop_id:
+        conditions.append("p.shop_id = %s")
+        params.append(str(shop_id))
+    with db.transaction() as cur:
+        cur.execute(
+            f"SELECT {_COLUMNS} FROM products p JOIN shops s ON s.id = p.shop_id"
+            f" WHERE {' AND '.join(conditions)}"
+            " ORDER BY p.created_at DESC, p.id DESC LIMIT %s",
+            params + [keyset.fetch],
+        )
+        return cur.fetchall()

@@ -1,0 +1,218 @@
+"""Stock reservations for marketplace orders.
+
+No oversell under any concurrency: product rows are locked with SELECT ... FOR UPDATE in id
+order (a deterministic order, so two reservations can never deadlock), checked, and
+decremented in the same transaction; the CHECK (stock >= 0) constraint is the backstop.
+The unit price is read from the locked row, so it is the price current at the moment the
+stock was taken: a concurrent price change either committed before the lock (and is seen)
+or waits for this transaction to finish.
+
+Lock order everywhere: a reservation row before product rows (commit, release, sweeper); a
+new reservation locks products and then inserts its own, not yet visible, row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from servicekit.db import Database
+
+from ..domain import reservations as rules
+from ..domain.errors import Conflict, NotFound
+
+_RESERVATION_COLUMNS = """order_id, buyer_id, shop_id, status, expires_at, created_at,
+    committed_at, released_at, released_by"""
+
+
+class _Raced(Exception):
+    """Another request created the same reservation between our check and our insert."""
+
+
+def reserve(db: Database, *, order_id: str, buyer_id: str, items: dict[str, int],
+            ttl_seconds: int) -> tuple[dict, bool]:
+    """Take stock for every item or none. Returns (reservation, created); a repeat with the
+    same request returns the existing reservation with created=False."""
+    for _attempt in range(2):
+        try:
+            with db.transaction() as cur:
+                existing = _load(cur, order_id)
+                if existing is not None:
+                    return _same_or_conflict(existing, buyer_id, items), False
+                return _create(cur, order_id, buyer_id, items, ttl_seconds), True
+        except _Raced:
+            continue  # the other request committed: answer as a repeat
+    raise Conflict("The reservation is being created concurrently; retry.", slug="busy")
+
+
+def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_seconds: int) -> dict:
+    cur.execute(
+        """
+        SELECT id, shop_id, title, price, stock, status FROM products
+        WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE
+        """,
+        (list(items),),
+    )
+    locked = {
+        str(row["id"]): rules.LockedProduct(
+            id=str(row["id"]), shop_id=str(row["shop_id"]), title=row["title"],
+            price=row["price"], stock=row["stock"], status=row["status"],
+        )
+        for row in cur.fetchall()
+    }
+    shop_id = rules.check_reservable(items, locked)
+    cur.execute(
+        """
+        INSERT INTO reservations (order_id, buyer_id, shop_id, expires_at)
+        VALUES (%s, %s, %s, now() + make_interval(secs => %s))
+        ON CONFLICT (order_id) DO NOTHING
+        RETURNING order_id
+        """,
+        (order_id, buyer_id, shop_id, ttl_seconds),
+    )
+    if cur.fetchone() is None:
+        raise _Raced()
+    for product_id in sorted(items):
+        quantity = items[product_id]
+        # Price and version come from the row this UPDATE holds locked.
+        cur.execute(
+            "UPDATE products SET stock = stock - %s WHERE id = %s"
+            " RETURNING price, version, title",
+            (quantity, product_id),
+        )
+        row = cur.fetchone()
+        cur.execute(
+            """
+            INSERT INTO reservation_items
+                (order_id, product_id, quantity, unit_price, product_version, title)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            """,
+            (order_id, product_id, quantity, row["price"], row["version"], row["title"]),
+        )
+    return _load(cur, order_id)
+
+
+def _same_or_conflict(existing: dict, buyer_id: str, items: dict[str, int]) -> dict:
+    held = {item["product_id"]: item["quantity"] for item in existing["items"]}
+    if not rules.same_request(held, existing["buyer_id"], items, buyer_id):
+        raise Conflict(
+            "A reservation for this order already exists with different items.",
+            slug="reservation-mismatch",
+            order_id=existing["order_id"],
+        )
+    return existing
+
+
+def get(db: Database, order_id: str) -> dict | None:
+    with db.transaction() as cur:
+        return _load(cur, order_id)
+
+
+def commit(db: Database, order_id: str) -> dict:
+    """Make the sale final and take the sold products out of the buyer's cart."""
+    with db.transaction() as cur:
+        status, buyer_id = _lock(cur, order_id)
+        if rules.decide_transition(status, rules.COMMITTED) == rules.APPLY:
+            cur.execute(
+                "UPDATE reservations SET status = 'committed', committed_at = now()"
+                " WHERE order_id = %s",
+                (order_id,),
+            )
+            cur.execute(
+                """
+                DELETE FROM cart_items WHERE buyer_id = %s AND product_id IN (
+                    SELECT product_id FROM reservation_items WHERE order_id = %s)
+                """,
+                (buyer_id, order_id),
+            )
+        return _load(cur, order_id)
+
+
+def release(db: Database, order_id: str) -> dict:
+    """Return the held stock (order cancelled or expired on the marketplace)."""
+    with db.transaction() as cur:
+        status, _buyer_id = _lock(cur, order_id)
+        if rules.decide_transition(status, rules.RELEASED) == rules.APPLY:
+            _return_stock(cur, [order_id])
+            _mark_released(cur, [order_id], "marketplace")
+        return _load(cur, order_id)
+
+
+def sweep_expired(db: Database, *, grace_seconds: int, batch_size: int) -> int:
+    """Release one batch of active reservations past expires_at + grace; returns how many.
+
+    SKIP LOCKED lets several sweepers (or a sweeper and the marketplace releasing the same
+    order) run without waiting on each other; a row locked by someone else is left for the
+    next round.
+    """
+    with db.transaction() as cur:
+        cur.execute(
+            """
+            SELECT order_id FROM reservations
+            WHERE status = 'active' AND expires_at + make_interval(secs => %s) < now()
+            ORDER BY expires_at
+            LIMIT %s
+            FOR UPDATE SKIP LOCKED
+            """,
+            (grace_seconds, batch_size),
+        )
+        order_ids = [str(row["order_id"]) for row in cur.fetchall()]
+        if order_ids:
+            _return_stock(cur, order_ids)
+            _mark_released(cur, order_ids, "sweeper")
+        return len(order_ids)
+
+
+def _lock(cur, order_id: str) -> tuple[str, str]:
+    cur.execute(
+        "SELECT status, buyer_id FROM reservations WHERE order_id = %s FOR UPDATE", (order_id,)
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"No reservation for order {order_id}.")
+    return row["status"], str(row["buyer_id"])
+
+
+def _return_stock(cur, order_ids: list[str]) -> None:
+    cur.execute(
+        "SELECT product_id, quantity FROM reservation_items WHERE order_id = ANY(%s::uuid[])",
+        (order_ids,),
+    )
+    returned: dict[str, int] = defaultdict(int)
+    for row in cur.fetchall():
+        returned[str(row["product_id"])] += row["quantity"]
+    # Same id order as reservations take their locks, so the two never deadlock.
+    for product_id in sorted(returned):
+        cur.execute(
+            "UPDATE products SET stock = stock + %s WHERE id = %s",
+            (returned[product_id], product_id),
+        )
+
+
+def _mark_released(cur, order_ids: list[str], released_by: str) -> None:
+    cur.execute(
+        """
+        UPDATE reservations SET status = 'released', released_at = now(), released_by = %s
+        WHERE order_id = ANY(%s::uuid[])
+        """,
+        (released_by, order_ids),
+    )
+
+
+def _load(cur, order_id: str) -> dict | None:
+    cur.execute(
+        f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE order_id = %s", (order_id,)
+    )
+    reservation = cur.fetchone()
+    if reservation is None:
+        return None
+    cur.execute(
+        """
+        SELECT ri.product_id, p.shop_id, ri.title, ri.quantity, ri.unit_price
+        FROM reservation_items ri JOIN products p ON p.id = ri.product_id
+        WHERE ri.order_id = %s ORDER BY ri.product_id
+        """,
+        (order_id,),
+    )
+    reservation["items"] = cur.fetchall()
+    return reservation
+
