@@ -1,0 +1,116 @@
+"""Pure rules of the showcase: no database, no HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from storefront_service.domain import cart, reservations
+from storefront_service.domain.errors import InsufficientStock, Invalid, InvalidTransition, NotFound
+from storefront_service.domain.money import line_total, money
+
+
+def test_money_is_integer_rupiah():
+    assert money(150000) == {"amount": 150000, "currency": "IDR"}
+    for bad in (1.5, True, "150000", None):
+        with pytest.raises(TypeError):
+            money(bad)
+    assert line_total(150000, 3) == 450000
+
+
+@pytest.mark.parametrize("added, now, expected", [
+    (100, 90, "cheaper"), (100, 110, "dearer"), (100, 100, None),
+])
+def test_price_change(added, now, expected):
+    assert cart.price_change(added, now) == expected
+
+
+@pytest.mark.parametrize("status, stock, quantity, expected", [
+    ("active", 10, 10, None),
+    ("active", 10, 11, "insufficient_stock"),
+    ("active", 0, 1, "out_of_stock"),
+    ("inactive", 10, 1, "inactive"),
+    ("inactive", 0, 1, "inactive"),
+])
+def test_unavailable_reason(status, stock, quantity, expected):
+    assert cart.unavailable_reason(status, stock, quantity) == expected
+
+
+def test_subtotal_counts_only_available_lines_at_current_prices():
+    lines = [
+        cart.CartLine("a", 2, 100, 90, "active", 5),
+        cart.CartLine("b", 1, 100, 500, "inactive", 5),
+        cart.CartLine("c", 6, 100, 100, "active", 5),
+        cart.CartLine("d", 1, 100, 120, "active", 1),
+    ]
+    assert cart.subtotal(lines) == 2 * 90 + 120
+    assert cart.subtotal([]) == 0
+
+
+@pytest.mark.parametrize("current, target, outcome", [
+    ("active", "committed", reservations.APPLY),
+    ("active", "released", reservations.APPLY),
+    ("committed", "committed", reservations.ALREADY_DONE),
+    ("released", "released", reservations.ALREADY_DONE),
+])
+def test_allowed_transitions(current, target, outcome):
+    assert reservations.decide_transition(current, target) == outcome
+
+
+@pytest.mark.parametrize("current, target", [("committed", "released"), ("released", "committed")])
+def test_refused_transitions(current, target):
+    with pytest.raises(InvalidTransition) as error:
+        reservations.decide_transition(current, target)
+    assert error.value.slug == "invalid-transition"
+
+
+def test_active_is_not_a_transition_target():
+    with pytest.raises(ValueError):
+        reservations.decide_transition("committed", "active")
+
+
+def test_merge_items_adds_repeated_products_in_first_seen_order():
+    merged = reservations.merge_items([("b", 2), ("a", 1), ("b", 3)])
+    assert list(merged.items()) == [("b", 5), ("a", 1)]
+    assert reservations.merge_items([("a", 999)]) == {"a": 999}
+    with pytest.raises(Invalid):
+        reservations.merge_items([("a", 500), ("a", 500)])
+
+
+def test_same_request():
+    assert reservations.same_request({"a": 1}, "u1", {"a": 1}, "u1")
+    assert not reservations.same_request({"a": 1}, "u1", {"a": 2}, "u1")
+    assert not reservations.same_request({"a": 1}, "u1", {"a": 1, "b": 1}, "u1")
+    assert not reservations.same_request({"a": 1}, "u1", {"a": 1}, "u2")
+
+
+def _product(pid, shop="s1", stock=5, status="active"):
+    return reservations.LockedProduct(pid, shop, f"title {pid}", 1000, stock, status)
+
+
+def test_check_reservable_returns_the_shop():
+    locked = {"a": _product("a"), "b": _product("b")}
+    assert reservations.check_reservable({"a": 5, "b": 1}, locked) == "s1"
+
+
+def test_check_reservable_refuses_unknown_and_inactive_products_first():
+    locked = {"a": _product("a", stock=0), "b": _product("b", shop="s2", status="inactive")}
+    with pytest.raises(NotFound) as error:
+        reservations.check_reservable({"a": 1, "c": 1}, locked)
+    assert error.value.fields["product_id"] == "c"
+    with pytest.raises(NotFound) as error:
+        reservations.check_reservable({"a": 1, "b": 1}, locked)
+    assert error.value.fields["product_id"] == "b"
+
+
+def test_check_reservable_refuses_two_shops_before_looking_at_stock():
+    locked = {"a": _product("a", stock=0), "b": _product("b", shop="s2")}
+    with pytest.raises(Invalid):
+        reservations.check_reservable({"a": 1, "b": 1}, locked)
+
+
+def test_check_reservable_names_the_product_short_of_stock():
+    locked = {"a": _product("a", stock=5), "b": _product("b", stock=2)}
+    with pytest.raises(InsufficientStock) as error:
+        reservations.check_reservable({"a": 5, "b": 3}, locked)
+    assert error.value.slug == "insufficient-stock"
+    assert error.value.fields == {"product_id": "b", "requested": 3, "available": 2}
