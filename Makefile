@@ -15,12 +15,15 @@ PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
 DOCKERFILES := $(wildcard */Dockerfile)
 
-.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi
+.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance chaos bench
 
 help:
 	@echo "make run             start the whole system at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	@echo "make test            lint + the full test suite against a real local stack"
 	@echo "make lint            ruff, compose schema, hadolint"
+	@echo "make compliance      report that the showcase/marketplace separation holds"
+	@echo "make bench           load benchmarks against the machine's own ceilings"
+	@echo "make chaos           fault injection during checkout-and-pay load"
 	@echo "make contract        consumer-driven contract tests (pact) between the services"
 	@echo "make fuzz            schemathesis against both public APIs with many examples"
 	@echo "make gateway-config  regenerate gateway/generated/ (nginx compose config, merged OpenAPI)"
@@ -58,6 +61,20 @@ contract: venv
 
 fuzz: venv
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_RANDOM=1 $(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) tests/fuzz $(PYTEST_ARGS)
+
+COMPLIANCE_JSON ?= bench/results/compliance.json
+CHAOS_DURATION ?= 60
+BENCH_ARGS ?=
+
+compliance: venv
+	$(PY) -m tools.compliance --fresh-stack --json $(COMPLIANCE_JSON)
+
+chaos: venv
+	$(PY) -m tools.chaos --duration $(CHAOS_DURATION) --json bench/results/chaos.json
+
+bench: venv
+	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 openapi: venv
 	$(PY) -m gateway.openapi --out gateway/generated/openapi.json

@@ -1,0 +1,552 @@
+"""Fault injection against a real stack under a steady checkout-and-pay load.
+
+While buyers check out and pay (through the gateway, distinct idempotency keys), the run
+SIGKILLs each service's gunicorn master, one worker of each, and the sandbox, restarting
+what does not come back by itself; stops and restarts Postgres; and makes the showcase
+answer slower than the marketplace's timeout (SIGSTOP/SIGCONT of its gunicorn processes:
+the requests are accepted but not answered for a while). nginx is never touched.
+
+When the load stops and the workers have caught up (outbox drained, notifications
+delivered, abandoned checkouts cleaned; bounded wait), it asserts:
+
+- no oversold stock: stock + active/committed reservation quantities == initial stock;
+- no paid order lost or stuck: every transaction the sandbox settled belongs to an order
+  that is paid (AWAITING_SHIPMENT or later) or refunded, with its reservation committed,
+  and no order is paid without a settlement;
+- no reservation left open past its expiry, nor open/committed against the wrong order
+  state;
+- the ledger invariants (transaction_service.store.invariants.check) and the audit chain;
+- every failed client request was answered with an application/problem+json document
+  (a connection error counts as a failure: nginx stays up throughout).
+
+    python -m tools.chaos --duration 60 [--concurrency 8] [--faults a,b] [--json PATH]
+Exit status: 0 when every assertion holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import psycopg2  # noqa: E402
+import requests  # noqa: E402
+
+from tools import procs, shopper  # noqa: E402
+
+PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
+SETTLED_AT_PROVIDER = ("settlement", "capture", "refund", "partial_refund")
+PAY_RETRY_SECONDS = 15.0  # a buyer keeps trying to pay for this long while things are down
+# Stack settings that make the run meaningful in a minute: the marketplace gives up on the
+# showcase quickly (so "slow" is beyond its timeout), abandoned checkouts are reaped soon,
+# and the sandbox retries notifications for longer than any outage we cause.
+CHAOS_ENV = {
+    "transaction": {
+        "STOREFRONT_TIMEOUT_SECONDS": "2",
+        "PAYMENT_TIMEOUT_SECONDS": "2",
+        "ABANDONED_CHECKOUT_SECONDS": "8",
+        "OUTBOX_MAX_BACKOFF_SECONDS": "2",
+    },
+}
+CHAOS_RETRY_SCHEDULE = "1,1,2,2,3,5,8,13"
+
+
+# ----------------------------------------------------------------------------- load
+
+
+@dataclass
+class Outcome:
+    step: str  # checkout | pay
+    at: float  # seconds since the load started
+    status: int | None  # None: no HTTP answer
+    latency_ms: float
+    defect: str | None = None  # set when a failure was not a problem document
+
+
+class CheckoutPayLoad:
+    """`concurrency` buyers in threads, each looping checkout -> pay until stopped."""
+
+    def __init__(self, gateway: str, tokens: list[str], product_id: str, concurrency: int):
+        self.gateway = gateway
+        self.tokens = tokens
+        self.product_id = product_id
+        self.concurrency = concurrency
+        self.outcomes: list[Outcome] = []
+        self.placed: set[str] = set()
+        self.paid: set[str] = set()  # the sandbox answered 200 to "pay"
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        for n in range(self.concurrency):
+            thread = threading.Thread(target=self._buyer, args=(n,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _record(self, step: str, started: float, response: requests.Response | None,
+                error: Exception | None) -> None:
+        latency = (time.monotonic() - started) * 1000
+        if response is None:
+            outcome = Outcome(step, started - self._t0, None, latency,
+                              f"no answer: {type(error).__name__}: {error}"[:300])
+        else:
+            defect = None
+            if response.status_code >= 400:
+                defect = shopper.problem_defect(response)
+            outcome = Outcome(step, started - self._t0, response.status_code, latency, defect)
+        with self._lock:
+            self.outcomes.append(outcome)
+
+    def _call(self, step: str, fn: Callable[[], requests.Response]) -> requests.Response | None:
+        started = time.monotonic()
+        try:
+            response = fn()
+        except requests.RequestException as exc:
+            self._record(step, started, None, exc)
+            return None
+        self._record(step, started, response, None)
+        return response
+
+    def _buyer(self, n: int) -> None:
+        session = requests.Session()
+        token = self.tokens[n % len(self.tokens)]
+        sandbox = f"{self.gateway}/sandbox"
+        while not self._stop.is_set():
+            response = self._call("checkout", lambda: shopper.checkout(
+                session, self.gateway, token, self.product_id))
+            if response is None or response.status_code != 201:
+                self._stop.wait(0.2)  # a failing system is not hammered in a tight loop
+                continue
+            order_id = response.json()["order"]["id"]
+            with self._lock:
+                self.placed.add(order_id)
+            deadline = time.monotonic() + PAY_RETRY_SECONDS
+            while time.monotonic() < deadline:
+                paid = self._call("pay", lambda oid=order_id: shopper.pay(session, sandbox, oid))
+                if paid is not None and paid.status_code == 200:
+                    with self._lock:
+                        self.paid.add(order_id)
+                    break
+                if paid is not None and paid.status_code in (404, 409):
+                    break  # expired or cancelled: nothing more to pay
+                time.sleep(0.3)
+
+    def summary(self) -> dict:
+        by_step: dict[str, Counter] = {}
+        for o in self.outcomes:
+            by_step.setdefault(o.step, Counter())[str(o.status or "no-answer")] += 1
+        return {step: dict(sorted(c.items())) for step, c in by_step.items()}
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    name: str
+    description: str
+    inject: Callable[[], None]
+    recover: Callable[[], None]
+    hold_seconds: float = 2.0
+
+
+def _kill(pid: int | None, sig: int = signal.SIGKILL) -> None:
+    if pid is None:
+        raise RuntimeError("no such process")
+    os.kill(pid, sig)
+
+
+def _master(stack, name: str) -> int:
+    pid = stack.processes[name].pid
+    if pid is None:
+        raise RuntimeError(f"{name} is not running")
+    return pid
+
+
+def _wait_workers(stack, name: str, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while len(procs.children(_master(stack, name))) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name}: gunicorn did not replace its killed worker")
+        time.sleep(0.2)
+
+
+def build_faults(stack) -> dict[str, Fault]:
+    faults: dict[str, Fault] = {}
+    for service in ("storefront", "transaction", "sandbox"):
+        faults[f"kill-master:{service}"] = Fault(
+            f"kill-master:{service}",
+            f"SIGKILL the {service} gunicorn master (workers orphaned), then restart it",
+            inject=lambda s=service: _kill(_master(stack, s)),
+            recover=lambda s=service: stack.restart_process(s),
+        )
+    for service in ("storefront", "transaction"):
+        workers = stack.web_concurrency
+        faults[f"kill-worker:{service}"] = Fault(
+            f"kill-worker:{service}",
+            f"SIGKILL one {service} gunicorn worker; the master must replace it",
+            inject=lambda s=service: _kill(procs.children(_master(stack, s))[0]),
+            recover=lambda s=service, w=workers: _wait_workers(stack, s, w),
+            hold_seconds=0.5,
+        )
+    faults["restart:postgres"] = Fault(
+        "restart:postgres",
+        "stop Postgres (fast shutdown: sessions cut), start it again",
+        inject=lambda: stack.stop_process("postgres"),
+        recover=lambda: stack.start_process("postgres"),
+        hold_seconds=3.0,
+    )
+
+    stopped: list[int] = []
+
+    def freeze_storefront() -> None:
+        stopped[:] = procs.tree(_master(stack, "storefront"))
+        for pid in stopped:
+            _kill(pid, signal.SIGSTOP)
+
+    def thaw_storefront() -> None:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+    faults["slow:storefront"] = Fault(
+        "slow:storefront",
+        "the showcase accepts but does not answer for longer than the marketplace's "
+        "timeout (SIGSTOP its gunicorn processes, then SIGCONT)",
+        inject=freeze_storefront,
+        recover=thaw_storefront,
+        hold_seconds=5.0,
+    )
+    return faults
+
+
+ALL_FAULTS = (
+    "kill-worker:transaction",
+    "kill-master:storefront",
+    "kill-master:sandbox",
+    "slow:storefront",
+    "kill-worker:storefront",
+    "kill-master:transaction",
+    "restart:postgres",
+)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _pg_rows(dsn: str, query: str, params=()) -> list[tuple]:
+    conn = psycopg2.connect(dsn, connect_timeout=5)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(query, params)
+            return cursor.fetchall()
+    finally:
+        conn.close()
+
+
+def _sandbox_rows(stack, query: str, params=()) -> list[tuple]:
+    path = stack.data_dir / "sandbox" / "sandbox.db"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(query, params).fetchall()
+    finally:
+        conn.close()
+
+
+def backlog(stack) -> dict[str, int]:
+    """Work the background workers still owe; all zero once they have caught up."""
+    tx = stack.dsn("transaction")
+    return {
+        "outbox_pending": _pg_rows(tx, "SELECT count(*) FROM outbox WHERE processed_at IS NULL"
+                                   )[0][0],
+        "checkouts_unfinished": _pg_rows(
+            tx, "SELECT count(*) FROM orders WHERE status = 'UNPAID' AND placed_at IS NULL")[0][0],
+        "notifications_pending": _sandbox_rows(
+            stack, "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'sending')")[0][0],
+    }
+
+
+def wait_caught_up(stack, timeout: float) -> tuple[bool, dict[str, int], float]:
+    started = time.monotonic()
+    while True:
+        try:
+            left = backlog(stack)
+        except (psycopg2.Error, sqlite3.Error) as exc:
+            left = {"unreadable": 1, "error": str(exc)[:200]}
+        if not any(v for k, v in left.items() if k != "error"):
+            return True, left, time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            return False, left, time.monotonic() - started
+        time.sleep(0.5)
+
+
+def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | None) -> (
+    tuple[list[str], dict]
+):
+    """Every post-chaos assertion; returns (violations, facts)."""
+    from transaction_service.store import audit, invariants
+
+    violations: list[str] = []
+    sf, tx = stack.dsn("storefront"), stack.dsn("transaction")
+
+    # Stock: nothing sold twice, nothing lost.
+    (stock,), = _pg_rows(sf, "SELECT stock FROM products WHERE id = %s", (product_id,))
+    held = dict(_pg_rows(sf, """
+        SELECT r.status, coalesce(sum(ri.quantity), 0)::int FROM reservation_items ri
+        JOIN reservations r USING (order_id) WHERE ri.product_id = %s GROUP BY r.status
+        """, (product_id,)))
+    active, committed = held.get("active", 0), held.get("committed", 0)
+    if stock + active + committed != initial_stock:
+        violations.append(f"stock {stock} + active {active} + committed {committed} != "
+                          f"initial {initial_stock}")
+
+    # Paid orders: the provider's view against ours.
+    settled = {row[0]: row[1] for row in _sandbox_rows(
+        stack, "SELECT order_id, status FROM transactions WHERE status IN (?, ?, ?, ?) "
+               "OR settled_at IS NOT NULL", SETTLED_AT_PROVIDER)}
+    orders = {row[0]: row[1:] for row in _pg_rows(tx, """
+        SELECT o.id::text, o.status, o.placed_at IS NOT NULL, p.status
+        FROM orders o LEFT JOIN payments p ON p.order_id = o.id""")}
+    reservations = {row[0]: row[1:] for row in _pg_rows(
+        sf, "SELECT order_id::text, status, expires_at < now() FROM reservations")}
+    for order_id, provider_status in sorted(settled.items()):
+        status, _placed, payment = orders.get(order_id, (None, None, None))
+        refunded = payment in ("refunded", "refund_pending")
+        if status not in PAID_STATES and not refunded:
+            violations.append(f"order {order_id} settled at the sandbox ({provider_status}) "
+                              f"but is {status or 'missing'} (payment {payment})")
+        elif status in PAID_STATES and reservations.get(order_id, ("none",))[0] != "committed":
+            violations.append(f"paid order {order_id} has reservation "
+                              f"{reservations.get(order_id, ('none',))[0]}, not committed")
+    for order_id, (status, _placed, _payment) in orders.items():
+        if status in PAID_STATES and order_id not in settled:
+            violations.append(f"order {order_id} is {status} without a sandbox settlement")
+    if load is not None:
+        lost = sorted(load.paid - set(settled))
+        if lost:
+            violations.append(f"{len(lost)} order(s) the sandbox accepted payment for are not "
+                              f"settled there: {lost[:5]}")
+
+    # Reservations: none open past expiry; each agrees with its order.
+    for order_id, (status, expired) in sorted(reservations.items()):
+        order_status, placed, _payment = orders.get(order_id, (None, False, None))
+        if status == "active" and expired:
+            violations.append(f"reservation {order_id} is still active past its expiry")
+        if status == "active" and not (order_status == "UNPAID" and placed):
+            violations.append(f"reservation {order_id} is active but its order is "
+                              f"{order_status or 'missing'}")
+        if status == "committed" and order_status not in PAID_STATES:
+            violations.append(f"reservation {order_id} is committed but its order is "
+                              f"{order_status or 'missing'}")
+    conflicts = _pg_rows(tx, "SELECT id, kind, order_id::text FROM outbox "
+                             "WHERE outcome = 'conflict' ORDER BY id LIMIT 10")
+    violations += [f"outbox {kind} for {oid} ended in conflict (needs a human)"
+                   for _id, kind, oid in conflicts]
+
+    # Money and audit.
+    conn = psycopg2.connect(tx, connect_timeout=5)
+    try:
+        with conn.cursor() as cursor:
+            violations += [f"ledger: {v}" for v in invariants.check(cursor)]
+            audit_result = audit.verify(cursor)
+            audit_rows = audit.head(cursor).seq
+    finally:
+        conn.rollback()
+        conn.close()
+    if not audit_result.ok:
+        violations.append(f"audit chain broken at seq {audit_result.first_broken_seq}")
+
+    # Client answers.
+    not_problems = [o for o in (load.outcomes if load else []) if o.defect]
+    for o in not_problems[:10]:
+        violations.append(f"{o.step} at {o.at:.1f}s answered {o.status or 'nothing'}: "
+                          f"{o.defect}")
+    if len(not_problems) > 10:
+        violations.append(f"... and {len(not_problems) - 10} more non-problem failures")
+
+    order_states = Counter(status for status, placed, _p in orders.values() if placed)
+    facts = {
+        "initial_stock": initial_stock,
+        "stock": stock,
+        "reserved_active": active,
+        "reserved_committed": committed,
+        "orders_by_status": dict(sorted(order_states.items())),
+        "orders_abandoned_invisibly": sum(1 for _s, placed, _p in orders.values()
+                                          if not placed),
+        "sandbox_settled": len(settled),
+        "audit_rows": audit_rows,
+        "failed_requests_not_problem": len(not_problems),
+    }
+    return violations, facts
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class ChaosReport:
+    started_at: str
+    duration_s: float
+    concurrency: int
+    faults: list[dict] = field(default_factory=list)
+    requests: dict = field(default_factory=dict)
+    caught_up: bool = False
+    catch_up_seconds: float = 0.0
+    backlog_left: dict = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.caught_up and not self.violations
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
+def chaos_stack_kwargs() -> dict:
+    return {
+        "env_overrides": CHAOS_ENV,
+        "sandbox_retry_schedule": CHAOS_RETRY_SCHEDULE,
+        "fast_unsafe_db": True,
+    }
+
+
+def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
+        concurrency: int = 8, buyers: int = 4, catch_up_timeout: float = 60.0,
+        log: Callable[[str], None] = print) -> ChaosReport:
+    gateway = stack.urls.gateway
+    seller = shopper.login(gateway, shopper.DEMO_SELLER)
+    initial_stock = 100_000
+    product = shopper.create_product(gateway, seller, stock=initial_stock, price=125000,
+                                     title="Chaos batik")
+    tokens = [shopper.new_buyer(gateway, "chaos") for _ in range(buyers)]
+    faults = build_faults(stack)
+    unknown = [n for n in fault_names if n not in faults]
+    if unknown:
+        raise SystemExit(f"unknown fault(s) {unknown}; known: {', '.join(faults)}")
+
+    report = ChaosReport(datetime.now(UTC).isoformat(timespec="seconds"), duration, concurrency)
+    load = CheckoutPayLoad(gateway, tokens, product["id"], concurrency)
+    t0 = time.monotonic()
+    load.start()
+    # Faults spread evenly; the first after a short warm-up, the rest each in its own slot.
+    warmup = min(3.0, duration / 10)
+    slot = (duration - warmup) / max(len(fault_names), 1)
+    for index, name in enumerate(fault_names):
+        fault = faults[name]
+        slot_start = t0 + warmup + index * slot
+        time.sleep(max(0.0, slot_start - time.monotonic()))
+        record = {"fault": name, "description": fault.description,
+                  "at_s": round(time.monotonic() - t0, 2)}
+        log(f"chaos: t={record['at_s']:5.1f}s {name}: {fault.description}")
+        try:
+            fault.inject()
+            time.sleep(fault.hold_seconds)
+            recover_start = time.monotonic()
+            fault.recover()
+            record["recovered_in_s"] = round(time.monotonic() - recover_start, 2)
+        except Exception as exc:  # noqa: BLE001 - a fault that cannot be applied is reported
+            record["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            report.violations.append(f"fault {name} could not be applied/recovered: "
+                                     f"{record['error']}")
+        report.faults.append(record)
+    time.sleep(max(0.0, t0 + duration - time.monotonic()))
+    load.stop()
+    report.duration_s = round(time.monotonic() - t0, 2)
+    report.requests = load.summary()
+    _attribute_failures(report, load)
+    log(f"chaos: load stopped after {report.duration_s}s: {report.requests}")
+
+    report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout)
+    report.catch_up_seconds = round(waited, 2)
+    if not report.caught_up:
+        report.violations.append(f"workers did not catch up within {catch_up_timeout}s: "
+                                 f"{report.backlog_left}")
+    violations, report.facts = verify(stack, product["id"], initial_stock, load)
+    report.violations += violations
+    report.facts["paid_orders_per_client"] = len(load.paid)
+    return report
+
+
+def _attribute_failures(report: ChaosReport, load: CheckoutPayLoad) -> None:
+    """Failed requests per fault: those that started between it and the next fault."""
+    edges = [f["at_s"] for f in report.faults] + [float("inf")]
+    for index, record in enumerate(report.faults):
+        window = [o for o in load.outcomes
+                  if edges[index] <= o.at < edges[index + 1]
+                  and (o.status is None or o.status >= 400)]
+        record["failures"] = dict(sorted(Counter(
+            f"{o.step} {o.status or 'no-answer'}" for o in window).items()))
+
+
+def render(report: ChaosReport) -> str:
+    lines = [f"Etalase chaos run ({report.duration_s}s, {report.concurrency} buyers)", ""]
+    for f in report.faults:
+        extra = f"recovered in {f['recovered_in_s']}s" if "recovered_in_s" in f else f.get(
+            "error", "")
+        lines.append(f"  t={f['at_s']:5.1f}s  {f['fault']:<24} {extra:<20} "
+                     f"failures until next fault: {f.get('failures') or 'none'}")
+    lines += ["", f"requests (status: count): {json.dumps(report.requests)}",
+              f"caught up: {report.caught_up} in {report.catch_up_seconds}s "
+              f"{report.backlog_left}",
+              f"facts: {json.dumps(report.facts)}", ""]
+    if report.violations:
+        lines.append("VIOLATIONS:")
+        lines += [f"  ! {v}" for v in report.violations]
+    lines.append(f"RESULT: {'PASS' if report.ok else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.chaos", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent buyers")
+    parser.add_argument("--faults", default=",".join(ALL_FAULTS),
+                        help=f"comma-separated, in order (default: {','.join(ALL_FAULTS)})")
+    parser.add_argument("--json", type=Path, help="write the report as JSON here")
+    parser.add_argument("--keep-data", action="store_true", help="keep the stack's data dir")
+    args = parser.parse_args(argv)
+
+    from tools.stacks import throwaway_stack
+
+    print("chaos: starting a dedicated stack ...", flush=True)
+    with throwaway_stack("etalase-chaos-", keep=args.keep_data, **chaos_stack_kwargs()) as stack:
+        report = run(stack, duration=args.duration, concurrency=args.concurrency,
+                     fault_names=tuple(n for n in args.faults.split(",") if n),
+                     log=lambda m: print(m, flush=True))
+    print(render(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"JSON report: {args.json}")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

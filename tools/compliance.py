@@ -1,0 +1,606 @@
+"""Compliance report: the separation of DESIGN.md §9 holds on a real stack.
+
+Trade rules let the showcase promote goods but not process payments, so the showcase and
+the marketplace must be separate systems. Each check below looks for evidence of a breach
+and fails on any; a check that cannot reach what it inspects fails too (an unproven
+separation is not a pass):
+
+1. schema   - the showcase database holds no payment, card/VA, ledger, escrow, payout,
+              refund or settlement tables, columns, types or functions;
+2. routes   - no gateway route sends a payment, order, checkout or ledger path to the
+              showcase (the route table, and the generated nginx config when given);
+3. imports  - the showcase code imports no marketplace or sandbox code, nor a module named
+              after payments or the ledger (followed into the repo's shared packages);
+4. roles    - each service's database role is refused by the other database (and can use
+              its own, so the refusal is not a typo), and holds no superuser powers;
+5. audit    - the marketplace's hash-chained audit log verifies.
+
+    python -m tools.compliance --fresh-stack [--json PATH]    # a throwaway stack (CI)
+    python -m tools.compliance --data-dir .data [--json PATH] # a running `make run`
+    python -m tools.compliance --stack-from-env [--json PATH] # STOREFRONT_DATABASE_URL,
+                                                              # TRANSACTION_DATABASE_URL
+                                                              # [, GATEWAY_NGINX_CONF]
+Exit status: 0 all checks passed, 1 a check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # `python tools/compliance.py` as well as `-m`
+    sys.path.insert(0, str(REPO_ROOT))
+
+import psycopg2  # noqa: E402
+import psycopg2.extensions  # noqa: E402
+
+from gateway import routes as gateway_routes  # noqa: E402
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass
+class CheckResult:
+    name: str
+    title: str
+    ok: bool = True
+    violations: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+
+    def violation(self, text: str) -> None:
+        self.ok = False
+        self.violations.append(text)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the checks inspect: the two service databases (as their own roles), the code,
+    and optionally the gateway's generated nginx config."""
+
+    storefront_dsn: str
+    transaction_dsn: str
+    repo_root: Path = REPO_ROOT
+    nginx_conf: Path | None = None
+
+    @classmethod
+    def from_stack(cls, stack) -> Target:
+        conf = stack.run_dir / "gateway" / "nginx.conf"
+        return cls(
+            storefront_dsn=stack.dsn("storefront"),
+            transaction_dsn=stack.dsn("transaction"),
+            nginx_conf=conf if conf.exists() else None,
+        )
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path, pg_port: int | None = None) -> Target:
+        """A stack started by `make run` / `python -m devstack run` on this data dir."""
+        from devstack.postgres import SERVICE_DATABASES
+
+        data_dir = Path(data_dir).resolve()
+        secrets_path = data_dir / "secrets.json"
+        if not secrets_path.exists():
+            raise SystemExit(f"no {secrets_path}: is `make run` using {data_dir}?")
+        secrets = json.loads(secrets_path.read_text())
+        port = pg_port or _configured_pg_port(data_dir) or 55432
+        dsns = {}
+        for service, (role, dbname) in SERVICE_DATABASES.items():
+            dsns[service] = psycopg2.extensions.make_dsn(
+                host="127.0.0.1",
+                port=port,
+                user=role,
+                password=secrets[f"{service}_db_password"],
+                dbname=dbname,
+            )
+        conf = data_dir / "run" / "gateway" / "nginx.conf"
+        return cls(dsns["storefront"], dsns["transaction"], nginx_conf=conf if conf.exists()
+                   else None)
+
+    @classmethod
+    def from_env(cls) -> Target:
+        missing = [v for v in ("STOREFRONT_DATABASE_URL", "TRANSACTION_DATABASE_URL")
+                   if not os.environ.get(v)]
+        if missing:
+            raise SystemExit(f"--stack-from-env needs {', '.join(missing)}")
+        conf = os.environ.get("GATEWAY_NGINX_CONF")
+        return cls(
+            os.environ["STOREFRONT_DATABASE_URL"],
+            os.environ["TRANSACTION_DATABASE_URL"],
+            nginx_conf=Path(conf) if conf else None,
+        )
+
+
+def _configured_pg_port(data_dir: Path) -> int | None:
+    """The port devstack wrote into the cluster's config (`make run --pg-port`)."""
+    try:
+        text = (data_dir / "pg" / "data" / "devstack.conf").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^port\s*=\s*(\d+)", text, re.M)
+    return int(match.group(1)) if match else None
+
+
+def connect(dsn: str, **overrides):
+    return psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS, **overrides)
+
+
+# ----------------------------------------------------------------------------- 1. schema
+
+# Names that betray payment or money-movement data. `price`, `unit_price` and the like are
+# the showcase's own business (DESIGN.md §2) and deliberately do not match.
+PAYMENT_NAME = re.compile(
+    r"payment|(^|_)pay(_|$)|(^|_)paid(_|$)|card|(^|_)va(_|$)|va_number|virtual_account"
+    r"|ledger|journal|escrow|payout|refund|settle|wallet|(^|_)bank|iban|account_number"
+    r"|deeplink|charge|gross_amount|(^|_)transaction|(^|_)provider|acquir|cvv|(^|_)pan(_|$)"
+    r"|balance|invoice|billing",
+    re.I,
+)
+
+# Every user-visible object of the database, from pg_catalog rather than
+# information_schema: the latter hides objects the connected role has no privilege on, and
+# an object nobody may read is still data the showcase database holds.
+_SCHEMA_OBJECTS_SQL = """
+WITH user_ns AS (
+    SELECT oid, nspname FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+      AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'
+), not_extension AS (
+    SELECT objid FROM pg_depend WHERE deptype = 'e'
+)
+SELECT 'schema' AS kind, n.nspname AS name FROM user_ns n
+UNION ALL
+SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                      WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE 'table' END,
+       n.nspname || '.' || c.relname
+FROM pg_class c JOIN user_ns n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'i')
+  AND c.oid NOT IN (SELECT objid FROM not_extension)
+UNION ALL
+SELECT 'column', n.nspname || '.' || c.relname || '.' || a.attname
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN user_ns n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+  AND c.oid NOT IN (SELECT objid FROM not_extension)
+UNION ALL
+SELECT 'function', n.nspname || '.' || p.proname
+FROM pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
+WHERE p.oid NOT IN (SELECT objid FROM not_extension)
+UNION ALL
+SELECT 'type', n.nspname || '.' || t.typname
+FROM pg_type t JOIN user_ns n ON n.oid = t.typnamespace
+WHERE t.typtype IN ('e', 'd', 'c') AND t.typrelid = 0
+  AND t.oid NOT IN (SELECT objid FROM not_extension)
+UNION ALL
+SELECT 'enum label', n.nspname || '.' || t.typname || '=' || e.enumlabel
+FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN user_ns n ON n.oid = t.typnamespace
+"""
+
+
+def check_schema(cursor) -> CheckResult:
+    """No payment or ledger objects in the database `cursor` is connected to."""
+    result = CheckResult("schema", "showcase schema holds no payment or ledger data")
+    cursor.execute("SELECT current_database(), current_user")
+    database, user = cursor.fetchone()
+    cursor.execute(_SCHEMA_OBJECTS_SQL)
+    objects = cursor.fetchall()
+    counts: dict[str, int] = {}
+    for kind, name in objects:
+        counts[kind] = counts.get(kind, 0) + 1
+        leaf = name.rsplit(".", 1)[-1]
+        match = PAYMENT_NAME.search(leaf)
+        if match:
+            result.violation(f"{kind} {name} in {database} (matches {match.group(0)!r})")
+    scanned = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
+    result.evidence.append(f"scanned {database} as {user}: {scanned or 'nothing'}")
+    if not counts.get("table"):
+        # An empty database proves nothing (wrong database, migrations not run).
+        result.violation(f"{database} has no tables: not the migrated showcase database")
+    return result
+
+
+# ----------------------------------------------------------------------------- 2. routes
+
+# The marketplace's public paths (DESIGN.md §3) plus the sandbox: none may reach the
+# showcase. Ids are placeholders; routing is by prefix.
+MARKETPLACE_PROBES = (
+    "/api/v1/checkout",
+    "/api/v1/orders",
+    "/api/v1/orders/00000000-0000-0000-0000-000000000000",
+    "/api/v1/orders/00000000-0000-0000-0000-000000000000/cancel",
+    "/api/v1/orders/00000000-0000-0000-0000-000000000000/ship",
+    "/api/v1/orders/00000000-0000-0000-0000-000000000000/confirm-receipt",
+    "/api/v1/payments/notifications/sandbox",
+    "/api/v1/payments/notifications/midtrans",
+    "/api/v1/sellers/me/balance",
+    "/api/v1/sellers/me/ledger",
+    "/api/v1/sellers/me/payouts",
+    "/api/v1/admin/audit/verify",
+    "/sandbox/v2/00000000-0000-0000-0000-000000000000/pay",
+)
+# A showcase route whose path even mentions money movement is a breach in the making.
+MONEY_PATH = re.compile(
+    r"checkout|order|payment|(^|/)pay(/|$)|ledger|journal|escrow|payout|refund|settle"
+    r"|balance|notification|sandbox|/v2/|invoice|charge",
+    re.I,
+)
+STOREFRONT_UPSTREAM = "etalase_storefront"
+
+
+def resolve(table: Iterable, path: str):
+    """The route nginx picks for `path` in `table` (longest matching prefix), or None."""
+    if path in gateway_routes.GATEWAY_PATHS or gateway_routes.is_blocked(path):
+        return None
+    candidates = [r for r in table if r.matches(path)]
+    return max(candidates, key=lambda r: len(r.prefix)) if candidates else None
+
+
+def check_routes(
+    table: Iterable | None = None, nginx_conf_text: str | None = None, conf_label: str = ""
+) -> CheckResult:
+    result = CheckResult("routes", "no gateway route sends a payment/order/ledger path to the "
+                                   "showcase")
+    table = tuple(gateway_routes.ROUTES if table is None else table)
+    for path in MARKETPLACE_PROBES:
+        route = resolve(table, path)
+        upstream = route.upstream if route else "(not routed)"
+        if upstream == gateway_routes.STOREFRONT:
+            result.violation(f"{path} is routed to the showcase (route {route.prefix})")
+    for route in table:
+        if route.upstream == gateway_routes.STOREFRONT and MONEY_PATH.search(route.prefix):
+            result.violation(f"showcase route {route.prefix} names a money path")
+        if gateway_routes.is_blocked(route.prefix.rstrip("/")):
+            result.violation(f"route {route.prefix} exposes a service-to-service path")
+    showcase = sorted(r.prefix for r in table if r.upstream == gateway_routes.STOREFRONT)
+    result.evidence.append(
+        f"route table: {len(table)} routes, showcase prefixes: {', '.join(showcase)}; "
+        f"{len(MARKETPLACE_PROBES)} marketplace paths resolved away from the showcase"
+    )
+    if nginx_conf_text is not None:
+        locations = nginx_proxy_locations(nginx_conf_text)
+        to_showcase = [loc for loc, target in locations if STOREFRONT_UPSTREAM in target]
+        for loc in to_showcase:
+            if MONEY_PATH.search(loc):
+                result.violation(f"nginx config {conf_label}: location {loc} proxies a money "
+                                 "path to the showcase")
+        if not locations:
+            result.violation(f"nginx config {conf_label} has no proxied location: not a "
+                             "gateway config")
+        result.evidence.append(
+            f"nginx config {conf_label}: {len(locations)} proxied locations, "
+            f"{len(to_showcase)} to the showcase"
+        )
+    return result
+
+
+def nginx_proxy_locations(text: str) -> list[tuple[str, str]]:
+    """(location spec, proxy_pass target) for each location that proxies, in order.
+
+    A small brace-depth scan is enough for the generated config (one directive per line,
+    no braces inside strings that matter here)."""
+    found: list[tuple[str, str]] = []
+    stack: list[str | None] = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        opened = re.match(r"location\s+(.+?)\s*\{$", line)
+        if opened:
+            stack.append(opened.group(1))
+            continue
+        if line.endswith("{"):
+            stack.append(None)
+            continue
+        if line == "}":
+            if stack:
+                stack.pop()
+            continue
+        proxied = re.match(r"proxy_pass\s+(\S+?);", line)
+        if proxied:
+            location = next((s for s in reversed(stack) if s is not None), None)
+            if location is not None:
+                found.append((location, proxied.group(1)))
+    return found
+
+
+# ----------------------------------------------------------------------------- 3. imports
+
+FORBIDDEN_PACKAGES = ("transaction_service", "payment_sandbox")
+# Module names that say "payment code", whatever package they live in (a payment client
+# added to the showcase, a provider SDK).
+PAYMENT_MODULE = re.compile(
+    r"payment|ledger|payout|escrow|refund|settlement|midtrans|xendit|stripe|checkout",
+    re.I,
+)
+
+
+def _module_of(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, root: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) for every import in the file, relative ones resolved,
+    `from X import name` also yielding X.name (it may be a submodule), and string
+    arguments of importlib.import_module / __import__."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    module = _module_of(path, root)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".") if package else []
+                keep = len(base_parts) - (node.level - 1)
+                base = ".".join(base_parts[:max(keep, 0)])
+                name = ".".join(p for p in (base, node.module or "") if p)
+            else:
+                name = node.module or ""
+            found.append((node.lineno, name))
+            found += [(node.lineno, f"{name}.{alias.name}") for alias in node.names
+                      if alias.name != "*"]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in ("import_module", "__import__") and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.append((node.lineno, arg.value))
+    return found
+
+
+def _local_packages(root: Path) -> set[str]:
+    return {p.parent.name for p in root.glob("*/__init__.py")}
+
+
+def check_imports(root: Path = REPO_ROOT, package: str = "storefront_service") -> CheckResult:
+    """The showcase package, and every repo-local package it reaches, import no payment
+    code."""
+    result = CheckResult("imports", "showcase code imports no payment or ledger code")
+    local = _local_packages(root)
+    if package not in local:
+        result.violation(f"{root / package} is not a package: nothing to scan")
+        return result
+    queue = [package]
+    scanned_packages: list[str] = []
+    reached_from: dict[str, str] = {package: package}
+    files = 0
+    while queue:
+        current = queue.pop(0)
+        scanned_packages.append(current)
+        for path in sorted((root / current).rglob("*.py")):
+            files += 1
+            rel = path.relative_to(root)
+            try:
+                imports = _imports(path, root)
+            except SyntaxError as exc:
+                result.violation(f"{rel}: cannot parse ({exc.msg}); unscanned code")
+                continue
+            via = "" if current == package else f" (reached via {reached_from[current]})"
+            for line, name in imports:
+                top = name.split(".", 1)[0]
+                if top in FORBIDDEN_PACKAGES:
+                    result.violation(f"{rel}:{line} imports {name}{via}")
+                elif PAYMENT_MODULE.search(name):
+                    result.violation(f"{rel}:{line} imports payment-named module {name}{via}")
+                if top in local and top not in reached_from:
+                    reached_from[top] = f"{reached_from[current]} -> {rel}:{line}"
+                    queue.append(top)
+    result.evidence.append(
+        f"{files} files scanned in {', '.join(scanned_packages)} (the showcase and the local "
+        "packages it imports)"
+    )
+    return result
+
+
+# ----------------------------------------------------------------------------- 4. roles
+
+# What Postgres says when it refuses a role at the door. Anything else (refused TCP
+# connection, unknown database, timeout) proves nothing about the role and fails the check.
+REFUSALS = (
+    re.compile(r"permission denied for database"),
+    re.compile(r"password authentication failed"),
+    re.compile(r"no pg_hba\.conf entry"),
+    re.compile(r'role ".*" does not exist'),  # separate servers (compose): unknown role
+)
+
+
+def _refusal(message: str) -> str | None:
+    return next((p.pattern for p in REFUSALS if p.search(message)), None)
+
+
+def check_roles(storefront_dsn: str, transaction_dsn: str) -> CheckResult:
+    result = CheckResult("roles", "each service's database role cannot reach the other "
+                                  "database")
+    services = {"storefront": storefront_dsn, "transaction": transaction_dsn}
+    for service, own_dsn in services.items():
+        other = "transaction" if service == "storefront" else "storefront"
+        own = psycopg2.extensions.parse_dsn(own_dsn)
+        foreign = psycopg2.extensions.parse_dsn(services[other])
+        # This role's credentials at the other service's server and database.
+        cross = {**foreign, "user": own.get("user"), "password": own.get("password", "")}
+        role = own.get("user")
+
+        # Positive control: the credentials work on the role's own database.
+        try:
+            conn = connect(own_dsn)
+        except psycopg2.Error as exc:
+            result.violation(f"{service} role {role} cannot reach its own database "
+                             f"({_first_line(exc)}): the refusal below would prove nothing")
+            continue
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, "
+                    "rolreplication FROM pg_roles WHERE rolname = current_user"
+                )
+                powers = dict(zip(("superuser", "createrole", "createdb", "bypassrls",
+                                   "replication"), cursor.fetchone(), strict=True))
+                held = [name for name, value in powers.items() if value]
+                if held:
+                    result.violation(f"{service} role {role} holds {', '.join(held)}: it "
+                                     "could grant itself the other database")
+                cursor.execute(
+                    "SELECT datname, has_database_privilege(current_user, datname, 'CONNECT') "
+                    "FROM pg_database WHERE datname = %s",
+                    (foreign.get("dbname"),),
+                )
+                row = cursor.fetchone()
+                if row and row[1]:
+                    result.violation(f"{service} role {role} has CONNECT on {row[0]}")
+        finally:
+            conn.close()
+
+        # The real test: knock on the other database's door.
+        try:
+            conn = connect(psycopg2.extensions.make_dsn(**cross))
+        except psycopg2.OperationalError as exc:
+            message = _first_line(exc)
+            refusal = _refusal(message)
+            if refusal:
+                result.evidence.append(
+                    f"{role} -> {foreign.get('dbname')}@{foreign.get('host')}:"
+                    f"{foreign.get('port')}: refused ({message})"
+                )
+            else:
+                result.violation(
+                    f"{role} -> {foreign.get('dbname')}: failed for another reason "
+                    f"({message}); the separation is unproven"
+                )
+        else:
+            conn.close()
+            result.violation(f"{service} role {role} CONNECTED to {foreign.get('dbname')}")
+    return result
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ----------------------------------------------------------------------------- 5. audit
+
+
+def check_audit(cursor) -> CheckResult:
+    from transaction_service.store import audit
+
+    result = CheckResult("audit", "the marketplace's audit chain verifies")
+    verified = audit.verify(cursor)
+    if verified.ok:
+        head = audit.head(cursor)
+        result.evidence.append(f"audit chain intact: {head.seq if head else 0} rows")
+    else:
+        result.violation(f"audit chain broken at seq {verified.first_broken_seq}: "
+                         f"{verified.reason}")
+    return result
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _guarded(name: str, title: str, run: Callable[[], CheckResult]) -> CheckResult:
+    """A check that crashes is a failed check, with the error as its finding."""
+    try:
+        return run()
+    except Exception as exc:  # noqa: BLE001 - any failure to inspect is a failed check
+        result = CheckResult(name, title)
+        result.violation(f"could not run: {type(exc).__name__}: {_first_line(exc)}")
+        return result
+
+
+def _on(dsn: str, check: Callable) -> CheckResult:
+    conn = connect(dsn)
+    try:
+        conn.set_session(readonly=True)
+        with conn.cursor() as cursor:
+            return check(cursor)
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def run_checks(target: Target) -> list[CheckResult]:
+    conf_text = None
+    if target.nginx_conf is not None:
+        conf_text = target.nginx_conf.read_text()
+    return [
+        _guarded("schema", "showcase schema", lambda: _on(target.storefront_dsn, check_schema)),
+        _guarded("routes", "gateway routes", lambda: check_routes(
+            nginx_conf_text=conf_text, conf_label=str(target.nginx_conf or ""))),
+        _guarded("imports", "showcase imports", lambda: check_imports(target.repo_root)),
+        _guarded("roles", "database roles", lambda: check_roles(target.storefront_dsn,
+                                                                 target.transaction_dsn)),
+        _guarded("audit", "audit chain", lambda: _on(target.transaction_dsn, check_audit)),
+    ]
+
+
+def report(results: list[CheckResult]) -> dict:
+    return {
+        "report": "etalase-compliance",
+        "design": "DESIGN.md §9: showcase and marketplace are separate systems",
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ok": all(r.ok for r in results),
+        "checks": [asdict(r) for r in results],
+    }
+
+
+def render_text(results: list[CheckResult]) -> str:
+    lines = ["Etalase compliance report (DESIGN.md §9)", ""]
+    for r in results:
+        lines.append(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<8} {r.title}")
+        lines += [f"        - {e}" for e in r.evidence]
+        lines += [f"        ! {v}" for v in r.violations]
+    passed = sum(r.ok for r in results)
+    lines += ["", f"RESULT: {'PASS' if passed == len(results) else 'FAIL'} "
+                  f"({passed}/{len(results)} checks passed)"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.compliance", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fresh-stack", action="store_true",
+                        help="start a throwaway stack on free ports, check it, remove it")
+    source.add_argument("--data-dir", type=Path, help="a running `make run` data dir (.data)")
+    source.add_argument("--stack-from-env", action="store_true",
+                        help="STOREFRONT_DATABASE_URL, TRANSACTION_DATABASE_URL "
+                             "[, GATEWAY_NGINX_CONF]")
+    parser.add_argument("--pg-port", type=int, help="with --data-dir: Postgres port "
+                        "(default: the one devstack configured)")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    args = parser.parse_args(argv)
+
+    if args.fresh_stack:
+        from tools.stacks import throwaway_stack
+
+        with throwaway_stack("etalase-compliance-", fast_unsafe_db=True,
+                             with_workers=False) as stack:
+            results = run_checks(Target.from_stack(stack))
+    elif args.data_dir:
+        results = run_checks(Target.from_data_dir(args.data_dir, args.pg_port))
+    else:
+        results = run_checks(Target.from_env())
+
+    print(render_text(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report(results), indent=2, ensure_ascii=False) + "\n")
+        print(f"JSON report: {args.json}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

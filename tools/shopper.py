@@ -1,0 +1,107 @@
+"""The public API as the tools use it: demo logins, a bench seller's product, buyers,
+checkout and the sandbox "customer pays" call, all through the gateway unless a base URL
+says otherwise. Shared by tools.chaos and bench."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import requests
+
+DEMO_PASSWORD = "etalase-demo"  # storefront_service/seed.py
+DEMO_SELLER = "seller@etalase.test"
+ADDRESS = {
+    "name": "Rina Anggraini",
+    "phone": "+6281234567890",
+    "line1": "Jl. Jenderal Sudirman No. 1",
+    "city": "Jakarta Selatan",
+    "postal_code": "12190",
+}
+PROBLEM_TYPE = "application/problem+json"
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+def _post_with_rate_limit(session: requests.Session, url: str, body: dict) -> requests.Response:
+    """POST to /auth/ (rate-limited per client address at the gateway): back off on 429."""
+    for _ in range(50):
+        response = session.post(url, json=body, timeout=30)
+        if response.status_code != 429:
+            return response
+        time.sleep(0.2)
+    return response
+
+
+def login(base: str, email: str, password: str = DEMO_PASSWORD,
+          session: requests.Session | None = None) -> str:
+    session = session or requests.Session()
+    response = _post_with_rate_limit(session, f"{base}/api/v1/auth/login",
+                                     {"email": email, "password": password})
+    if response.status_code != 200:
+        raise ApiError(f"login {email}: {response.status_code} {response.text[:300]}")
+    return response.json()["access_token"]
+
+
+def new_buyer(base: str, label: str = "bench") -> str:
+    """Register a fresh buyer and return their access token."""
+    session = requests.Session()
+    email = f"{label}-{uuid.uuid4().hex[:12]}@etalase.test"
+    response = _post_with_rate_limit(session, f"{base}/api/v1/auth/register", {
+        "email": email, "password": DEMO_PASSWORD, "name": "Bench Buyer", "role": "buyer"})
+    if response.status_code != 201:
+        raise ApiError(f"register {email}: {response.status_code} {response.text[:300]}")
+    return login(base, email, session=session)
+
+
+def create_product(base: str, seller_token: str, *, stock: int, price: int = 150000,
+                   title: str | None = None) -> dict:
+    response = requests.post(
+        f"{base}/api/v1/products",
+        headers={"Authorization": f"Bearer {seller_token}"},
+        json={"title": title or f"Bench batik {uuid.uuid4().hex[:8]}", "price": price,
+              "stock": stock},
+        timeout=30,
+    )
+    if response.status_code != 201:
+        raise ApiError(f"create product: {response.status_code} {response.text[:300]}")
+    return response.json()
+
+
+def checkout(session: requests.Session, base: str, token: str, product_id: str, *,
+             key: str | None = None, timeout: float = 30) -> requests.Response:
+    return session.post(
+        f"{base}/api/v1/checkout",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key or str(uuid.uuid4())},
+        json={"items": [{"product_id": product_id, "quantity": 1}],
+              "shipping_address": ADDRESS, "payment_method": "bank_transfer"},
+        timeout=timeout,
+    )
+
+
+def pay(session: requests.Session, sandbox_base: str, order_id: str,
+        timeout: float = 30) -> requests.Response:
+    """The sandbox plays the customer paying (`sandbox_base` is the gateway's /sandbox or
+    the sandbox itself); its notifier then tells the marketplace."""
+    return session.post(f"{sandbox_base}/v2/{order_id}/pay", timeout=timeout)
+
+
+def problem_defect(response: requests.Response) -> str | None:
+    """Why a failed response is not an RFC 9457 problem document (None when it is)."""
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if content_type != PROBLEM_TYPE:
+        return f"Content-Type {content_type or '(none)'}"
+    try:
+        body = response.json()
+    except ValueError:
+        return "body is not JSON"
+    if not isinstance(body, dict):
+        return "body is not an object"
+    missing = [k for k in ("type", "title", "status") if k not in body]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if body["status"] != response.status_code:
+        return f"status {body['status']} in a {response.status_code} response"
+    return None
