@@ -98,8 +98,21 @@ class Database:
                 with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
                     yield cursor
                 conn.commit()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                connection_lost = _is_connection_lost(conn, exc)
+                if not conn.closed:
+                    try:
+                        conn.rollback()
+                    except psycopg2.Error:
+                        connection_lost = True
+                if not connection_lost:
+                    raise  # e.g. a serialization failure or a statement timeout
+                # The server went away (restart, network): a rollback on the dead connection
+                # would raise again and hide this; the client gets a 503 and can retry.
+                raise DatabaseUnavailable(str(exc).strip() or "database connection lost") from exc
             except BaseException:
-                conn.rollback()
+                if not conn.closed:
+                    conn.rollback()
                 raise
             finally:
                 if isolation:
@@ -123,6 +136,14 @@ class Database:
         if self._pool is not None and self._pool_pid == os.getpid():
             self._pool.closeall()
         self._pool = None
+
+
+def _is_connection_lost(conn, exc: Exception) -> bool:
+    """Lost connections carry no SQLSTATE, or class 08 (connection) / 57P (shutdown)."""
+    if conn.closed or isinstance(exc, psycopg2.InterfaceError):
+        return True
+    code = getattr(exc, "pgcode", None)
+    return code is None or code.startswith(("08", "57P"))
 
 
 class DatabaseUnavailable(Exception):

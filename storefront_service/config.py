@@ -14,7 +14,7 @@ class Config:
             "DATABASE_URL", "postgresql://storefront@127.0.0.1:55432/etalase_storefront"
         )
     )
-    db_pool_min: int = field(default_factory=lambda: env_int("DB_POOL_MIN", 1))
+    db_pool_min: int = field(default_factory=lambda: env_int("DB_POOL_MIN", 4))
     db_pool_max: int = field(default_factory=lambda: env_int("DB_POOL_MAX", 10))
     log_level: str = field(default_factory=lambda: env_str("LOG_LEVEL", "INFO"))
     max_content_length: int = field(default_factory=lambda: env_int("MAX_CONTENT_LENGTH", 1048576))
