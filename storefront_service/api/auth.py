@@ -42,7 +42,7 @@ def register(body):
 @problem_doc(blp, 401, 422)
 def login(body):
     """Exchange email and password for an access token."""
-    account = accounts.find_for_login(database(), body["email"].strip())
+    account = accounts.find_for_login(database(), body["email"])
     # Unknown email and wrong password take the same time and give the same answer.
     if not verify_password(account["password_hash"] if account else None, body["password"]):
         raise AuthenticationFailed("The email or password is incorrect.")
