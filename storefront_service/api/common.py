@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from functools import wraps
 
 from flask import current_app
@@ -11,7 +9,7 @@ from flask import current_app
 from servicekit.app import PROBLEM_CONTENT_TYPE, ProblemSchema
 from servicekit.auth import Principal, current_principal, internal_only, require_roles
 from servicekit.db import Database
-from servicekit.pagination import decode_cursor, page
+from servicekit.pagination import decode_keyset_cursor, keyset_page
 from servicekit.problems import Problem
 
 from ..config import Config
@@ -92,27 +90,11 @@ def problem_doc(blp, *statuses: int):
 
 def keyset(args: dict) -> Keyset:
     """Turn `?limit=&cursor=` into a keyset position; a tampered cursor is a 422."""
-    values = decode_cursor(args.get("cursor"), 2)
-    if values is None:
-        return Keyset(limit=args["limit"])
-    try:
-        created_at = datetime.fromisoformat(str(values[0]))
-        row_id = str(uuid.UUID(str(values[1])))
-        if created_at.tzinfo is None:
-            raise ValueError("naive timestamp")
-    except ValueError:
-        raise Problem(
-            422,
-            "Validation failed",
-            "The cursor is not valid.",
-            slug="validation-error",
-            errors={"cursor": ["Not a valid cursor."]},
-        ) from None
-    return Keyset(limit=args["limit"], after=(created_at, row_id))
+    return Keyset(limit=args["limit"], after=decode_keyset_cursor(args.get("cursor")))
 
 
 def paginate(rows: list[dict], limit: int) -> dict:
-    return page(rows, limit, key=lambda row: [row["created_at"].isoformat(), str(row["id"])])
+    return keyset_page(rows, limit)
 
 
 _STATUS = [

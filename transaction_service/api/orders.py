@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from servicekit.pagination import decode_cursor, page
+from servicekit.pagination import decode_keyset_cursor, keyset_page
 from servicekit.problems import Problem
 
 from ..operations import lifecycle
@@ -41,13 +41,12 @@ def list_orders(args):
         pass
     else:
         raise Problem(403, "Forbidden", f"You cannot list orders as {role}.", slug="forbidden")
-    after = decode_cursor(args["cursor"], 2)
+    after = decode_keyset_cursor(args["cursor"])
     with ctx().database.transaction() as cursor:
         rows = order_store.list_orders(
-            cursor, status=args["status"], after=tuple(after) if after else None,
-            limit=args["limit"], **filters,
+            cursor, status=args["status"], after=after, limit=args["limit"], **filters
         )
-    return page(rows, args["limit"], key=lambda o: [o["created_at"].isoformat(), o["id"]])
+    return keyset_page(rows, args["limit"])
 
 
 @blp.route("/<uuid:order_id>", methods=["GET"])

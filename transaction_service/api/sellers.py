@@ -7,13 +7,19 @@ is no way to name another shop.
 from __future__ import annotations
 
 import marshmallow as ma
-import psycopg2
 from flask import current_app
 from flask_smorest import Blueprint
 
 from servicekit.app import ProblemSchema
 from servicekit.auth import Principal
-from servicekit.pagination import PageArgsSchema, decode_cursor, encode_cursor
+from servicekit.pagination import (
+    PageArgsSchema,
+    decode_cursor,
+    decode_keyset_cursor,
+    invalid_cursor,
+    keyset_page,
+    page,
+)
 from servicekit.problems import Problem
 
 from ..domain import ledger
@@ -211,24 +217,15 @@ def get_ledger(limit: int, cursor: str | None):
     the platform fee), payouts debit it."""
     _, shop_id = _seller()
     after = decode_cursor(cursor, 1)
-    before_id = None
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise Problem(
-                422,
-                "Validation failed",
-                "The cursor is not valid.",
-                slug="validation-error",
-                errors={"cursor": ["Not a valid cursor."]},
-            )
-        before_id = after[0]
+    if after is not None and not isinstance(after[0], int):
+        raise invalid_cursor()
+    before_id = after[0] if after is not None else None
     with _database().transaction() as db:
         rows = ledger_store.account_lines(
             db, ledger.shop_payable(shop_id), limit=limit + 1, before_id=before_id
         )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    data = [
+    result = page(rows, limit, key=lambda row: [row["id"]])
+    result["data"] = [
         {
             "entry_id": row["entry_id"],
             "kind": row["kind"],
@@ -239,10 +236,9 @@ def get_ledger(limit: int, cursor: str | None):
             "balance_after": -row["running_sum"],
             "created_at": row["created_at"],
         }
-        for row in rows
+        for row in result["data"]
     ]
-    next_cursor = encode_cursor([rows[-1]["id"]]) if has_more and rows else None
-    return {"data": data, "next_cursor": next_cursor}
+    return result
 
 
 @blp.route("/payouts", methods=["GET"])
@@ -252,26 +248,12 @@ def get_ledger(limit: int, cursor: str | None):
 @_document_problems(401, 403, 422)
 def list_payouts(limit: int, cursor: str | None):
     _, shop_id = _seller()
-    after = decode_cursor(cursor, 2)
+    after = decode_keyset_cursor(cursor)
     with _database().transaction() as db:
-        try:
-            rows = payouts_store.list_for_shop(db, shop_id, limit=limit + 1, after=after)
-        except psycopg2.DataError:  # a forged cursor with a bad timestamp or uuid
-            raise Problem(
-                422,
-                "Validation failed",
-                "The cursor is not valid.",
-                slug="validation-error",
-                errors={"cursor": ["Not a valid cursor."]},
-            ) from None
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (
-        encode_cursor([rows[-1]["created_at"].isoformat(), rows[-1]["id"]])
-        if has_more and rows
-        else None
-    )
-    return {"data": [_payout_out(r) for r in rows], "next_cursor": next_cursor}
+        rows = payouts_store.list_for_shop(db, shop_id, limit=limit + 1, after=after)
+    result = keyset_page(rows, limit)
+    result["data"] = [_payout_out(r) for r in result["data"]]
+    return result
 
 
 @blp.route("/payouts", methods=["POST"])

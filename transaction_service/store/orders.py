@@ -126,7 +126,7 @@ def list_orders(
     buyer_id: str | None = None,
     shop_id: str | None = None,
     status: str | None = None,
-    after: tuple[str, str] | None = None,
+    after: tuple[datetime, str] | None = None,
     limit: int = 20,
 ) -> list[dict]:
     """Newest first, keyset-paginated on (created_at, id); returns up to limit+1 rows."""

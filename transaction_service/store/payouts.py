@@ -10,6 +10,7 @@ transaction before the lock is released at commit.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from ..domain import ledger
@@ -110,8 +111,10 @@ def get(cursor, payout_id: str) -> dict | None:
     return _row(row) if row else None
 
 
-def list_for_shop(cursor, shop_id: str, *, limit: int, after: list | None = None) -> list[dict]:
-    """Newest first; `after` is the (created_at iso, id) of the last row of the previous page."""
+def list_for_shop(
+    cursor, shop_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+) -> list[dict]:
+    """Newest first; `after` is the (created_at, id) of the last row of the previous page."""
     cursor.execute(
         """
         SELECT id::text AS id, shop_id, amount, currency, status, bank_account, requested_by,

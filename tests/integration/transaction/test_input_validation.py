@@ -7,6 +7,8 @@ import uuid
 import pytest
 from checkout_market import ADDRESS
 
+from servicekit.pagination import encode_cursor
+
 
 def _checkout(market, body):
     return market.post("/api/v1/checkout", token=market.buyer, key=str(uuid.uuid4()), json=body)
@@ -83,3 +85,19 @@ def test_ship_validation(market, tracking):
                            json={"tracking_number": tracking})
     assert response.status_code == 422, response.text
     assert "tracking_number" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "position",
+    [["not-a-time", str(uuid.uuid4())], ["2026-01-01T00:00:00+00:00", "not-a-uuid"],
+     ["2026-01-01T00:00:00", str(uuid.uuid4())]],
+)
+def test_forged_list_cursors_are_422(market, position):
+    # Regression: the orders list passed a forged cursor straight to Postgres (a 500).
+    cursor = encode_cursor(position)
+    for path, token in [("/api/v1/orders", market.buyer),
+                        ("/api/v1/sellers/me/payouts", market.seller),
+                        ("/api/v1/sellers/me/ledger", market.seller)]:
+        response = market.get(path, token=token, params={"cursor": cursor})
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"] == {"cursor": ["Not a valid cursor."]}
