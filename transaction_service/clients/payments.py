@@ -20,9 +20,10 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
+from servicekit.http import json_or_none, make_session
+
 from ..domain.money import format_provider_amount
 from ..domain.signature import verify_notification_signature
-from .http import json_or_none, retrying_session
 
 # Midtrans writes times in Western Indonesia Time without an offset.
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -116,7 +117,7 @@ class MidtransProtocolProvider(PaymentProvider):
         self.timeout = (min(2.0, timeout_seconds), timeout_seconds)
         # POST is listed because the only POST sent through this session is the charge,
         # which the provider deduplicates on order_id.
-        self.retrying = session or retrying_session(methods=frozenset({"GET", "POST"}))
+        self.retrying = session or make_session(methods=frozenset({"GET", "POST"}))
         self.single_shot = requests.Session()
         token = base64.b64encode(f"{server_key}:".encode()).decode()
         self.headers = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import requests
 
-from .http import json_or_none, retrying_session
+from servicekit.http import json_or_none, make_session
 
 
 class StorefrontUnavailable(Exception):
@@ -49,7 +49,7 @@ class StorefrontClient:
         self.base_url = base_url.rstrip("/")
         self.internal_token = internal_token
         self.timeout = (min(2.0, timeout_seconds), timeout_seconds)
-        self.session = session or retrying_session(methods=frozenset({"GET", "POST"}))
+        self.session = session or make_session(methods=frozenset({"GET", "POST"}))
 
     def _post(self, path: str, payload: dict | None = None) -> requests.Response:
         try:
