@@ -49,10 +49,11 @@ if str(REPO_ROOT) not in sys.path:
 
 import psycopg2  # noqa: E402
 
+from devstack import free_ports, new_data_dir  # noqa: E402
 from devstack.gateway import ensure_nginx, prepare_gateway  # noqa: E402
 from devstack.util import free_port, http_status, port_in_use  # noqa: E402
 from tools import procs, shopper  # noqa: E402
-from tools.stacks import distinct_free_ports, new_data_dir, throwaway_stack  # noqa: E402
+from tools.stacks import throwaway_stack  # noqa: E402
 
 WRK_SCRIPT = REPO_ROOT / "bench" / "wrk" / "report.lua"
 CONNECTIONS = 32
@@ -240,7 +241,7 @@ class Ceilings:
         self.nginx = nginx
         self.workdir = workdir
         self.processes: list[subprocess.Popen] = []
-        self.ports = distinct_free_ports(("nginx_return", "hello", "hello_gateway"))
+        self.ports = free_ports(("nginx_return", "hello", "hello_gateway"))
 
     def start(self) -> None:
         self._start_nginx_return()

@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from devstack.stack import Stack, Urls
-    from devstack.util import DevstackError, free_port
+    from devstack.stack import Stack, Urls, free_ports
+    from devstack.util import DevstackError, free_port, new_data_dir
 
-__all__ = ["DevstackError", "Stack", "Urls", "free_port"]
+__all__ = ["DevstackError", "Stack", "Urls", "free_port", "free_ports", "new_data_dir"]
 
 
 def __getattr__(name: str):
-    if name in ("Stack", "Urls"):
+    if name in ("Stack", "Urls", "free_ports"):
         from devstack import stack
 
         return getattr(stack, name)
-    if name in ("DevstackError", "free_port"):
+    if name in ("DevstackError", "free_port", "new_data_dir"):
         from devstack import util
 
         return getattr(util, name)

@@ -29,7 +29,7 @@ from devstack import keys as keymod
 from devstack.gateway import ensure_nginx, fallback_temp_dir, prepare_gateway
 from devstack.postgres import PostgresCluster, find_bindir
 from devstack.processes import MARKER_ENV, ManagedProcess, ProcessSpec, reap_leftovers, record_pids
-from devstack.util import DevstackError, http_status, port_in_use, tail
+from devstack.util import DevstackError, free_port, http_status, port_in_use, tail
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {
@@ -40,6 +40,19 @@ DEFAULT_PORTS = {
     "postgres": 55432,
 }
 WEB_SERVICES = ("storefront", "transaction", "sandbox")
+
+
+def free_ports(names=tuple(DEFAULT_PORTS), avoid=()) -> dict[str, int]:
+    """Distinct free ports for `names`, never one a default `make run` uses, so a test or
+    tool stack can run beside it."""
+    taken = set(DEFAULT_PORTS.values()) | set(avoid)
+    ports: dict[str, int] = {}
+    while len(ports) < len(names):
+        port = free_port()
+        if port not in taken:
+            taken.add(port)
+            ports[names[len(ports)]] = port
+    return ports
 PACKAGES = {
     "storefront": "storefront_service",
     "transaction": "transaction_service",

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,15 @@ from pathlib import Path
 
 class DevstackError(RuntimeError):
     """A failure the developer can act on; the message says what to do."""
+
+
+def new_data_dir(prefix: str) -> Path:
+    """A fresh temporary data dir for a throwaway stack."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    # Traversable (not listable) by others: as root, Postgres runs as `postgres` and nginx
+    # workers as `nobody`, and they must reach their own files inside.
+    path.chmod(0o711)
+    return path
 
 
 def is_root() -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # so `pytest` works as well as `python -m pytest`
     sys.path.insert(0, str(ROOT))
 
-from devstack import Stack, free_port  # noqa: E402  (needs the path above)
+from devstack import Stack, free_ports, new_data_dir  # noqa: E402  (needs the path above)
 
 INTEGRATION_DIRS = {"integration", "e2e", "contract"}
-RESERVED_PORTS = {8080, 8001, 8002, 8003, 55432}  # what `make run` uses
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,23 +37,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
 
 
-def distinct_free_ports(names) -> dict[str, int]:
-    ports: dict[str, int] = {}
-    while len(ports) < len(names):
-        port = free_port()
-        if port not in RESERVED_PORTS and port not in ports.values():
-            ports[names[len(ports)]] = port
-    return ports
-
-
-def _new_data_dir(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    # Traversable (not listable) by others: as root, Postgres runs as `postgres` and nginx
-    # workers as `nobody`, and they must reach their own files inside.
-    path.chmod(0o711)
-    return path
-
-
 class StackFactory:
     """Builds extra stacks (e.g. with different env) and stops them all at session end."""
 
@@ -63,11 +44,8 @@ class StackFactory:
         self._stacks: list[tuple[Stack, Path]] = []
 
     def __call__(self, **kwargs) -> Stack:
-        data_dir = _new_data_dir("etalase-stack-")
-        kwargs.setdefault(
-            "ports",
-            distinct_free_ports(["gateway", "storefront", "transaction", "sandbox", "postgres"]),
-        )
+        data_dir = new_data_dir("etalase-stack-")
+        kwargs.setdefault("ports", free_ports())
         kwargs.setdefault("fast_unsafe_db", True)
         kwargs.setdefault("sandbox_retry_schedule", "1,1,2,3")
         stack = Stack(data_dir, **kwargs)

@@ -9,34 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from devstack import Stack, free_port
-
-PORT_NAMES = ("gateway", "storefront", "transaction", "sandbox", "postgres")
-RESERVED_PORTS = {8080, 8001, 8002, 8003, 55432}  # what `make run` uses
-
-
-def distinct_free_ports(names=PORT_NAMES, avoid: set[int] | None = None) -> dict[str, int]:
-    taken = set(RESERVED_PORTS) | set(avoid or ())
-    ports: dict[str, int] = {}
-    while len(ports) < len(names):
-        port = free_port()
-        if port not in taken:
-            taken.add(port)
-            ports[names[len(ports)]] = port
-    return ports
-
-
-def new_data_dir(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    # Traversable by others: as root, Postgres runs as `postgres` and nginx workers as
-    # `nobody`, and they must reach their own files inside.
-    path.chmod(0o711)
-    return path
+from devstack import Stack, free_ports, new_data_dir
 
 
 @contextmanager
@@ -46,7 +22,7 @@ def throwaway_stack(prefix: str = "etalase-tool-", *, keep: bool = False, **kwar
     """A started Stack on free ports in a temp dir; stopped and deleted on exit (unless
     `keep` or ETALASE_KEEP_DATA=1, for reading its logs)."""
     data_dir = new_data_dir(prefix)
-    kwargs.setdefault("ports", distinct_free_ports())
+    kwargs.setdefault("ports", free_ports())
     kwargs.setdefault("sandbox_retry_schedule", "1,1,2,3")
     stack = Stack(data_dir, **kwargs)
     try:
