@@ -1,6 +1,6 @@
 // Shared pieces of the screens: headings, error boxes, thumbnails, price and stock lines.
 
-import { h } from './dom.js';
+import { h, replace } from './dom.js';
 import { describeError, hueOf, rupiah, statusLabel, statusTone } from './format.js';
 
 export function pageTitle(text, ...extra) {
@@ -80,9 +80,25 @@ export function statusBadge(status) {
     statusLabel(status));
 }
 
-export function loadMoreButton(onClick) {
-  return h('button', { type: 'button', class: 'btn btn-secondary load-more', onclick: onClick },
-    'Load more');
+/** The footer of a paged list: a "Load more" button while the API has a next page. */
+export function pagedFooter(footer, nextCursor, loadNext) {
+  if (!nextCursor) {
+    replace(footer);
+    return;
+  }
+  const button = h('button', {
+    type: 'button',
+    class: 'btn btn-secondary load-more',
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        await loadNext(nextCursor);
+      } catch (error) {
+        if (error.name !== 'AbortError') replace(footer, errorBox(error));
+      }
+    },
+  }, 'Load more');
+  replace(footer, button);
 }
 
 /** Put a button into a busy state while `work` runs. */

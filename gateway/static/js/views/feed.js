@@ -1,10 +1,10 @@
 // The feed (videos and live sessions with their tagged products) and one content's page.
 
 import { api } from '../api.js';
-import { h, replace } from '../dom.js';
+import { h } from '../dom.js';
 import { plural } from '../format.js';
 import {
-  availability, contentThumb, errorBox, loadMoreButton, pageTitle, price, productThumb,
+  availability, contentThumb, pagedFooter, pageTitle, price, productThumb,
 } from '../ui.js';
 import { addToCart } from './shared.js';
 
@@ -55,19 +55,7 @@ export async function feedView(ctx) {
     if (!cursor && page.data.length === 0) {
       list.replaceWith(h('p', { class: 'muted' }, 'Nothing in the feed yet.'));
     }
-    if (page.next_cursor) {
-      const button = loadMoreButton(async () => {
-        button.disabled = true;
-        try {
-          await loadPage(page.next_cursor);
-        } catch (error) {
-          if (error.name !== 'AbortError') replace(footer, errorBox(error));
-        }
-      });
-      replace(footer, button);
-    } else {
-      replace(footer);
-    }
+    pagedFooter(footer, page.next_cursor, (next) => loadPage(next));
   }
 
   await loadPage(null); // errors of the first page show the route's error screen

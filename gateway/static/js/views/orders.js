@@ -7,7 +7,7 @@ import {
   EXPIRED_MESSAGE, PAYMENT_METHODS, dateTime, plural, rupiah, shortId, timeLeft,
 } from '../format.js';
 import * as session from '../session.js';
-import { busy, errorBox, infoBox, loadMoreButton, pageTitle, statusBadge } from '../ui.js';
+import { busy, errorBox, infoBox, pagedFooter, pageTitle, statusBadge } from '../ui.js';
 
 const POLL_MS = 1500;
 const PAGE_SIZE = 20;
@@ -46,19 +46,7 @@ export async function ordersView(ctx) {
       list.replaceWith(h('div', { class: 'card pad empty' },
         h('p', {}, 'No orders yet.'), h('a', { class: 'btn btn-primary', href: '#/feed' }, 'Start shopping')));
     }
-    if (page.next_cursor) {
-      const button = loadMoreButton(async () => {
-        button.disabled = true;
-        try {
-          await loadPage(page.next_cursor);
-        } catch (error) {
-          if (error.name !== 'AbortError') replace(footer, errorBox(error));
-        }
-      });
-      replace(footer, button);
-    } else {
-      replace(footer);
-    }
+    pagedFooter(footer, page.next_cursor, (next) => loadPage(next));
   }
 
   await loadPage(null);

@@ -4,7 +4,7 @@
 import { api } from '../api.js';
 import { field, h, replace } from '../dom.js';
 import { dateTime, rupiah, shortId } from '../format.js';
-import { busy, errorBox, loadMoreButton, pageTitle, statusBadge } from '../ui.js';
+import { busy, errorBox, pagedFooter, pageTitle, statusBadge } from '../ui.js';
 import { orderRow } from './orders.js';
 
 function toShipCard(ctx, order, onShipped) {
@@ -77,19 +77,7 @@ export async function sellerView(ctx) {
       list.replaceWith(h('p', { class: 'muted' },
         query.status ? 'Nothing to ship right now.' : 'No orders yet.'));
     }
-    if (page.next_cursor) {
-      const button = loadMoreButton(async () => {
-        button.disabled = true;
-        try {
-          await loadPage(list, footer, query, render, page.next_cursor);
-        } catch (error) {
-          if (error.name !== 'AbortError') replace(footer, errorBox(error));
-        }
-      });
-      replace(footer, button);
-    } else {
-      replace(footer);
-    }
+    pagedFooter(footer, page.next_cursor, (next) => loadPage(list, footer, query, render, next));
   }
 
   const section = h('section', { class: 'seller' },
