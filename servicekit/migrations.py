@@ -53,11 +53,6 @@ def applied_versions(db: Database) -> set[int]:
         return {row["version"] for row in cursor.fetchall()}
 
 
-def pending(db: Database, directory: Path) -> list[Migration]:
-    done = applied_versions(db)
-    return [m for m in discover(directory) if m.version not in done]
-
-
 def apply(db: Database, directory: Path) -> list[Migration]:
     """Apply every pending migration; returns what was applied."""
     applied: list[Migration] = []

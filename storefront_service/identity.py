@@ -13,6 +13,8 @@ from pathlib import Path
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 ISSUER = "etalase-storefront"
 
@@ -46,17 +48,19 @@ class TokenIssuer:
         self.private_key_file = Path(private_key_file)
         self.kid = kid
         self.ttl_seconds = ttl_seconds
-        self._key: bytes | None = None
+        self._key: RSAPrivateKey | None = None
         self._lock = threading.Lock()
 
-    def _private_key(self) -> bytes:
+    def _private_key(self) -> RSAPrivateKey:
+        # Parsed once: PyJWT would otherwise parse the PEM on every login (~27 ms each).
         if self._key is None:
             with self._lock:
                 if self._key is None:
                     try:
-                        self._key = self.private_key_file.read_bytes()
+                        pem = self.private_key_file.read_bytes()
                     except OSError as exc:
                         raise SigningKeyUnavailable(str(exc)) from exc
+                    self._key = serialization.load_pem_private_key(pem, password=None)
         return self._key
 
     def issue(self, account_id: str, role: str, shop_id: str | None) -> tuple[str, int]:

@@ -14,7 +14,6 @@ can `POST /v2/{order_id}/notifications/resend`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -99,7 +98,6 @@ class Notifier:
             return None
 
     def _deliver(self, delivery) -> None:
-        payload = json.loads(delivery["payload"])
         request_id = delivery["request_id"]
         attempt = delivery["attempts"]
         started = time.time()
@@ -108,7 +106,7 @@ class Notifier:
         try:
             response = self.session.post(
                 self.config.notification_url,
-                data=json.dumps(payload),
+                data=delivery["payload"].encode(),  # stored as the JSON text to send
                 headers={
                     "Content-Type": "application/json",
                     "Accept": "application/json",

@@ -238,8 +238,6 @@ class NotificationAckSchema(ma.Schema):
 
 def present_order(order: dict) -> dict:
     """Store row (+ items, payment) -> the public order document (money as objects)."""
-    if "subtotal" in order and isinstance(order.get("subtotal"), dict):
-        return order  # already presented
     currency = order.get("currency") or CURRENCY
     payment = order.get("payment")
     return {

@@ -12,7 +12,7 @@ from servicekit.auth import Principal
 from servicekit.problems import Problem
 
 from ..context import Context
-from ..domain.orders import OrderStatus, transition
+from ..domain.orders import OrderStatus
 from ..store import orders as order_store
 from ..store import outbox
 from .checkout import abandon_locked
@@ -42,8 +42,8 @@ def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
         if order["buyer_id"] != principal.account_id:
             raise _forbidden("Only the buyer can cancel an order.")
         was_paid = order["status"] == OrderStatus.AWAITING_SHIPMENT
-        # Raises IllegalTransition (409) for anything already shipped or closed.
-        transition(order["status"], OrderStatus.CANCELLED)
+        # `move` raises IllegalTransition (409) for anything already shipped or closed,
+        # before anything is written.
         move(cursor, order, OrderStatus.CANCELLED, actor=principal.account_id,
              stamp={"cancel_reason": "buyer"}, data={"reason": "buyer", "paid": was_paid})
         if was_paid:

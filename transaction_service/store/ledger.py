@@ -114,18 +114,11 @@ def shop_paid_out(cursor, shop_id: str) -> int:
     return int(_value(cursor.fetchone(), "total", 0))
 
 
-def _orders_table_exists(cursor) -> bool:
-    cursor.execute("SELECT to_regclass('orders') IS NOT NULL AS present")
-    return bool(_value(cursor.fetchone(), "present", 0))
-
-
 PENDING_STATUSES = tuple(sorted(ledger.ESCROWED_STATUSES))
 
 
 def shop_pending(cursor, shop_id: str) -> int:
-    """Money in escrow for the shop's paid, not yet completed orders (0 without orders)."""
-    if not _orders_table_exists(cursor):
-        return 0
+    """Money in escrow for the shop's paid, not yet completed orders."""
     cursor.execute(
         """
         SELECT coalesce(sum(total), 0) AS total
