@@ -160,9 +160,14 @@ def test_storefront_upstream_only_serves_storefront_prefixes():
     """The compliance view: every location proxying to the storefront is a showcase path."""
     text = build_config(compose_settings())
     current = None
+    checked = 0
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("location "):
             current = stripped
         if "proxy_pass http://etalase_storefront" in stripped and current:
             assert not any(word in current for word in MARKETPLACE_WORDS), current
+            checked += 1
+    # Each storefront route has a location; if the upstream's name or the format changed,
+    # the loop above would check nothing.
+    assert checked >= len([r for r in ROUTES if r.upstream == STOREFRONT])

@@ -4,6 +4,7 @@ marketplace's notification endpoint."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -322,3 +323,15 @@ def wait_until_fixture():
 @pytest.fixture
 def order_id() -> str:
     return f"it-{uuid.uuid4().hex[:20]}"
+
+
+@pytest.fixture(scope="session")
+def expected_signature():
+    """DESIGN.md §7's signature, written out here rather than taken from the sandbox's own
+    signer, so a bug shared by its signer and verifier cannot pass."""
+
+    def signature(order_id: str, status_code: str, gross_amount: str, server_key: str) -> str:
+        raw = (order_id + status_code + gross_amount + server_key).encode()
+        return hashlib.sha512(raw).hexdigest()
+
+    return signature

@@ -6,8 +6,6 @@ import uuid
 import pytest
 import requests
 
-from payment_sandbox.domain.signature import signature_key
-
 pytestmark = pytest.mark.integration
 
 PROBLEM = "application/problem+json"
@@ -92,14 +90,16 @@ def test_charge_accepts_unknown_midtrans_fields_and_custom_expiry(sandbox, order
 # status ------------------------------------------------------------------------------------
 
 
-def test_status_by_order_id_and_by_transaction_id(sandbox, order_id):
+def test_status_by_order_id_and_by_transaction_id(sandbox, order_id, expected_signature):
     created = sandbox.charge(order_id, 150000).json()
     by_order = sandbox.get(f"/v2/{order_id}/status")
     assert by_order.status_code == 200
     body = by_order.json()
     assert body["transaction_status"] == "pending"
     assert body["status_code"] == "201"
-    assert body["signature_key"] == signature_key(order_id, "201", "150000.00", sandbox.server_key)
+    assert body["signature_key"] == expected_signature(
+        order_id, "201", "150000.00", sandbox.server_key
+    )
     by_transaction = sandbox.get(f"/v2/{created['transaction_id']}/status").json()
     assert by_transaction["order_id"] == order_id
 
@@ -234,7 +234,7 @@ def test_refund_requires_settlement(sandbox, order_id):
 
 
 def test_refund_is_idempotent_on_refund_key_and_never_exceeds_gross(
-    sandbox, receiver, order_id
+    sandbox, receiver, order_id, expected_signature
 ):
     sandbox.charge(order_id, 150000)
     sandbox.pay(order_id)
@@ -279,7 +279,7 @@ def test_refund_is_idempotent_on_refund_key_and_never_exceeds_gross(
     for b in refunds:
         assert b["status_code"] == "200"
         assert b["gross_amount"] == "150000.00"
-        assert b["signature_key"] == signature_key(order_id, "200", "150000.00",
+        assert b["signature_key"] == expected_signature(order_id, "200", "150000.00",
                                                    sandbox.server_key)
 
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from payment_sandbox.domain.signature import signature_key, verify_signature
+from payment_sandbox.domain.signature import verify_signature
 
 pytestmark = pytest.mark.integration
 
@@ -12,6 +12,7 @@ NOTIFICATION_FIELDS = {
     "order_id", "transaction_id", "transaction_status", "status_code", "gross_amount",
     "payment_type", "fraud_status", "transaction_time", "signature_key",
 }
+
 
 
 def by_status(records, status):
@@ -33,7 +34,7 @@ def test_charge_queues_a_signed_pending_notification(sandbox, receiver, order_id
 
 
 def test_pay_delivers_a_settlement_notification_with_a_valid_signature(
-    sandbox, receiver, order_id
+    sandbox, receiver, order_id, expected_signature
 ):
     sandbox.charge(order_id, 150000)
     paid = sandbox.pay(order_id)
@@ -49,7 +50,7 @@ def test_pay_delivers_a_settlement_notification_with_a_valid_signature(
     assert body["payment_type"] == "bank_transfer"
     assert body["fraud_status"] == "accept"
     assert body["settlement_time"]
-    assert body["signature_key"] == signature_key(
+    assert body["signature_key"] == expected_signature(
         order_id, "200", "150000.00", sandbox.server_key
     )
     assert not verify_signature(body, "another-key")

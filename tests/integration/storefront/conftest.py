@@ -85,7 +85,7 @@ class StorefrontTarget:
     database_url: str
     internal_token: str
     env: dict = field(default_factory=dict)  # environment for CLI commands
-    private_key_pem: bytes | None = None  # only for the local target
+    private_key_pem: bytes | None = None  # the key the storefront signs with
     kid: str | None = None
 
     def sql(self, query: str, params=None) -> list[dict]:
@@ -137,6 +137,8 @@ def _from_stack(stack) -> StorefrontTarget:
         database_url=stack.dsn("storefront"),
         internal_token=token,
         env=env,
+        private_key_pem=stack.jwt_private_key_path.read_bytes(),
+        kid=stack.jwt_kid,
     )
 
 

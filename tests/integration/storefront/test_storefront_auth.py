@@ -119,17 +119,19 @@ def _token(pem, kid, **claims):
 def test_me_refuses_missing_forged_and_expired_tokens(storefront):
     assert storefront.api.get("/api/v1/auth/me").status_code == 401
     assert storefront.api.get("/api/v1/auth/me", token="garbage").status_code == 401
+    buyer_id = jwt.decode(login(storefront, "buyer@etalase.test", "etalase-demo"),
+                          options={"verify_signature": False})["sub"]
+    # Control: the storefront's own key and kid make a token it accepts, so the refusals
+    # below are about what each token changes.
+    valid = _token(storefront.private_key_pem, storefront.kid, sub=buyer_id)
+    assert storefront.api.get("/api/v1/auth/me", token=valid).status_code == 200
     other_pem, _ = make_rsa_key("intruder")
-    kid = jwt.get_unverified_header(
-        login(storefront, "buyer@etalase.test", "etalase-demo")
-    )["kid"] if storefront.private_key_pem is None else storefront.kid
-    forged = _token(other_pem, kid)
+    forged = _token(other_pem, storefront.kid, sub=buyer_id)
     response = storefront.api.get("/api/v1/auth/me", token=forged)
     assert response.status_code == 401
     assert response.headers.get("WWW-Authenticate", "").startswith("Bearer")
-    if storefront.private_key_pem:
-        expired = _token(storefront.private_key_pem, storefront.kid,
-                         iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
-        assert storefront.api.get("/api/v1/auth/me", token=expired).status_code == 401
-        unknown_kid = _token(storefront.private_key_pem, "no-such-kid")
-        assert storefront.api.get("/api/v1/auth/me", token=unknown_kid).status_code == 401
+    expired = _token(storefront.private_key_pem, storefront.kid, sub=buyer_id,
+                     iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
+    assert storefront.api.get("/api/v1/auth/me", token=expired).status_code == 401
+    unknown_kid = _token(storefront.private_key_pem, "no-such-kid", sub=buyer_id)
+    assert storefront.api.get("/api/v1/auth/me", token=unknown_kid).status_code == 401

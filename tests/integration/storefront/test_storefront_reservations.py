@@ -105,8 +105,13 @@ def test_reserve_is_idempotent_on_order_id(storefront, shop_products):
 def test_a_repeat_is_answered_even_after_a_price_change(storefront, shop_products):
     seller, (a, _, _) = shop_products
     body = _body([(a["id"], 1)])
-    first = storefront.internal.post("/internal/reservations", json=body).json()
-    storefront.api.patch(f"/api/v1/products/{a['id']}", token=seller.token, json={"price": 1})
+    created = storefront.internal.post("/internal/reservations", json=body)
+    assert created.status_code == 201, created.text
+    first = created.json()
+    assert first["items"][0]["unit_price"]["amount"] != 1
+    patched = storefront.api.patch(f"/api/v1/products/{a['id']}", token=seller.token,
+                                   json={"price": 1})
+    assert patched.status_code == 200 and patched.json()["price"]["amount"] == 1
     again = storefront.internal.post("/internal/reservations", json=body)
     assert again.status_code == 200
     assert again.json()["items"][0]["unit_price"] == first["items"][0]["unit_price"]
