@@ -101,3 +101,16 @@ def release_reservation(order_id):
     """The order was cancelled or expired unpaid: the stock goes back. Idempotent; 409 if
     the reservation was committed."""
     return reservations.release(database(), str(order_id))
+
+
+@blp.route("/reservations/<uuid:order_id>/restock", methods=["POST"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.response(200, ReservationSchema)
+@problem_doc(blp, 401, 404, 409)
+def restock_reservation(order_id):
+    """A paid order was cancelled after its reservation was committed: the units go back
+    into stock (inactive products too) and the reservation becomes `restocked`.
+    Idempotent, stock returned once; 409 if the reservation is active (commit or release
+    it instead) or released (its stock already went back)."""
+    return reservations.restock(database(), str(order_id))

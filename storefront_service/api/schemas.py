@@ -354,9 +354,12 @@ class ReservationSchema(ma.Schema):
     order_id = fields.UUID()
     buyer_id = fields.UUID()
     shop_id = fields.UUID()
-    status = fields.String(metadata={"description": "active | committed | released"})
+    status = fields.String(
+        metadata={"description": "active | committed | released | restocked"}
+    )
     expires_at = UtcDateTime()
     created_at = UtcDateTime()
     committed_at = UtcDateTime(allow_none=True)
     released_at = UtcDateTime(allow_none=True)
+    restocked_at = UtcDateTime(allow_none=True)
     items = fields.List(fields.Nested(ReservationItemSchema))

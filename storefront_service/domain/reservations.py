@@ -1,8 +1,9 @@
 """Rules of stock reservations (the marketplace's hold on stock while an order is paid).
 
-States: active -> committed (sale final) or active -> released (stock returned). Both ends
-are final; repeating the same move is a no-op (the marketplace retries), the other move is
-a conflict.
+States: active -> committed (sale final) or active -> released (stock returned), and
+committed -> restocked (a paid order cancelled after the sale was final: its stock comes
+back). released and restocked are final. Repeating the same move is a no-op (the
+marketplace retries); any other move is a conflict.
 """
 
 from __future__ import annotations
@@ -15,26 +16,37 @@ from .errors import InsufficientStock, Invalid, InvalidTransition, NotFound
 ACTIVE = "active"
 COMMITTED = "committed"
 RELEASED = "released"
-STATUSES = (ACTIVE, COMMITTED, RELEASED)
+RESTOCKED = "restocked"
+STATUSES = (ACTIVE, COMMITTED, RELEASED, RESTOCKED)
 
 MAX_QUANTITY = 999
 
 APPLY = "apply"  # perform the transition
 ALREADY_DONE = "already-done"  # idempotent repeat: answer with the current state
 
+# target -> the one state it may be reached from
+_SOURCE = {COMMITTED: ACTIVE, RELEASED: ACTIVE, RESTOCKED: COMMITTED}
+# Why a restock is refused, by current state (the other refusals share one message).
+_RESTOCK_REFUSED = {
+    ACTIVE: "The reservation is still active; commit or release it instead of restocking.",
+    RELEASED: "The reservation was released: its stock was already returned.",
+}
+
 
 def decide_transition(current: str, target: str) -> str:
     """Whether moving a reservation from `current` to `target` happens, is a repeat, or is
     refused."""
-    if target not in (COMMITTED, RELEASED):
+    if target not in _SOURCE:
         raise ValueError(f"not a transition target: {target}")
     if current == target:
         return ALREADY_DONE
-    if current == ACTIVE:
+    if current == _SOURCE[target]:
         return APPLY
-    wanted = "committed" if target == COMMITTED else "released"
+    detail = (_RESTOCK_REFUSED.get(current) if target == RESTOCKED else None) or (
+        f"The reservation is already {current}; it cannot be {target}."
+    )
     raise InvalidTransition(
-        f"The reservation is already {current}; it cannot be {wanted}.",
+        detail,
         current_status=current,  # not `status`: that member is the problem's HTTP status
     )
 

@@ -7,8 +7,8 @@ The unit price is read from the locked row, so it is the price current at the mo
 stock was taken: a concurrent price change either committed before the lock (and is seen)
 or waits for this transaction to finish.
 
-Lock order everywhere: a reservation row before product rows (commit, release, sweeper); a
-new reservation locks products and then inserts its own, not yet visible, row.
+Lock order everywhere: a reservation row before product rows (commit, release, restock,
+sweeper); a new reservation locks products and then inserts its own, not yet visible, row.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..domain import reservations as rules
 from ..domain.errors import Conflict, NotFound
 
 _RESERVATION_COLUMNS = """order_id, buyer_id, shop_id, status, expires_at, created_at,
-    committed_at, released_at, released_by"""
+    committed_at, released_at, released_by, restocked_at"""
 
 
 class _Raced(Exception):
@@ -134,6 +134,23 @@ def release(db: Database, order_id: str) -> dict:
         if rules.decide_transition(status, rules.RELEASED) == rules.APPLY:
             _return_stock(cur, [order_id])
             _mark_released(cur, [order_id], "marketplace")
+        return _load(cur, order_id)
+
+
+def restock(db: Database, order_id: str) -> dict:
+    """Put the units of a committed reservation back on the shelf (a paid order cancelled
+    after the sale was final). The reservation row lock serialises duplicate calls: the
+    stock goes back exactly once, repeats answer with the restocked reservation. Products
+    get their units back whatever their status (stock is only a number on the row)."""
+    with db.transaction() as cur:
+        status, _buyer_id = _lock(cur, order_id)
+        if rules.decide_transition(status, rules.RESTOCKED) == rules.APPLY:
+            _return_stock(cur, [order_id])
+            cur.execute(
+                "UPDATE reservations SET status = 'restocked', restocked_at = now()"
+                " WHERE order_id = %s",
+                (order_id,),
+            )
         return _load(cur, order_id)
 
 

@@ -2,15 +2,16 @@
 
 Each test declares one interaction on a pact mock server and drives the marketplace's real
 client (`transaction_service/clients/storefront.py`) and the code that uses its answers
-(the checkout's price snapshot, the JWKS loader). The resulting pact is written to
-`pacts/etalase-marketplace-etalase-showcase.json`, which `test_provider_showcase.py`
-replays against the real showcase. Only fields the marketplace reads are pinned; the rest
-of a response is free to change.
+(the checkout's price snapshot, the outbox relay's stock return, the JWKS loader). The
+resulting pact is written to `pacts/etalase-marketplace-etalase-showcase.json`, which
+`test_provider_showcase.py` replays against the real showcase. Only fields the marketplace
+reads are pinned; the rest of a response is free to change.
 """
 
 from __future__ import annotations
 
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -23,7 +24,9 @@ from pact_support import (
     ORDER_ACTIVE_COMMIT,
     ORDER_ACTIVE_RELEASE,
     ORDER_COMMITTED,
+    ORDER_COMMITTED_RESTOCK,
     ORDER_RELEASED,
+    ORDER_RELEASED_RESTOCK,
     ORDER_SOLD_OUT,
     ORDER_TO_RESERVE,
     ORDER_UNKNOWN,
@@ -35,10 +38,15 @@ from pact_support import (
 )
 
 from servicekit.auth import load_jwks
-from transaction_service.clients.storefront import InsufficientStock, StorefrontClient
+from transaction_service.clients.storefront import (
+    InsufficientStock,
+    StorefrontAnswer,
+    StorefrontClient,
+)
 from transaction_service.operations.checkout import CheckoutRequest, _snapshot
+from transaction_service.workers.outbox_relay import _reservation_return
 
-INTERACTIONS = 8  # the tests below; the pact is only published when all of them ran
+INTERACTIONS = 10  # the tests below; the pact is only published when all of them ran
 TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
 PROBLEM = "application/problem+json"
 ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
@@ -207,10 +215,37 @@ def test_commit_of_a_released_reservation_is_a_conflict(pact):
 
 
 def test_release_of_a_committed_reservation_is_a_conflict(pact):
-    # A cancelled paid order: the relay then asks to restock instead.
+    # A cancelled paid order: the relay then asks to restock instead (below).
     answer = _action(pact, "a release of a committed reservation", "a committed reservation",
                      ORDER_COMMITTED, "release", 409)
     assert answer.status == 409
+
+
+def test_restock_a_committed_reservation(pact):
+    # A cancelled paid order whose reservation was committed: the units go back on sale.
+    answer = _action(pact, "a restock of a committed reservation", "a committed reservation",
+                     ORDER_COMMITTED_RESTOCK, "restock", 200, "restocked")
+    assert answer.status == 200 and answer.body["status"] == "restocked"
+    assert _relay_return(answer).outcome == "done"
+
+
+def test_restock_of_a_released_reservation_is_a_conflict(pact):
+    # Its stock already went back: restocking would create stock. The relay records a
+    # conflict for a human, never retries it.
+    answer = _action(pact, "a restock of a released reservation", "a released reservation",
+                     ORDER_RELEASED_RESTOCK, "restock", 409)
+    assert answer.status == 409
+    assert _relay_return(answer).outcome == "conflict"
+
+
+def _relay_return(restock_answer: StorefrontAnswer):
+    """What the outbox relay makes of a restock answer, after the release it tries first
+    was refused because the reservation is committed."""
+    refused = StorefrontAnswer(409, {"status": 409, "current_status": "committed"})
+    storefront = SimpleNamespace(release=lambda _order_id: refused,
+                                 restock=lambda _order_id: restock_answer)
+    return _reservation_return(SimpleNamespace(storefront=storefront),
+                               {"order_id": ORDER_COMMITTED_RESTOCK})
 
 
 def test_release_without_a_reservation_is_not_found(pact):

@@ -179,6 +179,7 @@ INTERNAL_CALLS = [
     ("GET", f"/internal/reservations/{uuid.uuid4()}", None),
     ("POST", f"/internal/reservations/{uuid.uuid4()}/commit", None),
     ("POST", f"/internal/reservations/{uuid.uuid4()}/release", None),
+    ("POST", f"/internal/reservations/{uuid.uuid4()}/restock", None),
 ]
 
 

@@ -113,6 +113,28 @@ def test_concurrent_retries_of_one_order_take_stock_once(storefront, make_actor,
     assert storefront.sql("SELECT stock FROM products WHERE id = %s", (pid,))[0]["stock"] == 47
 
 
+def test_concurrent_restocks_of_one_order_return_the_stock_once(
+    storefront, make_actor, make_product
+):
+    seller = make_actor("seller")
+    pid = make_product(seller, stock=20)["id"]
+    order_id = str(uuid.uuid4())
+    assert _reserve(storefront, [(pid, 5)], order_id=order_id).status_code == 201
+    commit = storefront.internal.post(f"/internal/reservations/{order_id}/commit")
+    assert commit.status_code == 200, commit.text
+
+    responses = _all_at_once(
+        10,
+        lambda i: storefront.internal.post(f"/internal/reservations/{order_id}/restock"),
+        workers=10,
+    )
+
+    assert [r.status_code for r in responses] == [200] * 10
+    assert {r.json()["status"] for r in responses} == {"restocked"}
+    assert len({r.json()["restocked_at"] for r in responses}) == 1
+    assert storefront.sql("SELECT stock FROM products WHERE id = %s", (pid,))[0]["stock"] == 20
+
+
 def test_a_reservation_never_quotes_a_price_that_was_not_current(
     storefront, make_actor, make_product
 ):

@@ -41,6 +41,7 @@ def test_internal_endpoints_refuse_anything_but_the_service_token(storefront, ma
             ("GET", f"/internal/reservations/{order}", None),
             ("POST", f"/internal/reservations/{order}/commit", None),
             ("POST", f"/internal/reservations/{order}/release", None),
+            ("POST", f"/internal/reservations/{order}/restock", None),
         ]:
             response = client.request(method, path, json=json, **kwargs)
             assert response.status_code == 401, (method, path, response.text)
@@ -263,6 +264,76 @@ def test_release_returns_stock_once(storefront, shop_products):
     assert _stock(storefront, a["id"]) == 10
 
 
+def test_restock_returns_the_stock_of_a_committed_reservation_once(storefront, shop_products):
+    seller, (a, b, _) = shop_products
+    body = _body([(a["id"], 3), (b["id"], 2)])
+    order = body["order_id"]
+    assert storefront.internal.post("/internal/reservations", json=body).status_code == 201
+    committed = storefront.internal.post(f"/internal/reservations/{order}/commit").json()
+    assert (_stock(storefront, a["id"]), _stock(storefront, b["id"])) == (7, 8)
+
+    first = storefront.internal.post(f"/internal/reservations/{order}/restock")
+    assert first.status_code == 200, first.text
+    restocked = first.json()
+    assert restocked["status"] == "restocked" and restocked["restocked_at"]
+    assert restocked["committed_at"] == committed["committed_at"]  # it was committed
+    assert restocked["released_at"] is None
+    assert restocked["items"] == committed["items"]
+    assert (_stock(storefront, a["id"]), _stock(storefront, b["id"])) == (10, 10)
+
+    again = storefront.internal.post(f"/internal/reservations/{order}/restock")
+    assert again.status_code == 200 and again.json() == restocked
+    assert (_stock(storefront, a["id"]), _stock(storefront, b["id"])) == (10, 10)
+    got = storefront.internal.get(f"/internal/reservations/{order}")
+    assert got.status_code == 200 and got.json() == restocked
+
+    # restocked is final: neither commit nor release moves it, and no stock moves
+    for action in ("commit", "release"):
+        refused = storefront.internal.post(f"/internal/reservations/{order}/{action}")
+        assert refused.status_code == 409, (action, refused.text)
+        assert refused.json()["current_status"] == "restocked"
+    assert (_stock(storefront, a["id"]), _stock(storefront, b["id"])) == (10, 10)
+
+
+def test_restock_gives_an_inactive_product_its_units_back(storefront, shop_products):
+    seller, (a, _, _) = shop_products
+    body = _body([(a["id"], 4)])
+    order = body["order_id"]
+    storefront.internal.post("/internal/reservations", json=body)
+    assert storefront.internal.post(f"/internal/reservations/{order}/commit").status_code == 200
+    hidden = storefront.api.patch(f"/api/v1/products/{a['id']}", token=seller.token,
+                                  json={"status": "inactive"})
+    assert hidden.status_code == 200, hidden.text
+    response = storefront.internal.post(f"/internal/reservations/{order}/restock")
+    assert response.status_code == 200, response.text
+    assert _stock(storefront, a["id"]) == 10
+
+
+@pytest.mark.parametrize("then, hint", [(None, "commit or release"),
+                                        ("release", "already returned")])
+def test_restock_of_an_active_or_released_reservation_is_a_conflict(
+    storefront, shop_products, then, hint
+):
+    _, (a, _, _) = shop_products
+    body = _body([(a["id"], 2)])
+    order = body["order_id"]
+    storefront.internal.post("/internal/reservations", json=body)
+    if then:
+        assert storefront.internal.post(f"/internal/reservations/{order}/{then}"
+                                        ).status_code == 200
+    before = _stock(storefront, a["id"])
+    response = storefront.internal.post(f"/internal/reservations/{order}/restock")
+    assert response.status_code == 409, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("/invalid-transition") and problem["status"] == 409
+    assert problem["current_status"] == ("released" if then else "active")
+    assert hint in problem["detail"]
+    assert _stock(storefront, a["id"]) == before
+    status = storefront.internal.get(f"/internal/reservations/{order}").json()["status"]
+    assert status == ("released" if then else "active")
+
+
 def test_get_reservation(storefront, shop_products):
     _, (a, _, _) = shop_products
     body = _body([(a["id"], 1)])
@@ -271,7 +342,7 @@ def test_get_reservation(storefront, shop_products):
     assert response.status_code == 200 and response.json() == created
 
 
-@pytest.mark.parametrize("suffix", ["", "/commit", "/release"])
+@pytest.mark.parametrize("suffix", ["", "/commit", "/release", "/restock"])
 def test_unknown_or_malformed_order_ids_are_404(storefront, suffix):
     method = "GET" if not suffix else "POST"
     for order in (str(uuid.uuid4()), "not-a-uuid"):

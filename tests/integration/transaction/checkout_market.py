@@ -114,6 +114,17 @@ class Market:
         assert response.status_code == 200, response.text
         return response.json()["stock"]
 
+    def reservation(self, order_id: str) -> dict | None:
+        """The showcase's stock reservation for an order, read from its internal API
+        (straight to the storefront: the gateway never routes /internal/); None if none."""
+        response = self.http.get(
+            f"{self.stack.urls.storefront}/internal/reservations/{order_id}",
+            headers={"X-Internal-Token": self.stack.secrets["internal_token"]}, timeout=10)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        return response.json()
+
     # -- marketplace -----------------------------------------------------------------
     def checkout(self, items, *, token: str | None = None, key: str | None = None,
                  method: str = "bank_transfer", address: dict | None = None):

@@ -115,6 +115,42 @@ def test_cancel_paid_refunds_through_the_provider(market):
     assert rows[0]["n"] == 1
 
 
+def test_cancel_paid_after_the_commit_puts_the_stock_back_on_the_showcase(market):
+    product = market.product(stock=6, price=87000)
+    before = market.stock(product)
+    response = market.checkout([{"product_id": product, "quantity": 2}])
+    assert response.status_code == 201, response.text
+    order_id = response.json()["order"]["id"]
+    assert market.pay(order_id).status_code == 200
+    market.wait_status(order_id, "AWAITING_SHIPMENT")
+    # the relay delivered the commit: the sale is final on the showcase
+    assert market.wait_outbox_done(order_id, "reservation_commit")["outcome"] == "done"
+    assert market.wait_for(
+        lambda: (market.reservation(order_id) or {}).get("status") == "committed")
+    assert market.stock(product) == before - 2
+
+    cancel = market.post(f"/api/v1/orders/{order_id}/cancel", token=market.buyer,
+                         key=str(uuid.uuid4()))
+    assert cancel.status_code == 200, cancel.text
+    assert cancel.json()["status"] == "CANCELLED"
+
+    # release is refused (committed), so the relay restocks
+    returned = market.wait_outbox_done(order_id, "reservation_return")
+    assert (returned["outcome"], returned["last_error"]) == ("done", "restocked")
+    reservation = market.reservation(order_id)
+    assert reservation["status"] == "restocked" and reservation["restocked_at"]
+    assert market.stock(product) == before
+    assert market.wait_for(
+        lambda: market.order(order_id)["payment"]["status"] == "refunded")
+    assert market.order(order_id)["status"] == "CANCELLED"
+    assert {e["kind"] for e in market.ledger(order_id)} == {"payment_settled", "refund_issued"}
+    # nothing left for the relay, nothing refused
+    assert market.wait_for(lambda: all(r["processed_at"] for r in market.outbox(order_id)))
+    assert all(r["outcome"] in ("done", "superseded") for r in market.outbox(order_id)), \
+        market.outbox(order_id)
+    assert market.stock(product) == before  # exactly once
+
+
 def test_order_lists_are_per_role_and_paginated(market):
     other = market.new_buyer()
     product = market.product(stock=10)

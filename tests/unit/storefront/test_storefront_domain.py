@@ -46,26 +46,57 @@ def test_subtotal_counts_only_available_lines_at_current_prices():
     assert cart.subtotal([]) == 0
 
 
-@pytest.mark.parametrize("current, target, outcome", [
-    ("active", "committed", reservations.APPLY),
-    ("active", "released", reservations.APPLY),
-    ("committed", "committed", reservations.ALREADY_DONE),
-    ("released", "released", reservations.ALREADY_DONE),
-])
-def test_allowed_transitions(current, target, outcome):
-    assert reservations.decide_transition(current, target) == outcome
+# Every (current, target) pair: states x transition targets.
+LEGAL = {
+    ("active", "committed"): reservations.APPLY,
+    ("active", "released"): reservations.APPLY,
+    ("committed", "restocked"): reservations.APPLY,
+    ("committed", "committed"): reservations.ALREADY_DONE,
+    ("released", "released"): reservations.ALREADY_DONE,
+    ("restocked", "restocked"): reservations.ALREADY_DONE,
+}
+TARGETS = ("committed", "released", "restocked")
+REFUSED = [(current, target) for current in reservations.STATUSES for target in TARGETS
+           if (current, target) not in LEGAL]
 
 
-@pytest.mark.parametrize("current, target", [("committed", "released"), ("released", "committed")])
+def test_the_tables_cover_every_pair():
+    assert set(reservations.STATUSES) == {"active", "committed", "released", "restocked"}
+    assert len(LEGAL) + len(REFUSED) == len(reservations.STATUSES) * len(TARGETS)
+    assert set(REFUSED) == {
+        ("active", "restocked"),
+        ("committed", "released"),
+        ("released", "committed"), ("released", "restocked"),
+        ("restocked", "committed"), ("restocked", "released"),
+    }
+
+
+@pytest.mark.parametrize("current, target", sorted(LEGAL))
+def test_allowed_transitions(current, target):
+    assert reservations.decide_transition(current, target) == LEGAL[(current, target)]
+
+
+@pytest.mark.parametrize("current, target", REFUSED)
 def test_refused_transitions(current, target):
     with pytest.raises(InvalidTransition) as error:
         reservations.decide_transition(current, target)
     assert error.value.slug == "invalid-transition"
+    assert error.value.fields == {"current_status": current}
 
 
-def test_active_is_not_a_transition_target():
+def test_restock_refusals_say_what_to_do_instead():
+    with pytest.raises(InvalidTransition) as active:
+        reservations.decide_transition("active", "restocked")
+    assert "commit or release" in active.value.detail
+    with pytest.raises(InvalidTransition) as released:
+        reservations.decide_transition("released", "restocked")
+    assert "already returned" in released.value.detail
+
+
+@pytest.mark.parametrize("current", ["active", "committed", "restocked"])
+def test_active_is_not_a_transition_target(current):
     with pytest.raises(ValueError):
-        reservations.decide_transition("committed", "active")
+        reservations.decide_transition(current, "active")
 
 
 def test_merge_items_adds_repeated_products_in_first_seen_order():
