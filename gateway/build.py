@@ -154,6 +154,13 @@ class GatewaySettings:
     tls_listen: str = "443"
     hsts_max_age: int = 31536000
     extra_comments: tuple[str, ...] = field(default_factory=tuple)
+    # Microcache of anonymous catalogue reads (routes with shared_cache): a flash crowd on
+    # one product costs the showcase one request per second, not one per viewer. Entries
+    # live as long as the showcase's Cache-Control says (PUBLIC_CACHE_SECONDS); nothing
+    # without that header, and nothing asked with an Authorization header, is stored.
+    microcache: bool = True
+    microcache_dir: str | None = None  # default: <temp_dir>/microcache, compose: /var/cache
+    microcache_max_size: str = "64m"
     # Directory written by `gateway.openapi.write_site` (merged openapi.json + the API
     # reference page); None: /api/v1/openapi.json and /api/docs are plain 404s.
     api_docs_root: str | None = None
@@ -364,6 +371,8 @@ def route_locations(route: Route, s: GatewaySettings) -> list[Config]:
         # limit_req at this level replaces the server's: repeat the general limits.
         body += general_limits(s)
         body.append(d("limit_req", "zone=auth", f"burst={s.auth_burst}", "nodelay"))
+    if route.shared_cache and s.microcache:
+        body += microcache_directives()
     if route.strip_prefix:
         # proxy_pass with a URI replaces the matched prefix: /sandbox/v2/x -> /v2/x
         body.append(d("proxy_pass", target + "/"))
@@ -378,6 +387,33 @@ def route_locations(route: Route, s: GatewaySettings) -> list[Config]:
         header,
         location(f"= {route.prefix}", *body),
         location(f"^~ {route.prefix}/", *body),
+    ]
+
+
+MICROCACHE_ZONE = "etalase_microcache"
+
+
+def microcache_dir(s: GatewaySettings) -> str:
+    if s.microcache_dir:
+        return s.microcache_dir
+    temp_dir = s.temp_dir or s.runtime_dir
+    return f"{temp_dir}/microcache" if temp_dir else "/var/cache/nginx/etalase-microcache"
+
+
+def microcache_directives() -> list[Config]:
+    return [
+        d("proxy_cache", MICROCACHE_ZONE),
+        d("proxy_cache_key", "$scheme$host$request_uri"),
+        # Signed-in callers always reach the showcase, and their answers are never stored.
+        d("proxy_cache_bypass", "$http_authorization"),
+        d("proxy_no_cache", "$http_authorization"),
+        # One request refreshes an expired entry; the others wait for it (or get the stale
+        # copy while it updates) instead of stampeding the showcase.
+        d("proxy_cache_lock", "on"),
+        d("proxy_cache_lock_timeout", "2s"),
+        d("proxy_cache_use_stale", "updating"),
+        d("proxy_cache_background_update", "on"),
+        *common_headers(d("add_header", "X-Cache-Status", "$upstream_cache_status", "always")),
     ]
 
 
@@ -637,6 +673,23 @@ def limit_zones(s: GatewaySettings) -> list[Config]:
     return out
 
 
+def microcache_zone(s: GatewaySettings) -> list[Config]:
+    if not s.microcache:
+        return []
+    return [
+        comment("microcache of anonymous catalogue reads (see microcache_directives)"),
+        d(
+            "proxy_cache_path",
+            microcache_dir(s),
+            "levels=1:2",
+            f"keys_zone={MICROCACHE_ZONE}:10m",
+            f"max_size={s.microcache_max_size}",
+            "inactive=60s",
+            "use_temp_path=off",
+        ),
+    ]
+
+
 def security_maps(s: GatewaySettings) -> list[Config]:
     """Variables behind the conditional headers of common_headers()."""
     hsts = [d("default", '""')]
@@ -724,6 +777,7 @@ def http_block(s: GatewaySettings) -> Config:
         d("limit_req_status", 429),
         *security_maps(s),
         *upstreams,
+        *microcache_zone(s),
         comment("proxying: HTTP/1.1 keepalive, explicit timeouts, never retry on another try"),
         d("proxy_http_version", "1.1"),
         *proxy_headers(),

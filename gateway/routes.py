@@ -42,6 +42,9 @@ class Route:
     strip_prefix: bool = False
     # Only present when the sandbox switch is on (never in production).
     sandbox_only: bool = False
+    # Anonymous GETs may be answered from the gateway's microcache, for as long as the
+    # service's own Cache-Control allows (the service decides what is shareable).
+    shared_cache: bool = False
 
     def __post_init__(self) -> None:
         if self.upstream not in UPSTREAMS:
@@ -74,10 +77,11 @@ ROUTES: tuple[Route, ...] = (
         "register, login (POSTs are rate-limited) and the caller's account",
         auth_rate_limited=True,
     ),
-    Route("/api/v1/shops", STOREFRONT, ("GET", "POST"), "shops"),
-    Route("/api/v1/products", STOREFRONT, ("GET", "POST", "PATCH"), "products"),
-    Route("/api/v1/feed", STOREFRONT, ("GET",), "the feed"),
-    Route("/api/v1/contents", STOREFRONT, ("GET", "POST"), "videos and live sessions"),
+    Route("/api/v1/shops", STOREFRONT, ("GET", "POST"), "shops", shared_cache=True),
+    Route("/api/v1/products", STOREFRONT, ("GET", "POST", "PATCH"), "products", shared_cache=True),
+    Route("/api/v1/feed", STOREFRONT, ("GET",), "the feed", shared_cache=True),
+    Route("/api/v1/contents", STOREFRONT, ("GET", "POST"), "videos and live sessions",
+          shared_cache=True),
     Route("/api/v1/cart", STOREFRONT, ("GET", "PUT", "DELETE"), "the buyer's cart"),
     # --- marketplace (transaction_service) ---------------------------------------------
     Route("/api/v1/checkout", TRANSACTION, ("POST",), "checkout saga"),

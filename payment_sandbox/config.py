@@ -44,7 +44,11 @@ class Config:
     # Delays before the 2nd, 3rd, ... attempt; a delivery gets 1 + len(schedule) attempts.
     retry_schedule: tuple[float, ...] = field(default_factory=_retry_schedule)
     notifier_interval: float = field(
-        default_factory=lambda: env_float("SANDBOX_NOTIFIER_INTERVAL", 0.5)
+        default_factory=lambda: env_float("SANDBOX_NOTIFIER_INTERVAL", 0.1)
+    )
+    # Deliveries sent at once (never two for the same order).
+    notifier_concurrency: int = field(
+        default_factory=lambda: max(1, env_int("SANDBOX_NOTIFIER_CONCURRENCY", 16))
     )
     notify_connect_timeout: float = field(
         default_factory=lambda: env_float("SANDBOX_NOTIFY_CONNECT_TIMEOUT", 2.0)

@@ -95,28 +95,32 @@ class Database:
             if isolation:
                 conn.set_session(isolation_level=isolation)
             try:
-                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-                    yield cursor
-                conn.commit()
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                connection_lost = _is_connection_lost(conn, exc)
-                if not conn.closed:
-                    try:
-                        conn.rollback()
-                    except psycopg2.Error:
-                        connection_lost = True
-                if not connection_lost:
-                    raise  # e.g. a serialization failure or a statement timeout
-                # The server went away (restart, network): a rollback on the dead connection
-                # would raise again and hide this; the client gets a 503 and can retry.
-                raise DatabaseUnavailable(str(exc).strip() or "database connection lost") from exc
-            except BaseException:
-                if not conn.closed:
-                    conn.rollback()
-                raise
+                with _lost_connection_is_unavailable(conn):
+                    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+                        yield cursor
+                    conn.commit()
             finally:
-                if isolation:
+                if isolation and not conn.closed:
                     conn.set_session(isolation_level="READ COMMITTED")
+
+    @contextmanager
+    def read(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+        """A cursor for reads that need no transaction around them.
+
+        Autocommit: each statement is one round trip and sees its own snapshot, instead of
+        BEGIN + statement + COMMIT (three round trips) under `transaction()`. For the hot
+        public reads (a product, the feed); anything that writes, or reads several rows
+        that must agree with each other, uses `transaction()`.
+        """
+        with self.connection() as conn:
+            conn.autocommit = True
+            try:
+                with _lost_connection_is_unavailable(conn):
+                    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+                        yield cursor
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
 
     def _track(self, delta: int) -> None:
         with self._lock:
@@ -129,13 +133,36 @@ class Database:
             DB_POOL_OPEN.labels(self.service).set(len(pool._pool) + len(pool._used))
 
     def ping(self) -> None:
-        with self.transaction() as cursor:
+        with self.read() as cursor:
             cursor.execute("SELECT 1")
 
     def close(self) -> None:
         if self._pool is not None and self._pool_pid == os.getpid():
             self._pool.closeall()
         self._pool = None
+
+
+@contextmanager
+def _lost_connection_is_unavailable(conn) -> Iterator[None]:
+    """Roll back on any error; a connection the server dropped becomes DatabaseUnavailable."""
+    try:
+        yield
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+        connection_lost = _is_connection_lost(conn, exc)
+        if not conn.closed:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                connection_lost = True
+        if not connection_lost:
+            raise  # e.g. a serialization failure or a statement timeout
+        # The server went away (restart, network): a rollback on the dead connection
+        # would raise again and hide this; the client gets a 503 and can retry.
+        raise DatabaseUnavailable(str(exc).strip() or "database connection lost") from exc
+    except BaseException:
+        if not conn.closed:
+            conn.rollback()
+        raise
 
 
 def _is_connection_lost(conn, exc: Exception) -> bool:

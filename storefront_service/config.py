@@ -18,6 +18,8 @@ class Config:
     db_pool_max: int = field(default_factory=lambda: env_int("DB_POOL_MAX", 10))
     log_level: str = field(default_factory=lambda: env_str("LOG_LEVEL", "INFO"))
     max_content_length: int = field(default_factory=lambda: env_int("MAX_CONTENT_LENGTH", 1048576))
+    # How long shared caches may keep anonymous catalogue reads (0: not at all).
+    public_cache_seconds: int = field(default_factory=lambda: env_int("PUBLIC_CACHE_SECONDS", 1))
     jwks_file: str = field(default_factory=lambda: env_str("JWKS_FILE", ".data/keys/jwks.json"))
     jwt_private_key_file: str = field(
         default_factory=lambda: env_str("JWT_PRIVATE_KEY_FILE", ".data/keys/jwt-signing.pem")

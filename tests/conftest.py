@@ -48,6 +48,12 @@ class StackFactory:
         kwargs.setdefault("ports", free_ports())
         kwargs.setdefault("fast_unsafe_db", True)
         kwargs.setdefault("sandbox_retry_schedule", "1,1,2,3")
+        # The suites read their own writes through the gateway at once (PATCH a product,
+        # then GET it anonymously); a second-old microcached copy would answer instead.
+        # tests/integration/test_gateway_microcache.py runs a stack with the cache on.
+        overrides = {name: dict(env) for name, env in kwargs.get("env_overrides", {}).items()}
+        overrides.setdefault("storefront", {}).setdefault("PUBLIC_CACHE_SECONDS", "0")
+        kwargs["env_overrides"] = overrides
         stack = Stack(data_dir, **kwargs)
         self._stacks.append((stack, data_dir))
         stack.start()

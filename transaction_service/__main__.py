@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from servicekit import migrations
 from servicekit.observability import configure_logging
@@ -24,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
 
     config = Config()
     configure_logging("transaction", config.log_level)
-    database = make_database(config)
+    # Commands and workers run one loop on one thread: one connection, not a web pool
+    # (four idle Postgres backends per worker process otherwise).
+    database = make_database(replace(config, db_pool_min=1, db_pool_max=2))
     if args.command == "migrate":
         applied = migrations.apply(database, MIGRATIONS_DIR)
         print(f"applied {len(applied)} migration(s): {', '.join(m.name for m in applied) or '-'}")

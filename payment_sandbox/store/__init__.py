@@ -1,7 +1,8 @@
 """SQLite storage: the only place with SQL.
 
-Every unit of work opens its own connection (cheap for SQLite) so nothing crosses a
-gunicorn fork or a thread. The database runs in WAL mode with a busy timeout, so several
+Each thread keeps one connection (opened on first use, set up once, never shared across
+threads or a gunicorn fork: the key is the process and the thread). The database runs in
+WAL mode with a busy timeout, so several
 gunicorn workers and the notifier processes share it; every write transaction starts with
 `BEGIN IMMEDIATE`, which takes the write lock up front (no lock-upgrade deadlocks) and makes
 read-then-write sequences such as "charge unless the order exists" or "claim the next due
@@ -10,7 +11,9 @@ delivery" atomic across processes.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +28,7 @@ class Store:
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -39,33 +43,57 @@ class Store:
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
+    def _thread_connection(self) -> sqlite3.Connection:
+        """This thread's connection: opening one and setting its pragmas on every unit of
+        work was most of the sandbox's time under load."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid() or local.conn is None:
+            local.conn, local.pid = self._connect(), os.getpid()
+        return local.conn
+
+    def _discard(self) -> None:
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self, begin: str, *, commit: bool) -> Iterator[sqlite3.Connection]:
+        conn = self._thread_connection()
+        try:
+            conn.execute(begin)
+        except sqlite3.Error:
+            self._discard()
+            raise
+        try:
+            yield conn
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                self._discard()
+            raise
+        try:
+            conn.execute("COMMIT" if commit else "ROLLBACK")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            self._discard()
+            raise
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the database write lock from its first statement."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        with self._transaction("BEGIN IMMEDIATE", commit=True) as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent read snapshot."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("ROLLBACK")
-        finally:
-            conn.close()
+        with self._transaction("BEGIN", commit=False) as conn:
+            yield conn
 
     def initialize(self, attempts: int = 50) -> None:
         """Create the file, switch it to WAL and apply the schema; safe to run from many

@@ -138,7 +138,9 @@ def claim_next_delivery(conn: sqlite3.Connection, *, notifier: str, now: float,
                         lease_until: float) -> Row | None:
     """Atomically take the oldest due delivery (or one whose claimant's lease ran out).
 
-    A delivery with `after_id` waits until that delivery is delivered or failed.
+    A delivery with `after_id` waits until that delivery is delivered or failed; none is
+    taken while another delivery of its order is being sent (concurrent notifiers keep
+    one order's notifications in sequence).
     """
     return conn.execute(
         """
@@ -151,11 +153,15 @@ def claim_next_delivery(conn: sqlite3.Connection, *, notifier: str, now: float,
                AND (d.after_id IS NULL OR EXISTS (
                         SELECT 1 FROM deliveries p
                          WHERE p.id = d.after_id AND p.state IN ('delivered', 'failed')))
+               AND NOT EXISTS (
+                        SELECT 1 FROM deliveries o
+                         WHERE o.order_id = d.order_id AND o.id <> d.id
+                           AND o.state = 'sending' AND o.claimed_until >= ?)
              ORDER BY d.id
              LIMIT 1)
         RETURNING *
         """,
-        (notifier, lease_until, now, now),
+        (notifier, lease_until, now, now, now),
     ).fetchone()
 
 

@@ -6,6 +6,10 @@ claimant and a lease, so two processes never send the same delivery concurrently
 whose lease ran out (the notifier died mid-send) becomes claimable again. The outcome is
 recorded only by the notifier still holding the claim.
 
+Deliveries run concurrently on up to SANDBOX_NOTIFIER_CONCURRENCY threads (one slow
+merchant answer must not hold back every other order's notification), never two at once for
+the same order (the oldest due delivery goes first).
+
 Delivery: POST the JSON body with an explicit timeout and an `X-Request-ID` per delivery.
 2xx = delivered; anything else, or no answer, is retried after the next delay of
 `SANDBOX_RETRY_SCHEDULE`; when the schedule is exhausted the delivery is `failed` (a person
@@ -20,6 +24,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -33,6 +38,7 @@ log = logging.getLogger("payment_sandbox.notifier")
 
 USER_AGENT = "etalase-payment-sandbox/1.0"
 LEASE_MARGIN_SECONDS = 30.0
+SWEEP_INTERVAL_SECONDS = 1.0  # expiry sweeps, however short the delivery poll
 
 
 class Notifier:
@@ -55,36 +61,75 @@ class Notifier:
     def run_once(self) -> int:
         """Expire overdue charges, then deliver everything due now. Returns deliveries
         attempted."""
+        self._expire()
+        return self._deliver_due(until_idle=True)
+
+    def run_forever(self) -> None:
+        log.info(
+            "notifier started",
+            extra={"notifier": self.name, "url": self.config.notification_url,
+                   "retry_schedule": list(self.config.retry_schedule),
+                   "concurrency": self.config.notifier_concurrency},
+        )
+        self._deliver_due(until_idle=False)
+        log.info("notifier stopped", extra={"notifier": self.name})
+
+    # Steps ------------------------------------------------------------------------------
+
+    def _expire(self) -> None:
         try:
             expired = self.provider.expire_due()
             if expired:
                 log.info("expired pending transactions", extra={"count": expired})
         except Exception:  # a locked or missing database must not kill the loop
             log.exception("expiry sweep failed")
+
+    def _deliver_due(self, *, until_idle: bool) -> int:
+        """Claim due deliveries while a sending slot is free and hand each to a thread.
+
+        `until_idle`: return once nothing is due and every send has finished (run_once);
+        otherwise poll every SANDBOX_NOTIFIER_INTERVAL (and sweep expiries) until stopped.
+        """
+        concurrency = self.config.notifier_concurrency
+        slots = threading.BoundedSemaphore(concurrency)
+        done = threading.Semaphore(0)  # released by each finished send
+        finished = 0  # sends seen finishing (run_once only)
         attempted = 0
-        while not self.stop_event.is_set():
-            delivery = self._claim()
-            if delivery is None:
-                break
-            self._deliver(delivery)
-            attempted += 1
-        return attempted
+        sweep_every = max(SWEEP_INTERVAL_SECONDS, self.config.notifier_interval)
+        next_sweep = time.monotonic() + sweep_every
 
-    def run_forever(self) -> None:
-        log.info(
-            "notifier started",
-            extra={"notifier": self.name, "url": self.config.notification_url,
-                   "retry_schedule": list(self.config.retry_schedule)},
-        )
-        while not self.stop_event.is_set():
+        def send(delivery) -> None:
             try:
-                self.run_once()
+                self._deliver(delivery)
             except Exception:
-                log.exception("notifier pass failed")
-            self.stop_event.wait(self.config.notifier_interval)
-        log.info("notifier stopped", extra={"notifier": self.name})
+                log.exception("delivery failed unexpectedly", extra={"id": delivery["id"]})
+            finally:
+                done.release()
+                slots.release()
 
-    # Steps ------------------------------------------------------------------------------
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="deliver") as pool:
+            while not self.stop_event.is_set():
+                if not until_idle and time.monotonic() >= next_sweep:
+                    self._expire()
+                    next_sweep = time.monotonic() + sweep_every
+                if not slots.acquire(timeout=self.config.notifier_interval):
+                    continue  # every slot busy sending
+                delivery = self._claim()
+                if delivery is None:
+                    slots.release()
+                    if until_idle and finished == attempted:
+                        break  # nothing due and nothing in flight
+                    if until_idle:
+                        # A send in flight may unblock its order's next delivery.
+                        done.acquire()
+                        finished += 1
+                    else:
+                        self.stop_event.wait(self.config.notifier_interval)
+                    continue
+                attempted += 1
+                pool.submit(send, delivery)
+        # Leaving the with-block waits for the sends in flight (each has a timeout).
+        return attempted
 
     def _claim(self):
         now = time.time()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app
+from flask import current_app, request
 
 from servicekit.app import PROBLEM_CONTENT_TYPE, ProblemSchema
 from servicekit.auth import Principal, current_principal, internal_only, require_roles
@@ -143,3 +143,28 @@ def register_error_handlers(app) -> None:
                 headers={"Retry-After": "30"},
             )
         )
+
+
+def allow_public_caching(app, blueprint_names: set[str]) -> None:
+    """Let shared caches (the gateway's microcache, a CDN) keep anonymous catalogue reads
+    for PUBLIC_CACHE_SECONDS.
+
+    Only successful GET/HEAD without an Authorization header: a signed-in seller who just
+    edited a product reads it fresh, and so does a buyer about to check out. The answer is
+    the same for every caller on these routes, so sharing it leaks nothing; stock shown
+    may be that many seconds old, and checkout's reservation is what counts.
+    """
+
+    @app.after_request
+    def _cache_headers(response):
+        seconds = config().public_cache_seconds
+        if (
+            seconds > 0
+            and request.blueprint in blueprint_names
+            and request.method in ("GET", "HEAD")
+            and response.status_code == 200
+            and "Authorization" not in request.headers
+        ):
+            response.headers["Cache-Control"] = f"public, max-age={seconds}"
+        return response
+

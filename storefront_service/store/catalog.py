@@ -63,7 +63,7 @@ def update_product(db: Database, *, product_id: str, owner_id: str, changes: dic
 
 def get_product(db: Database, product_id: str) -> dict | None:
     """Any product, active or not (existing orders still show inactive ones)."""
-    with db.transaction() as cur:
+    with db.read() as cur:
         cur.execute(
             f"SELECT {_COLUMNS} FROM products p JOIN shops s ON s.id = p.shop_id WHERE p.id = %s",
             (str(product_id),),
@@ -82,7 +82,7 @@ def list_products(db: Database, keyset: Keyset, *, query: str | None = None,
     if shop_id:
         conditions.append("p.shop_id = %s")
         params.append(str(shop_id))
-    with db.transaction() as cur:
+    with db.read() as cur:
         cur.execute(
             f"SELECT {_COLUMNS} FROM products p JOIN shops s ON s.id = p.shop_id"
             f" WHERE {' AND '.join(conditions)}"

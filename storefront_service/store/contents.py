@@ -44,7 +44,7 @@ def create_content(db: Database, *, creator_id: str, kind: str, title: str, medi
 
 
 def get_content(db: Database, content_id: str) -> dict | None:
-    with db.transaction() as cur:
+    with db.read() as cur:
         rows = _contents_where(cur, "c.id = %s", [str(content_id)], 1)
         return _with_products(cur, rows)[0] if rows else None
 
@@ -52,7 +52,7 @@ def get_content(db: Database, content_id: str) -> dict | None:
 def feed(db: Database, keyset: Keyset) -> list[dict]:
     """Content newest first, each with its tagged products that are still for sale."""
     where, params = keyset.sql("c")
-    with db.transaction() as cur:
+    with db.read() as cur:
         rows = _contents_where(cur, where, params, keyset.fetch)
         return _with_products(cur, rows)
 

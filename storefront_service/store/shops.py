@@ -34,7 +34,7 @@ def create_shop(db: Database, *, owner_id: str, name: str, description: str,
 
 
 def get_shop(db: Database, shop_id: str) -> dict | None:
-    with db.transaction() as cur:
+    with db.read() as cur:
         cur.execute(
             f"SELECT {_COLUMNS} FROM shops s JOIN accounts a ON a.id = s.owner_id"
             " WHERE s.id = %s",
@@ -44,7 +44,7 @@ def get_shop(db: Database, shop_id: str) -> dict | None:
 
 
 def shop_id_of_owner(db: Database, owner_id: str) -> str | None:
-    with db.transaction() as cur:
+    with db.read() as cur:
         cur.execute("SELECT id FROM shops WHERE owner_id = %s", (str(owner_id),))
         row = cur.fetchone()
         return str(row["id"]) if row else None
@@ -52,7 +52,7 @@ def shop_id_of_owner(db: Database, owner_id: str) -> str | None:
 
 def list_shops(db: Database, keyset: Keyset) -> list[dict]:
     where, params = keyset.sql("s")
-    with db.transaction() as cur:
+    with db.read() as cur:
         cur.execute(
             f"SELECT {_COLUMNS} FROM shops s JOIN accounts a ON a.id = s.owner_id"
             f" WHERE {where} ORDER BY s.created_at DESC, s.id DESC LIMIT %s",

@@ -1,11 +1,13 @@
 """The audit log table (DESIGN.md §9): appends and chain verification.
 
 `append` runs inside the caller's transaction, so the audit row commits (or rolls back)
-together with the change it records. Appends are serialised by a transaction-scoped
-advisory lock: the next `seq` and `prev_hash` are read and the row written while holding
-it, so the chain is linear however many processes write. The lock is held until the
-caller commits; take row locks (e.g. `SELECT ... FOR UPDATE` on the order) *before*
-appending, and append as late in the transaction as convenient.
+together with the change it records. Appends are serialised by the row lock on the chain
+head: `SELECT ... FOR UPDATE` waits for the previous appender to commit and then reads the
+head it left (READ COMMITTED re-reads a row it had to wait for), so the chain is linear
+however many processes write. The lock is held until the caller commits; take row locks
+(e.g. `SELECT ... FOR UPDATE` on the order) *before* appending, and append as late in the
+transaction as convenient. Two round trips per append: every order and payment change
+goes through this one lock.
 
 The hashing and chain walking are in `transaction_service.domain.audit`; this module only
 reads and writes rows, streaming them in batches for verification.
@@ -25,12 +27,9 @@ from ..domain.audit import (
     verify_chain,
 )
 
-# Constant key of the advisory lock that serialises appends (single-bigint key space;
-# the payout locks use the two-int key space, so they can never collide with it).
-AUDIT_LOCK_KEY = 0x45544C5341554454  # "ETLSAUDT"
 BATCH_SIZE = 1000
 
-__all__ = ["append", "verify", "head", "iter_records", "VerifyResult", "AUDIT_LOCK_KEY"]
+__all__ = ["append", "verify", "head", "iter_records", "VerifyResult"]
 
 
 def _value(row: Any, key: str, index: int) -> Any:
@@ -48,9 +47,9 @@ def append(
     data: dict,
 ) -> None:
     """Append one hash-chained row in the caller's transaction."""
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
     cursor.execute(
         "SELECT seq, hash, clock_timestamp() AS now FROM audit_chain_head WHERE id = 1"
+        " FOR UPDATE"
     )
     row = cursor.fetchone()
     if row is None:
@@ -68,9 +67,13 @@ def append(
     )
     cursor.execute(
         """
-        INSERT INTO audit_log
-            (seq, prev_hash, hash, entity, entity_id, action, actor, data, created_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
+        WITH appended AS (
+            INSERT INTO audit_log
+                (seq, prev_hash, hash, entity, entity_id, action, actor, data, created_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
+            RETURNING seq, hash
+        )
+        UPDATE audit_chain_head h SET seq = a.seq, hash = a.hash FROM appended a WHERE h.id = 1
         """,
         (
             record.seq,
@@ -83,10 +86,6 @@ def append(
             json.dumps(record.data, ensure_ascii=False),
             record.created_at,
         ),
-    )
-    cursor.execute(
-        "UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1",
-        (record.seq, record.hash),
     )
 
 

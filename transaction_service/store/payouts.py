@@ -18,7 +18,7 @@ from . import audit as audit_store
 from . import ledger as ledger_store
 
 # Two-int advisory key space (class id, object id): never collides with the single-bigint
-# keys used by the audit log and the migration runner.
+# key used by the migration runner.
 PAYOUT_LOCK_CLASS = 0x50594F55 & 0x7FFFFFFF  # "PYOU"
 
 # Every query below returns these columns, in this order (see _row for plain cursors).

@@ -50,18 +50,24 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
 
 class Receiver:
     """Records every notification POSTed to it; answers 500 the first N times for a given
-    (order_id, transaction_status) when told to."""
+    (order_id, transaction_status) when told to, and slowly for the orders told to."""
 
     def __init__(self):
         self.records: list[dict] = []
         self.lock = threading.Lock()
         self._fail_plan: dict[tuple[str, str], int] = {}
+        self._slow: dict[str, float] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # control
     def fail(self, order_id: str, status: str, times: int) -> None:
         with self.lock:
             self._fail_plan[(order_id, status)] = times
+
+    def slow(self, order_ids, seconds: float) -> None:
+        """Take `seconds` to answer each notification of these orders."""
+        with self.lock:
+            self._slow.update(dict.fromkeys(order_ids, seconds))
 
     def for_order(self, order_id: str, *, delivered_only: bool = True) -> list[dict]:
         with self.lock:
@@ -85,6 +91,10 @@ class Receiver:
     def _answer(self, body: dict) -> int:
         key = (body.get("order_id"), body.get("transaction_status"))
         with self.lock:
+            delay = self._slow.get(body.get("order_id"), 0.0)
+        if delay:
+            time.sleep(delay)
+        with self.lock:
             remaining = self._fail_plan.get(key, 0)
             if remaining > 0:
                 self._fail_plan[key] = remaining - 1
@@ -96,6 +106,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                received = time.time()
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 try:
@@ -110,6 +121,7 @@ class Receiver:
                             "headers": dict(self.headers.items()),
                             "path": self.path,
                             "answered": status,
+                            "received": received,
                             "at": time.time(),
                         }
                     )

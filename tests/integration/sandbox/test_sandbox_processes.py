@@ -1,5 +1,6 @@
 """Process-level behaviour: restarts, concurrency between workers and notifiers, SIGTERM."""
 
+import itertools
 import json
 import threading
 import time
@@ -54,6 +55,36 @@ def test_two_notifiers_never_send_the_same_delivery(sandbox, receiver):
             notifiers.update(a["notifier"] for a in delivery["attempt_log"])
     assert set(request_ids.values()) == {1}
     assert len(notifiers) == 2, "both notifier processes should have taken work"
+
+
+def test_one_notifier_sends_concurrently_but_one_order_at_a_time(receiver, make_sandbox):
+    """A slow merchant must not hold back other orders' notifications, and one order's
+    notifications never overtake each other in flight."""
+    stack = make_sandbox("concurrent", extra_env={"SANDBOX_NOTIFIER_CONCURRENCY": "4"})
+    orders = [f"it-conc-{uuid.uuid4().hex[:12]}" for _ in range(6)]
+    receiver.slow(orders, 0.4)
+    for order in orders:
+        stack.charge(order, 1000, payment_type="gopay")
+        stack.pay(order, deliver_times=2)  # pending + 2 settlements queued per order
+    started = time.monotonic()
+    stack.start_notifier()
+    for order in orders:
+        receiver.wait_for(order, lambda rs: len(rs) >= 3, timeout=30)
+    elapsed = time.monotonic() - started
+    stack.stop_notifiers()
+
+    spans = []
+    for order in orders:
+        records = sorted(receiver.for_order(order), key=lambda r: r["received"])
+        assert [r["body"]["transaction_status"] for r in records] == [
+            "pending", "settlement", "settlement"]
+        for earlier, later in itertools.pairwise(records):
+            assert later["received"] >= earlier["at"], f"{order}: two sends overlapped"
+        spans += [(r["received"], r["at"]) for r in records]
+    most_at_once = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert 2 <= most_at_once <= 4
+    # 18 answers of 0.4 s one after another would take 7.2 s.
+    assert elapsed < 18 * 0.4
 
 
 def test_state_and_queue_survive_restarts(receiver, make_sandbox):
