@@ -407,10 +407,10 @@ def microcache_directives() -> list[Config]:
         # Signed-in callers always reach the showcase, and their answers are never stored.
         d("proxy_cache_bypass", "$http_authorization"),
         d("proxy_no_cache", "$http_authorization"),
-        # One request refreshes an expired entry; the others wait for it (or get the stale
-        # copy while it updates) instead of stampeding the showcase.
-        d("proxy_cache_lock", "on"),
-        d("proxy_cache_lock_timeout", "2s"),
+        # An expired entry is refreshed by one background request while the others get the
+        # stale copy, so a crowd on one product does not stampede the showcase. No
+        # proxy_cache_lock: it would also hold identical requests whose answer turns out
+        # not to be cacheable (a 404, PUBLIC_CACHE_SECONDS=0) for the whole lock timeout.
         d("proxy_cache_use_stale", "updating"),
         d("proxy_cache_background_update", "on"),
         *common_headers(d("add_header", "X-Cache-Status", "$upstream_cache_status", "always")),

@@ -41,22 +41,32 @@ class Database:
         self._pool_pid: int | None = None
         self._lock = threading.Lock()
         self._in_use = 0
+        self._open_reported: int | None = None
+        self._in_use_gauge = DB_POOL_IN_USE.labels(service)
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
         pid = os.getpid()
         if self._pool is None or self._pool_pid != pid:
             with self._lock:
                 if self._pool is None or self._pool_pid != pid:
-                    self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        self.min_connections,
+                    pool = psycopg2.pool.ThreadedConnectionPool(
+                        0,
                         self.max_connections,
                         self.dsn,
                         connect_timeout=self.connect_timeout,
                         options=f"-c statement_timeout={self.statement_timeout_ms}",
                         application_name=self.service,
                     )
+                    # psycopg2 opens `minconn` connections up front and keeps at most that
+                    # many idle ones. Opened on demand instead, an idle process holds no
+                    # Postgres backend it never needed, and a busy one keeps
+                    # min_connections warm (no reconnect per request).
+                    pool.minconn = self.min_connections
+                    if self._pool_pid != pid:  # a forked child: nothing of ours is in use
+                        self._in_use = 0
+                    self._pool = pool
                     self._pool_pid = pid
-                    self._in_use = 0
+                    self._open_reported = None
         return self._pool
 
     @contextmanager
@@ -78,6 +88,11 @@ class Database:
         finally:
             if conn.closed:
                 broken = True
+                # The server dropped this session (a restart, a failover): the idle ones
+                # in the pool are as dead, and each would cost a request its 503. Start a
+                # fresh pool; the old one is dropped with its idle connections once the
+                # requests still using it have returned theirs.
+                self._retire(pool)
             if not broken:
                 try:
                     conn.rollback()  # never hand back a connection mid-transaction
@@ -122,15 +137,24 @@ class Database:
                 if not conn.closed:
                     conn.autocommit = False
 
+    def _retire(self, pool: psycopg2.pool.ThreadedConnectionPool) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+
     def _track(self, delta: int) -> None:
         with self._lock:
             self._in_use += delta
             in_use = self._in_use
-        DB_POOL_IN_USE.labels(self.service).set(in_use)
+        self._in_use_gauge.set(in_use)
         pool = self._pool
         if pool is not None:
             # _pool/_used are psycopg2's own bookkeeping; reading them is cheap and safe.
-            DB_POOL_OPEN.labels(self.service).set(len(pool._pool) + len(pool._used))
+            # The open count rarely changes: write the (multiprocess, mmap) gauge only then.
+            open_now = len(pool._pool) + len(pool._used)
+            if open_now != self._open_reported:
+                self._open_reported = open_now
+                DB_POOL_OPEN.labels(self.service).set(open_now)
 
     def ping(self) -> None:
         with self.read() as cursor:

@@ -1,8 +1,10 @@
 """Fault injection against a real stack under a steady checkout-and-pay load.
 
 While buyers check out and pay (through the gateway, distinct idempotency keys), the run
-SIGKILLs each service's gunicorn master, one worker of each, and the sandbox, restarting
-what does not come back by itself; stops and restarts Postgres; and makes the showcase
+SIGKILLs each service's gunicorn master, one worker of each, the sandbox, and each
+background worker process (outbox relay, payment expiry, auto-complete, reservation
+sweeper, sandbox notifier), restarting what does not come back by itself; stops and
+restarts Postgres; and makes the showcase
 answer slower than the marketplace's timeout (SIGSTOP/SIGCONT of its gunicorn processes:
 the requests are accepted but not answered for a while). nginx is never touched.
 
@@ -46,6 +48,7 @@ if str(REPO_ROOT) not in sys.path:
 import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
+from devstack.stack import WORKERS  # noqa: E402
 from tools import procs, shopper  # noqa: E402
 
 PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
@@ -211,6 +214,15 @@ def build_faults(stack) -> dict[str, Fault]:
             recover=lambda s=service, w=workers: _wait_workers(stack, s, w),
             hold_seconds=0.5,
         )
+    for worker in WORKERS:
+        # A background loop dies mid-step (an outbox row half-sent, a delivery claimed);
+        # what it was doing must be picked up again after the restart.
+        faults[f"kill-process:{worker}"] = Fault(
+            f"kill-process:{worker}",
+            f"SIGKILL the {worker} worker process, then start it again",
+            inject=lambda w=worker: _kill(_master(stack, w)),
+            recover=lambda w=worker: stack.restart_process(w),
+        )
     faults["restart:postgres"] = Fault(
         "restart:postgres",
         "stop Postgres (fast shutdown: sessions cut), start it again",
@@ -246,10 +258,15 @@ def build_faults(stack) -> dict[str, Fault]:
 
 ALL_FAULTS = (
     "kill-worker:transaction",
+    "kill-process:outbox-relay",
     "kill-master:storefront",
+    "kill-process:sandbox-notifier",
     "kill-master:sandbox",
+    "kill-process:payment-expiry",
     "slow:storefront",
+    "kill-process:reservation-sweeper",
     "kill-worker:storefront",
+    "kill-process:auto-complete",
     "kill-master:transaction",
     "restart:postgres",
 )

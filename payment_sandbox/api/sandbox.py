@@ -22,7 +22,7 @@ blp = Blueprint(
 
 
 @blp.route("/<order_id>/pay", methods=["POST"])
-@blp.arguments(PaySwitchesSchema, required=False)
+@blp.arguments(PaySwitchesSchema(), required=False)
 @blp.response(200, TransactionSchema)
 @blp.alt_response(409, description="The transaction expired or was cancelled.")
 def pay(switches, order_id):

@@ -24,7 +24,7 @@ _AUTH = [{"basicAuth": []}]
 
 @blp.route("/charge", methods=["POST"])
 @require_server_key
-@blp.arguments(ChargeRequestSchema)
+@blp.arguments(ChargeRequestSchema())
 @blp.response(201, TransactionSchema, description="Created (status_code \"201\").")
 @blp.alt_response(200, schema=TransactionSchema,
                   description="The order already exists with the same amount and method.")
@@ -58,7 +58,7 @@ def cancel(order_id):
 
 @blp.route("/<order_id>/refund", methods=["POST"])
 @require_server_key
-@blp.arguments(RefundRequestSchema)
+@blp.arguments(RefundRequestSchema())
 @blp.response(200, RefundResponseSchema)
 @blp.alt_response(409, description="refund_key reused with another amount, or the amount "
                                    "exceeds what is still refundable.")

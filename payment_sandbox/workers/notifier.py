@@ -37,7 +37,7 @@ from ..store import repository as repo
 log = logging.getLogger("payment_sandbox.notifier")
 
 USER_AGENT = "etalase-payment-sandbox/1.0"
-LEASE_MARGIN_SECONDS = 30.0
+LEASE_MARGIN_SECONDS = 5.0  # a send never outlives its timeouts; same-host clocks
 SWEEP_INTERVAL_SECONDS = 1.0  # expiry sweeps, however short the delivery poll
 
 

@@ -22,7 +22,7 @@ _REGISTER_EXAMPLE = {
 
 
 @blp.route("/register", methods=["POST"])
-@blp.arguments(RegisterSchema, example=_REGISTER_EXAMPLE)
+@blp.arguments(RegisterSchema(), example=_REGISTER_EXAMPLE)
 @blp.response(201, AccountSchema)
 @problem_doc(blp, 409, 422)
 def register(body):
@@ -37,7 +37,7 @@ def register(body):
 
 
 @blp.route("/login", methods=["POST"])
-@blp.arguments(LoginSchema, example={"email": "buyer@etalase.test", "password": "etalase-demo"})
+@blp.arguments(LoginSchema(), example={"email": "buyer@etalase.test", "password": "etalase-demo"})
 @blp.response(200, TokenSchema)
 @problem_doc(blp, 401, 422)
 def login(body):

@@ -65,7 +65,7 @@ def get_cart():
 @blp.route("/items/<uuid:product_id>", methods=["PUT"])
 @authenticated("buyer")
 @blp.doc(security=BEARER)
-@blp.arguments(CartItemPutSchema, example={"quantity": 2})
+@blp.arguments(CartItemPutSchema(), example={"quantity": 2})
 @blp.response(200, CartSchema)
 @problem_doc(blp, 401, 403, 404, 409, 422)
 def put_item(body, product_id):

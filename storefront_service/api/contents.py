@@ -18,7 +18,7 @@ blp = Blueprint("contents", __name__, url_prefix="/api/v1", description="Content
 @authenticated("creator")
 @blp.doc(security=BEARER)
 @blp.arguments(
-    ContentCreateSchema,
+    ContentCreateSchema(),
     example={
         "kind": "live",
         "title": "Live Jumat Berkah: diskon batik",
@@ -52,7 +52,7 @@ def get_content(content_id):
 
 
 @blp.route("/feed", methods=["GET"])
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, FeedPageSchema)
 @problem_doc(blp, 422)
 def feed(args):

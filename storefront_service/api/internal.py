@@ -50,7 +50,7 @@ def jwks():
 @blp.route("/reservations", methods=["POST"])
 @internal_caller
 @blp.doc(security=INTERNAL)
-@blp.arguments(ReservationRequestSchema, example=_RESERVE_EXAMPLE)
+@blp.arguments(ReservationRequestSchema(), example=_RESERVE_EXAMPLE)
 @blp.response(201, ReservationSchema, description="Stock taken.")
 @blp.alt_response(200, schema=ReservationSchema, success=True,
                   description="Repeat of an earlier identical request.")

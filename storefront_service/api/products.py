@@ -29,7 +29,7 @@ _CREATE_EXAMPLE = {
 @blp.route("", methods=["POST"])
 @authenticated("seller")
 @blp.doc(security=BEARER)
-@blp.arguments(ProductCreateSchema, example=_CREATE_EXAMPLE)
+@blp.arguments(ProductCreateSchema(), example=_CREATE_EXAMPLE)
 @blp.response(201, ProductSchema)
 @problem_doc(blp, 401, 403, 409, 422)
 def create_product(body):
@@ -38,7 +38,7 @@ def create_product(body):
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(ProductQuerySchema, location="query")
+@blp.arguments(ProductQuerySchema(), location="query")
 @blp.response(200, ProductPageSchema)
 @problem_doc(blp, 422)
 def list_products(args):
@@ -63,7 +63,7 @@ def get_product(product_id):
 @blp.route("/<uuid:product_id>", methods=["PATCH"])
 @authenticated("seller")
 @blp.doc(security=BEARER)
-@blp.arguments(ProductPatchSchema, example={"price": 175000, "stock": 30})
+@blp.arguments(ProductPatchSchema(), example={"price": 175000, "stock": 30})
 @blp.response(200, ProductSchema)
 @problem_doc(blp, 401, 403, 404, 422)
 def update_product(changes, product_id):

@@ -18,7 +18,7 @@ blp = Blueprint("shops", __name__, url_prefix="/api/v1/shops", description="Shop
 @authenticated("seller")
 @blp.doc(security=BEARER)
 @blp.arguments(
-    ShopCreateSchema,
+    ShopCreateSchema(),
     example={"name": "Toko Batik Lestari", "description": "Batik tulis Solo", "city": "Solo"},
 )
 @blp.response(201, ShopSchema)
@@ -29,7 +29,7 @@ def create_shop(body):
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, ShopPageSchema)
 @problem_doc(blp, 422)
 def list_shops(args):

@@ -16,7 +16,8 @@ from tools.stacks import throwaway_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CONDENSED_FAULTS = ("kill-master:transaction", "slow:storefront", "kill-master:sandbox")
+CONDENSED_FAULTS = ("kill-master:transaction", "kill-process:sandbox-notifier", "slow:storefront",
+                    "kill-process:outbox-relay", "kill-master:sandbox")
 
 
 def test_invariants_hold_through_killed_and_frozen_services():

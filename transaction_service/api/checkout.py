@@ -25,7 +25,7 @@ blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
     }],
 )
 @blp.arguments(
-    CheckoutRequestSchema,
+    CheckoutRequestSchema(),
     example={
         "items": [{"product_id": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11", "quantity": 2}],
         "shipping_address": {

@@ -5,7 +5,7 @@ first (an invalid body never consumes a key) and the stored response is exactly 
 sent (after `@blp.response` serialised it, or after a Problem became problem+json):
 
     @blp.route("/payouts", methods=["POST"])
-    @blp.arguments(PayoutRequestSchema)
+    @blp.arguments(PayoutRequestSchema())
     @blp.response(201, PayoutSchema)
     @idempotent
     def create_payout(body): ...

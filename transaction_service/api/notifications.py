@@ -15,7 +15,7 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments",
 
 @blp.route("/notifications/<string(maxlength=32):provider>", methods=["POST"])
 @blp.arguments(
-    NotificationSchema,
+    NotificationSchema(),
     example={
         "order_id": "0b6f3c52-7a3e-4d8e-9d43-2f9a1c7e5b10",
         "transaction_id": "9aed5972-5b6a-401e-894b-a32c91ed1a3a",

@@ -23,7 +23,7 @@ _SECURITY = [{"bearerAuth": []}]
 
 @blp.route("", methods=["GET"])
 @blp.doc(security=_SECURITY)
-@blp.arguments(OrderListArgsSchema, location="query")
+@blp.arguments(OrderListArgsSchema(), location="query")
 @blp.response(200, OrderPageSchema)
 @problems(blp, 401, 403, 422)
 def list_orders(args):
@@ -76,7 +76,7 @@ def cancel_order(order_id):
 
 @blp.route("/<uuid:order_id>/ship", methods=["POST"])
 @blp.doc(security=_SECURITY)
-@blp.arguments(ShipRequestSchema, example={"tracking_number": "JNE-0012345678"})
+@blp.arguments(ShipRequestSchema(), example={"tracking_number": "JNE-0012345678"})
 @blp.response(200, OrderSchema)
 @problems(blp, 401, 403, 404, 409, 422)
 def ship_order(body, order_id):

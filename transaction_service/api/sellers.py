@@ -209,7 +209,7 @@ def get_balance():
 
 @blp.route("/ledger", methods=["GET"])
 @blp.doc(security=[{"bearerAuth": []}], summary="The shop's ledger lines, newest first")
-@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, LedgerPageSchema)
 @_document_problems(401, 403, 422)
 def get_ledger(limit: int, cursor: str | None):
@@ -243,7 +243,7 @@ def get_ledger(limit: int, cursor: str | None):
 
 @blp.route("/payouts", methods=["GET"])
 @blp.doc(security=[{"bearerAuth": []}], summary="The shop's payouts, newest first")
-@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, PayoutPageSchema)
 @_document_problems(401, 403, 422)
 def list_payouts(limit: int, cursor: str | None):
@@ -263,7 +263,7 @@ def list_payouts(limit: int, cursor: str | None):
     parameters=[IDEMPOTENCY_KEY_PARAMETER],
 )
 @blp.arguments(
-    PayoutRequestSchema,
+    PayoutRequestSchema(),
     example={
         "amount": 500000,
         "bank_account": {

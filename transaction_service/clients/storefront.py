@@ -49,7 +49,9 @@ class StorefrontClient:
         self.base_url = base_url.rstrip("/")
         self.internal_token = internal_token
         self.timeout = (min(2.0, timeout_seconds), timeout_seconds)
-        self.session = session or make_session(methods=frozenset({"GET", "POST"}))
+        # The showcase is inside our own network: never through an environment proxy.
+        self.session = session or make_session(methods=frozenset({"GET", "POST"}),
+                                               trust_env=False)
 
     def _post(self, path: str, payload: dict | None = None) -> requests.Response:
         try:
