@@ -37,6 +37,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
 
 
+TEST_LOGIN_LIMIT = {"auth_rate": "1000r/s", "auth_burst": 5000}
+
+
 class StackFactory:
     """Builds extra stacks (e.g. with different env) and stops them all at session end."""
 
@@ -54,6 +57,10 @@ class StackFactory:
         overrides = {name: dict(env) for name, env in kwargs.get("env_overrides", {}).items()}
         overrides.setdefault("storefront", {}).setdefault("PUBLIC_CACHE_SECONDS", "0")
         kwargs["env_overrides"] = overrides
+        # One test address logs in hundreds of times; production's per-address login
+        # allowance would answer 429s. The limit itself is tested on a hardened stack
+        # (tests/security) and a stand-in gateway (tests/integration/test_gateway_config).
+        kwargs["gateway_settings"] = {**TEST_LOGIN_LIMIT, **kwargs.get("gateway_settings", {})}
         stack = Stack(data_dir, **kwargs)
         self._stacks.append((stack, data_dir))
         stack.start()

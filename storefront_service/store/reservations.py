@@ -61,34 +61,44 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
     }
     shop_id = rules.check_reservable(items, locked)
     cur.execute(
-        """
+        f"""
         INSERT INTO reservations (order_id, buyer_id, shop_id, expires_at)
         VALUES (%s, %s, %s, now() + make_interval(secs => %s))
         ON CONFLICT (order_id) DO NOTHING
-        RETURNING order_id
+        RETURNING {_RESERVATION_COLUMNS}
         """,
         (order_id, buyer_id, shop_id, ttl_seconds),
     )
-    if cur.fetchone() is None:
+    reservation = cur.fetchone()
+    if reservation is None:
         raise _Raced()
-    for product_id in sorted(items):
-        quantity = items[product_id]
-        # Price and version come from the row this UPDATE holds locked.
-        cur.execute(
-            "UPDATE products SET stock = stock - %s WHERE id = %s"
-            " RETURNING price, version, title",
-            (quantity, product_id),
-        )
-        row = cur.fetchone()
-        cur.execute(
-            """
+    product_ids = sorted(items)
+    # One statement for every item: take the stock (price, version and title come from the
+    # rows locked above), record the lines, and answer them in _load's shape.
+    cur.execute(
+        """
+        WITH wanted AS (
+            SELECT * FROM unnest(%(ids)s::uuid[], %(quantities)s::int[])
+                AS w(product_id, quantity)
+        ), taken AS (
+            UPDATE products p SET stock = p.stock - w.quantity
+            FROM wanted w WHERE p.id = w.product_id
+            RETURNING p.id, p.shop_id, p.price, p.version, p.title, w.quantity
+        ), lines AS (
             INSERT INTO reservation_items
                 (order_id, product_id, quantity, unit_price, product_version, title)
-            VALUES (%s, %s, %s, %s, %s, %s)
-            """,
-            (order_id, product_id, quantity, row["price"], row["version"], row["title"]),
+            SELECT %(order_id)s, id, quantity, price, version, title FROM taken
+            RETURNING product_id, quantity, unit_price, title
         )
-    return _load(cur, order_id)
+        SELECT l.product_id, t.shop_id, l.title, l.quantity, l.unit_price
+        FROM lines l JOIN taken t ON t.id = l.product_id
+        ORDER BY l.product_id
+        """,
+        {"ids": product_ids, "quantities": [items[pid] for pid in product_ids],
+         "order_id": order_id},
+    )
+    reservation["items"] = cur.fetchall()
+    return reservation
 
 
 def _same_or_conflict(existing: dict, buyer_id: str, items: dict[str, int]) -> dict:

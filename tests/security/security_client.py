@@ -7,7 +7,6 @@ import base64
 import hashlib
 import http.client
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,20 +169,11 @@ class Client:
     def post(self, path: str, **kwargs):
         return self.request("POST", path, **kwargs)
 
-    def retrying(self, method: str, path: str, **kwargs):
-        """A request retried past the gateway's 429s, so the answer is the service's."""
-        for _ in range(30):  # logins and registrations are rate-limited by the gateway
-            resp = self.request(method, path, **kwargs)
-            if resp.status_code != 429:
-                return resp
-            time.sleep(0.2)
-        return resp
-
     # -- people ---------------------------------------------------------------------
     def login(self, email: str, password: str = DEMO_PASSWORD, **kwargs) -> str:
         kwargs.setdefault("service", self.auth_via)
-        resp = self.retrying("POST", "/api/v1/auth/login",
-                              json={"email": email, "password": password}, **kwargs)
+        resp = self.request("POST", "/api/v1/auth/login",
+                            json={"email": email, "password": password}, **kwargs)
         assert resp.status_code == 200, resp.text
         return resp.json()["access_token"]
 
@@ -195,7 +185,7 @@ class Client:
     def register(self, role: str = "buyer") -> tuple[str, str]:
         """A fresh account: (email, token)."""
         email = f"sec-{role}-{uuid.uuid4().hex[:10]}@etalase.test"
-        resp = self.retrying("POST", "/api/v1/auth/register", service=self.auth_via, json={
+        resp = self.request("POST", "/api/v1/auth/register", service=self.auth_via, json={
             "email": email, "password": DEMO_PASSWORD, "name": "Security Test", "role": role})
         assert resp.status_code == 201, resp.text
         return email, self.token(email)
