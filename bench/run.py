@@ -793,6 +793,30 @@ def explain(scenarios: dict[str, Scenario], checks: list, profile: dict, rss: di
     return notes
 
 
+def scenario_table(doc: dict, *, with_p95: bool) -> list[str]:
+    """Markdown rows of every scenario (pgbench reports an average latency only)."""
+    header = ["scenario", "via", "throughput", "p50 ms", *(["p95 ms"] if with_p95 else []),
+              "p99 ms", "errors"]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
+    for s in doc["scenarios"]:
+        pgbench = s["name"].startswith("pgbench")
+        unit = "paid orders/s" if s["kind"] == "pipeline" else ("TPS" if pgbench else "req/s")
+        latency = [f"{s['p50_ms']} (avg)" if pgbench else s["p50_ms"],
+                   *(["–" if pgbench else s["p95_ms"]] if with_p95 else []),
+                   "–" if pgbench else s["p99_ms"]]
+        cells = [s["name"], s["via"], f"{s['rps']} {unit}", *latency, s["errors"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return lines
+
+
+def targets_table(doc: dict) -> list[str]:
+    lines = ["| target | measured | goal | met |", "|---|---:|---|---|"]
+    for c in doc["targets"]:
+        lines.append(f"| {c['target']} | {c['measured']} {c['unit']} | {c['goal']} | "
+                     f"{'yes' if c['met'] else '**no**'} |")
+    return lines
+
+
 README = REPO_ROOT / "README.md"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -810,17 +834,7 @@ def update_readme(doc: dict, readme: Path = README) -> bool:
              f"included; full report with CPU per request and profiles: "
              f"[bench/results/latest.md](bench/results/latest.md)):", "",
              "![throughput and latency per scenario](bench/results/latest.png)", "",
-             "| scenario | via | throughput | p50 ms | p99 ms | errors |",
-             "|---|---|---:|---:|---:|---:|"]
-    for s in doc["scenarios"]:
-        unit = "paid orders/s" if s["kind"] == "pipeline" else (
-            "TPS" if s["name"].startswith("pgbench") else "req/s")
-        lines.append(f"| {s['name']} | {s['via']} | {s['rps']} {unit} | {s['p50_ms']} | "
-                     f"{s['p99_ms'] or '–'} | {s['errors']} |")
-    lines += ["", "| target | measured | goal | met |", "|---|---:|---|---|"]
-    for c in doc["targets"]:
-        lines.append(f"| {c['target']} | {c['measured']} {c['unit']} | {c['goal']} | "
-                     f"{'yes' if c['met'] else '**no**'} |")
+             *scenario_table(doc, with_p95=False), "", *targets_table(doc)]
     if doc["notes"]:
         lines += ["", "Why the missed targets are missed (from the run's CPU split and "
                   "profiles):", ""]
@@ -842,22 +856,10 @@ def render_markdown(doc: dict) -> str:
              "microcache (PUBLIC_CACHE_SECONDS=1); signed-in reads and every direct read "
              "reach the storefront. A pipeline buyer waits for its order to be paid "
              "(AWAITING_SHIPMENT) before buying again.", "",
-             "| scenario | via | throughput | p50 ms | p95 ms | p99 ms | errors |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for s in doc["scenarios"]:
-        unit = "paid orders/s" if s["kind"] == "pipeline" else (
-            "TPS" if s["name"].startswith("pgbench") else "req/s")
-        lat = (s["p50_ms"], s["p95_ms"], s["p99_ms"])
-        if s["name"].startswith("pgbench"):
-            lat = (f"{s['p50_ms']} (avg)", "–", "–")
-        lines.append(f"| {s['name']} | {s['via']} | {s['rps']} {unit} | {lat[0]} | {lat[1]} | "
-                     f"{lat[2]} | {s['errors']} |")
+             *scenario_table(doc, with_p95=True)]
     lines += ["", "## Ratios", "", "| ratio | value |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in doc["ratios"].items()]
-    lines += ["", "## Targets", "", "| target | measured | goal | met |", "|---|---:|---|---|"]
-    for c in doc["targets"]:
-        lines.append(f"| {c['target']} | {c['measured']} {c['unit']} | {c['goal']} | "
-                     f"{'yes' if c['met'] else '**no**'} |")
+    lines += ["", "## Targets", "", *targets_table(doc)]
     rss = doc["rss"]
     lines += ["", "## Memory (RSS, summed over the stack's process trees)", "",
               f"At rest: {rss['at_rest_mb']} MB; peak under load: {rss['peak_under_load_mb']} "

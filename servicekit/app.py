@@ -3,7 +3,9 @@
 `build_app` gives a Flask app with JSON logs, request ids, problem+json errors (including
 the ones flask-smorest and werkzeug raise), a request size limit, Prometheus metrics, and
 `/healthz` + `/readyz`; the service's factory then registers its own blueprints on the
-returned `Api`.
+returned `Api`. The two services pass their Postgres database (readiness = reachable and
+fully migrated); the payment sandbox passes none, its own readiness check, and a hook
+that adds Midtrans' members to every problem.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from .db import Database, DatabaseUnavailable
 from .observability import configure_logging, init_request_tracking, metrics_response
 from .problems import (
     PROBLEM_CONTENT_TYPE,
+    PROBLEM_EXTENSION,
     Problem,
     problem_from_http_exception,
     problem_response,
     register_problem_handlers,
 )
+
+SERVICE_SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "internalToken": {"type": "apiKey", "in": "header", "name": "X-Internal-Token"},
+}
 
 
 class ProblemSchema(ma.Schema):
@@ -78,13 +86,18 @@ def build_app(
     title: str,
     version: str,
     settings: dict,
-    database: Database,
-    migrations_dir: Path,
+    database: Database | None,
+    migrations_dir: Path | None,
     log_level: str = "INFO",
     max_content_length: int = 1024 * 1024,
     extra_readiness: list[Callable[[], None]] | None = None,
     description: str = "",
+    security_schemes: dict | None = None,
+    api_class: type[ProblemApi] = ProblemApi,
+    problem_extension: Callable[[Problem], None] | None = None,
 ) -> tuple[Flask, ProblemApi]:
+    """`database`/`migrations_dir` None: no Postgres; readiness is `extra_readiness` only.
+    `problem_extension` may add members to every problem the app answers."""
     configure_logging(service, log_level)
     app = Flask(import_name)
     app.config.update(settings)
@@ -96,22 +109,15 @@ def build_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
-            "info": {"description": description},
-            "components": {
-                "securitySchemes": {
-                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                    "internalToken": {
-                        "type": "apiKey",
-                        "in": "header",
-                        "name": "X-Internal-Token",
-                    },
-                }
-            },
+            **({"info": {"description": description}} if description else {}),
+            "components": {"securitySchemes": security_schemes or SERVICE_SECURITY_SCHEMES},
         },
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
     app.extensions["database"] = database
+    if problem_extension is not None:
+        app.extensions[PROBLEM_EXTENSION] = problem_extension
 
     init_request_tracking(app, service)
     register_problem_handlers(app)
@@ -128,24 +134,27 @@ def build_app(
             )
         )
 
-    api = ProblemApi(app)
+    api = api_class(app)
 
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok", service=service)
 
     # The migration files ship with the code: list them once, not on every probe.
-    expected_versions = {m.version for m in migrations.discover(migrations_dir)}
+    expected_versions = (
+        {m.version for m in migrations.discover(migrations_dir)} if migrations_dir else set()
+    )
 
     @app.get("/readyz")
     def readyz():
         problems: list[str] = []
-        try:
-            missing = expected_versions - migrations.applied_versions(database)
-            if missing:
-                problems.append(f"{len(missing)} migration(s) not applied")
-        except Exception as exc:  # any failure to reach the database means not ready
-            problems.append(f"database unreachable: {exc.__class__.__name__}")
+        if database is not None:
+            try:
+                missing = expected_versions - migrations.applied_versions(database)
+                if missing:
+                    problems.append(f"{len(missing)} migration(s) not applied")
+            except Exception as exc:  # any failure to reach the database means not ready
+                problems.append(f"database unreachable: {exc.__class__.__name__}")
         for check in extra_readiness or []:
             try:
                 check()

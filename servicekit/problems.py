@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, json
+from flask import Flask, Response, current_app, g, json
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -74,7 +74,15 @@ def current_request_id() -> str | None:
         return None
 
 
+# app.extensions key of an app's hook that adds its own members to every problem (the
+# payment sandbox adds Midtrans' status_code/status_message), wherever it was raised.
+PROBLEM_EXTENSION = "problem_extension"
+
+
 def problem_response(problem: Problem) -> Response:
+    extend = current_app.extensions.get(PROBLEM_EXTENSION) if current_app else None
+    if extend is not None:
+        extend(problem)
     response = Response(
         json.dumps(problem.to_dict()), status=problem.status, mimetype=PROBLEM_CONTENT_TYPE
     )

@@ -49,6 +49,8 @@ class Notifier:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.stop_event = threading.Event()
         self.session = requests.Session()  # no automatic retries: the schedule decides
+        # The merchant URL is configured explicitly; no proxy/.netrc lookups per delivery.
+        self.session.trust_env = False
         self.timeout = (config.notify_connect_timeout, config.notify_read_timeout)
         self.lease = config.notify_connect_timeout + config.notify_read_timeout \
             + LEASE_MARGIN_SECONDS

@@ -103,6 +103,9 @@ def parse_provider_time(text: str | None) -> datetime | None:
 class MidtransProtocolProvider(PaymentProvider):
     name = "midtrans-protocol"
     default_base_url = ""
+    # Honour HTTP(S)_PROXY and friends from the environment (an egress proxy in front of
+    # the internet); a provider inside our own network skips those lookups per request.
+    external = True
     # bank_transfer uses a BCA virtual account; "ewallet" is GoPay (deeplink).
     bank = "bca"
 
@@ -117,8 +120,10 @@ class MidtransProtocolProvider(PaymentProvider):
         self.timeout = (min(2.0, timeout_seconds), timeout_seconds)
         # POST is listed because the only POST sent through this session is the charge,
         # which the provider deduplicates on order_id.
-        self.retrying = session or make_session(methods=frozenset({"GET", "POST"}))
+        self.retrying = session or make_session(methods=frozenset({"GET", "POST"}),
+                                                trust_env=self.external)
         self.single_shot = requests.Session()
+        self.single_shot.trust_env = self.external
         token = base64.b64encode(f"{server_key}:".encode()).decode()
         self.headers = {
             "Authorization": f"Basic {token}",
@@ -223,6 +228,7 @@ class SandboxProvider(MidtransProtocolProvider):
 
     name = "sandbox"
     default_base_url = "http://127.0.0.1:8003"
+    external = False
 
 
 class MidtransProvider(MidtransProtocolProvider):
