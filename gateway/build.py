@@ -79,8 +79,10 @@ REFERRER_POLICY = "no-referrer"
 # CORS: origins come from an explicit allow-list (never "*"); the API authenticates with a
 # bearer header, not cookies, so credentials mode is never enabled.
 CORS_ENV = "CORS_ALLOWED_ORIGINS"
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
-CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After, Location"
+CORS_ALLOW_HEADERS = (
+    "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-ID"
+)
+CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After, Location, ETag"
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 # Compose is the production-like target: tighter limits than the local/test default.
 COMPOSE_LIMITS = {

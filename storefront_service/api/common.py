@@ -21,6 +21,7 @@ from ..domain.errors import (
     InsufficientStock,
     Invalid,
     NotFound,
+    StaleVersion,
 )
 from ..identity import SigningKeyUnavailable
 from ..store.paging import Keyset
@@ -71,6 +72,7 @@ def problem_doc(blp, *statuses: int):
         403: "The caller lacks the required role.",
         404: "Not found.",
         409: "Conflict with the current state.",
+        412: "If-Match names a version that is no longer current.",
         422: "Invalid input.",
         503: "A dependency is unavailable.",
     }
@@ -104,6 +106,7 @@ _STATUS = [
     (InsufficientStock, 409, "Insufficient stock"),
     (Conflict, 409, "Conflict"),
     (Invalid, 422, "Validation failed"),
+    (StaleVersion, 412, "Precondition Failed"),
 ]
 
 

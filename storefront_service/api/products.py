@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from ..domain.errors import NotFound
@@ -49,28 +50,65 @@ def list_products(args):
     return paginate(rows, args["limit"])
 
 
+ETAG_HEADER = {"ETag": {"description": "The product's version; send it back in If-Match "
+                                    "to change the product only if nobody else has.",
+                     "schema": {"type": "string"}}}
+IF_MATCH = {"in": "header", "name": "If-Match", "required": False,
+            "description": "Change the product only if it is still at this ETag (412 if not).",
+            "schema": {"type": "string"}}
+IF_NONE_MATCH = {"in": "header", "name": "If-None-Match", "required": False,
+                 "description": "304 without a body when the product is still at this ETag.",
+                 "schema": {"type": "string"}}
+
+
+def etag_of(product: dict) -> str:
+    return str(product["version"])
+
+
+def expected_versions() -> list[int] | None:
+    """The versions If-Match names; None when absent or `*` (no condition). A tag that
+    is not one of our versions can never match, so it is kept out and the write fails."""
+    if_match = request.if_match
+    if not if_match or if_match.star_tag:
+        return None
+    return [int(tag) for tag in if_match.as_set() if tag.isdigit()]
+
+
 @blp.route("/<uuid:product_id>", methods=["GET"])
-@blp.response(200, ProductSchema)
+@blp.doc(parameters=[IF_NONE_MATCH])
+@blp.response(200, ProductSchema, headers=ETAG_HEADER)
+@blp.alt_response(304, description="Not modified since the ETag in If-None-Match.")
 @problem_doc(blp, 404)
 def get_product(product_id):
     """Any product by id, including inactive ones (existing orders link to them)."""
     product = catalog.get_product(database(), str(product_id))
     if product is None:
         raise NotFound("No such product.")
-    return product
+    etag = etag_of(product)
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+        response.set_etag(etag)
+        return response
+    return product, 200, {"ETag": f'"{etag}"'}
 
 
 @blp.route("/<uuid:product_id>", methods=["PATCH"])
 @authenticated("seller")
-@blp.doc(security=BEARER)
+@blp.doc(security=BEARER, parameters=[IF_MATCH])
 @blp.arguments(ProductPatchSchema(), example={"price": 175000, "stock": 30})
-@blp.response(200, ProductSchema)
-@problem_doc(blp, 401, 403, 404, 422)
+@blp.response(200, ProductSchema, headers=ETAG_HEADER)
+@problem_doc(blp, 401, 403, 404, 412, 422)
 def update_product(changes, product_id):
-    """Change a product of the caller's shop; another seller's product answers 404."""
-    return catalog.update_product(
+    """Change a product of the caller's shop; another seller's product answers 404.
+
+    With If-Match (the ETag of a GET), the change applies only if nothing changed the
+    product since, a sale's stock decrement included; otherwise 412 and nothing changes.
+    """
+    product = catalog.update_product(
         database(),
         product_id=str(product_id),
         owner_id=caller("seller").account_id,
         changes=changes,
+        expected_versions=expected_versions(),
     )
+    return product, 200, {"ETag": f'"{etag_of(product)}"'}

@@ -34,6 +34,12 @@ class Conflict(DomainError):
     slug = "conflict"
 
 
+class StaleVersion(DomainError):
+    """A write conditioned on a version (If-Match) that is no longer the current one."""
+
+    slug = "precondition-failed"
+
+
 class Invalid(DomainError):
     """A request that is well-formed but breaks a rule; `errors` maps field to messages."""
 

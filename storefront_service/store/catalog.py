@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from servicekit.db import Database
 
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, NotFound, StaleVersion
 from .paging import Keyset
 
 _COLUMNS = """p.id, p.shop_id, s.name AS shop_name, p.title, p.description, p.price, p.stock,
-    p.status, p.images, p.created_at, p.updated_at"""
+    p.status, p.images, p.created_at, p.updated_at, p.version"""
 
 # What a seller may change with PATCH; keys are trusted column names, values parameters.
 EDITABLE = ("title", "description", "price", "stock", "status", "images")
@@ -35,9 +35,12 @@ def create_product(db: Database, *, owner_id: str, title: str, description: str,
     return row
 
 
-def update_product(db: Database, *, product_id: str, owner_id: str, changes: dict) -> dict:
-    """Apply `changes` if the product belongs to the seller's shop. Another seller's product
-    is reported as not found, so product ownership is not disclosed."""
+def update_product(db: Database, *, product_id: str, owner_id: str, changes: dict,
+                   expected_versions: list[int] | None = None) -> dict:
+    """Apply `changes` if the product belongs to the seller's shop and, when
+    `expected_versions` is given, is still at one of those versions (every write, a sale's stock
+    decrement included, moves it on). Another seller's product is reported as not found,
+    so product ownership is not disclosed."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
@@ -49,13 +52,27 @@ def update_product(db: Database, *, product_id: str, owner_id: str, changes: dic
                 UPDATE products p SET {assignments}
                 FROM shops s
                 WHERE p.id = %s AND s.id = p.shop_id AND s.owner_id = %s
+                  AND (%s::bigint[] IS NULL OR p.version = ANY(%s::bigint[]))
                 RETURNING p.*
             )
             SELECT {_COLUMNS} FROM updated p JOIN shops s ON s.id = p.shop_id
             """,
-            list(changes.values()) + [str(product_id), str(owner_id)],
+            list(changes.values())
+            + [str(product_id), str(owner_id), expected_versions, expected_versions],
         )
         row = cur.fetchone()
+        if row is None and expected_versions is not None:
+            cur.execute(
+                "SELECT p.version FROM products p JOIN shops s ON s.id = p.shop_id"
+                " WHERE p.id = %s AND s.owner_id = %s",
+                (str(product_id), str(owner_id)),
+            )
+            current = cur.fetchone()
+            if current is not None:
+                raise StaleVersion(
+                    "The product changed since the version in If-Match; read it again.",
+                    current_version=current["version"],
+                )
     if row is None:
         raise NotFound("No such product in your shop.")
     return row

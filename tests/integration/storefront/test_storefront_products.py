@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -154,3 +156,89 @@ def test_products_of_a_shop_page_by_page(storefront, make_actor, make_product):
     assert seen == ids[::-1]
     assert storefront.api.get("/api/v1/products",
                               params={"shop_id": "nope"}).status_code == 422
+
+
+# ------------------------------------------------------------ versions (ETag / If-Match)
+
+
+def _etag(response) -> str:
+    etag = response.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"'), etag
+    return etag
+
+
+def test_a_product_read_carries_its_version_and_answers_304_when_unchanged(
+        storefront, make_actor, make_product):
+    seller = make_actor("seller")
+    product = make_product(seller)
+    path = f"/api/v1/products/{product['id']}"
+    first = storefront.api.get(path)
+    etag = _etag(first)
+    unchanged = storefront.api.get(path, headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert _etag(unchanged) == etag
+
+    edited = storefront.api.patch(path, token=seller.token, json={"price": 99000})
+    assert edited.status_code == 200 and _etag(edited) != etag
+    again = storefront.api.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 200 and again.json()["price"]["amount"] == 99000
+    assert _etag(again) == _etag(edited)
+
+
+def test_an_edit_with_a_stale_version_is_412_and_changes_nothing(
+        storefront, make_actor, make_product):
+    seller = make_actor("seller")
+    product = make_product(seller, stock=10)
+    path = f"/api/v1/products/{product['id']}"
+    seen = _etag(storefront.api.get(path))
+    # A sale takes stock after the seller read the product: the version moves on.
+    sale = storefront.internal.post("/internal/reservations", json={
+        "order_id": str(uuid.uuid4()), "buyer_id": str(uuid.uuid4()),
+        "items": [{"product_id": product["id"], "quantity": 3}]})
+    assert sale.status_code == 201, sale.text
+
+    stale = storefront.api.patch(path, token=seller.token, json={"stock": 20},
+                                 headers={"If-Match": seen})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["Content-Type"].startswith("application/problem+json")
+    body = stale.json()
+    assert body["type"].endswith("/precondition-failed")
+    current = storefront.api.get(path)
+    assert current.json()["stock"] == 7  # the seller's absolute 20 did not erase the sale
+    assert f'"{body["current_version"]}"' == _etag(current)
+
+    fresh = storefront.api.patch(path, token=seller.token, json={"stock": 20},
+                                 headers={"If-Match": _etag(current)})
+    assert fresh.status_code == 200 and fresh.json()["stock"] == 20
+    for unconditional in ({}, {"If-Match": "*"}):
+        response = storefront.api.patch(path, token=seller.token, json={"stock": 21},
+                                        headers=unconditional)
+        assert response.status_code == 200, response.text
+    garbage = storefront.api.patch(path, token=seller.token, json={"stock": 1},
+                                   headers={"If-Match": '"not-a-version"'})
+    assert garbage.status_code == 412
+    # Another seller still learns nothing: 404, whatever the If-Match.
+    other = make_actor("seller")
+    assert storefront.api.patch(path, token=other.token, json={"stock": 1},
+                                headers={"If-Match": seen}).status_code == 404
+
+
+def test_concurrent_edits_from_one_version_apply_exactly_once(
+        storefront, make_actor, make_product):
+    seller = make_actor("seller")
+    product = make_product(seller, stock=5)
+    path = f"/api/v1/products/{product['id']}"
+    etag = _etag(storefront.api.get(path))
+    gate = threading.Barrier(8)
+
+    def edit(stock):
+        gate.wait()
+        return storefront.api.patch(path, token=seller.token, json={"stock": stock},
+                                    headers={"If-Match": etag})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(edit, range(100, 108)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [412] * 7, [r.text for r in responses]
+    [winner] = [r for r in responses if r.status_code == 200]
+    assert storefront.api.get(path).json()["stock"] == winner.json()["stock"]
