@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from ..domain.errors import NotFound
-from ..store import catalog
+from ..domain.errors import Forbidden, NotFound
+from ..store import catalog, shops
 from .common import BEARER, authenticated, caller, database, keyset, paginate, problem_doc
 from .schemas import (
     ProductCreateSchema,
@@ -41,11 +41,22 @@ def create_product(body):
 @blp.route("", methods=["GET"])
 @blp.arguments(ProductQuerySchema(), location="query")
 @blp.response(200, ProductPageSchema)
-@problem_doc(blp, 422)
+@problem_doc(blp, 401, 403, 422)
 def list_products(args):
-    """Products for sale, newest first; `q` searches titles and descriptions."""
+    """Products for sale, newest first; `q` searches titles and descriptions.
+
+    A seller lists their own shop's withdrawn products with `status=inactive` (or both
+    with `status=all`); nobody else sees another shop's inactive products.
+    """
+    shop_id = args["shop_id"]
+    if args["status"] != "active":
+        own_shop = shops.shop_id_of_owner(database(), caller("seller").account_id)
+        if own_shop is None or (shop_id is not None and str(shop_id) != str(own_shop)):
+            raise Forbidden("Only a shop's own seller lists its inactive products.")
+        shop_id = own_shop
     rows = catalog.list_products(
-        database(), keyset(args), query=args["q"] or None, shop_id=args["shop_id"]
+        database(), keyset(args), query=args["q"] or None, shop_id=shop_id,
+        status=args["status"],
     )
     return paginate(rows, args["limit"])
 

@@ -232,6 +232,12 @@ class ProductQuerySchema(PageArgsSchema):
         metadata={"description": "Web-search syntax: words, \"phrases\", -excluded, or."},
     )
     shop_id = fields.UUID(load_default=None)
+    status = fields.String(
+        load_default="active",
+        validate=validate.OneOf((*PRODUCT_STATUSES, "all")),
+        metadata={"description": "active (default, anyone); inactive or all: only the "
+                                 "shop's own seller, for their shop (shop_id defaults to it)."},
+    )
 
 
 # ----------------------------------------------------------------------------- content

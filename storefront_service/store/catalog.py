@@ -89,10 +89,14 @@ def get_product(db: Database, product_id: str) -> dict | None:
 
 
 def list_products(db: Database, keyset: Keyset, *, query: str | None = None,
-                  shop_id: str | None = None) -> list[dict]:
-    """Active products, newest first, optionally matching a web-search style query."""
+                  shop_id: str | None = None, status: str = "active") -> list[dict]:
+    """Products newest first (active ones unless told `inactive` or `all`), optionally
+    matching a web-search style query."""
     where, params = keyset.sql("p")
-    conditions = ["p.status = 'active'", where]
+    conditions = [where]
+    if status != "all":
+        conditions.append("p.status = %s")
+        params.append(status)
     if query:
         conditions.append("p.search @@ websearch_to_tsquery('simple', %s)")
         params.append(query)

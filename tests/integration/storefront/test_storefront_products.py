@@ -242,3 +242,39 @@ def test_concurrent_edits_from_one_version_apply_exactly_once(
     assert statuses == [200] + [412] * 7, [r.text for r in responses]
     [winner] = [r for r in responses if r.status_code == 200]
     assert storefront.api.get(path).json()["stock"] == winner.json()["stock"]
+
+
+def test_a_seller_lists_their_own_inactive_products_and_nobody_else_does(
+        storefront, make_actor, make_product):
+    seller = make_actor("seller")
+    active = make_product(seller, title="Masih dijual")
+    withdrawn = make_product(seller, title="Sudah ditarik")
+    hidden = storefront.api.patch(f"/api/v1/products/{withdrawn['id']}", token=seller.token,
+                                  json={"status": "inactive"})
+    assert hidden.status_code == 200
+
+    def ids(response):
+        assert response.status_code == 200, response.text
+        return {p["id"] for p in response.json()["data"]}
+
+    shop = {"shop_id": seller.shop_id}
+    assert ids(storefront.api.get("/api/v1/products", params=shop)) == {active["id"]}
+    mine = storefront.api.get("/api/v1/products", token=seller.token,
+                              params={"status": "inactive"})
+    assert ids(mine) == {withdrawn["id"]}
+    both = storefront.api.get("/api/v1/products", token=seller.token,
+                              params={**shop, "status": "all"})
+    assert ids(both) == {active["id"], withdrawn["id"]}
+
+    other = make_actor("seller")
+    buyer = make_actor("buyer")
+    for token, status in ((None, 401), (buyer.token, 403), (other.token, 403)):
+        response = storefront.api.get("/api/v1/products", token=token,
+                                      params={**shop, "status": "inactive"})
+        assert response.status_code == status, response.text
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+    # Another seller asking for "their" inactive products sees only their own (none).
+    assert ids(storefront.api.get("/api/v1/products", token=other.token,
+                                  params={"status": "inactive"})) == set()
+    assert storefront.api.get("/api/v1/products",
+                              params={"status": "deleted"}).status_code == 422
