@@ -31,6 +31,7 @@ import json
 import os
 import re
 import sys
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -568,6 +569,28 @@ def render_text(results: list[CheckResult]) -> str:
     return "\n".join(lines)
 
 
+def record_history(gateway: str) -> None:
+    """Place and cancel an order through the gateway, so a fresh stack's audit check
+    walks a real chain (placed, cancelled) rather than an empty one."""
+    import requests
+
+    from tools import shopper
+
+    seller = shopper.login(gateway, shopper.DEMO_SELLER)
+    product = shopper.create_product(gateway, seller, stock=1, title="Compliance batik")
+    buyer = shopper.new_buyer(gateway, "compliance")
+    with requests.Session() as session:
+        placed = shopper.checkout(session, gateway, buyer, product["id"])
+        if placed.status_code != 201:
+            raise RuntimeError(f"checkout: {placed.status_code} {placed.text[:300]}")
+        order_id = placed.json()["order"]["id"]
+        cancelled = session.post(f"{gateway}/api/v1/orders/{order_id}/cancel", timeout=30,
+                                 headers={"Authorization": f"Bearer {buyer}",
+                                          "Idempotency-Key": str(uuid.uuid4())})
+        if cancelled.status_code != 200:
+            raise RuntimeError(f"cancel: {cancelled.status_code} {cancelled.text[:300]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.compliance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -588,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with throwaway_stack("etalase-compliance-", fast_unsafe_db=True,
                              with_workers=False) as stack:
+            record_history(stack.urls.gateway)
             results = run_checks(Target.from_stack(stack))
     elif args.data_dir:
         results = run_checks(Target.from_data_dir(args.data_dir, args.pg_port))
