@@ -17,7 +17,7 @@ from ..domain import reservations as rules
 from ..domain.errors import NotFound
 from ..store import reservations
 from .common import INTERNAL, config, database, internal_caller, problem_doc
-from .schemas import ReservationRequestSchema, ReservationSchema
+from .schemas import JwksSchema, ReservationRequestSchema, ReservationSchema
 
 blp = Blueprint(
     "internal", __name__, url_prefix="/internal", description="Service-to-service API."
@@ -31,6 +31,8 @@ _RESERVE_EXAMPLE = {
 
 
 @blp.route("/jwks.json", methods=["GET"])
+@blp.response(200, JwksSchema, description="The JSON Web Key Set (cacheable for 5 minutes).")
+@problem_doc(blp, 503)
 def jwks():
     """The public keys that verify user tokens. Public keys are not secrets, so no
     credential is needed; the gateway does not route /internal/ anyway."""

@@ -111,6 +111,21 @@ def page_schema(name: str, item: type[ma.Schema]) -> type[ma.Schema]:
 ROLES_SELF_SERVICE = ("buyer", "seller", "creator")
 
 
+class JwkSchema(ma.Schema):
+    """One public RSA key (RFC 7517); private members are never published."""
+
+    kty = fields.String(required=True, metadata={"example": "RSA"})
+    kid = fields.String(required=True, metadata={"example": "local-1"})
+    alg = fields.String(metadata={"example": "RS256"})
+    use = fields.String(metadata={"example": "sig"})
+    n = fields.String(required=True, metadata={"description": "modulus, base64url"})
+    e = fields.String(required=True, metadata={"example": "AQAB"})
+
+
+class JwksSchema(ma.Schema):
+    keys = fields.List(fields.Nested(JwkSchema), required=True)
+
+
 class RegisterSchema(StrictSchema):
     email = EmailAddress(required=True, validate=validate.Length(max=254))
     password = fields.String(required=True, validate=validate.Length(min=8, max=128))
