@@ -48,12 +48,21 @@ class Notifier:
         self.provider = Provider(self.store, config)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.stop_event = threading.Event()
-        self.session = requests.Session()  # no automatic retries: the schedule decides
-        # The merchant URL is configured explicitly; no proxy/.netrc lookups per delivery.
-        self.session.trust_env = False
+        self._local = threading.local()  # one HTTP session per sending thread
         self.timeout = (config.notify_connect_timeout, config.notify_read_timeout)
         self.lease = config.notify_connect_timeout + config.notify_read_timeout \
             + LEASE_MARGIN_SECONDS
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session: keep-alive to the merchant without sharing a Session (and
+        its connection pool) between the sending threads."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()  # no retries: the schedule
+            # The merchant URL is configured explicitly; no proxy/.netrc lookups per send.
+            session.trust_env = False
+        return session
 
     def stop(self, *_args) -> None:
         self.stop_event.set()
