@@ -13,7 +13,7 @@ DATA_DIR ?= .data
 PORT ?= 8080
 PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
-DOCKERFILES := $(wildcard */Dockerfile)
+DOCKERFILES := Dockerfile $(wildcard */Dockerfile)
 
 .PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance chaos bench
 

@@ -1,14 +1,24 @@
-# Image of storefront_service (web app under gunicorn; the same image runs its workers and
-# migrations with another command). Build from the repository root:
-#   docker build -f storefront_service/Dockerfile .
+# The image of each Python app: storefront_service, transaction_service or payment_sandbox,
+# chosen with the APP build argument (compose builds it once per app). The web app runs
+# under gunicorn; the same image runs the app's workers and migrations with another
+# command. Build from the repository root:
+#   docker build --build-arg APP=storefront_service -t etalase-storefront:local .
 FROM python:3.11-slim
 
+ARG APP
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    BIND=0.0.0.0:8000
+    BIND=0.0.0.0:8000 \
+    APP=${APP}
 
 WORKDIR /app
+
+# Fail early without an app: `COPY ${APP}/` would otherwise copy the whole context.
+RUN case "${APP}" in \
+      storefront_service|transaction_service|payment_sandbox) ;; \
+      *) echo "build with --build-arg APP=storefront_service|transaction_service|payment_sandbox" >&2; exit 1 ;; \
+    esac
 
 # Pinned dependencies first: this layer is cached until requirements.txt changes.
 COPY requirements.txt ./
@@ -23,10 +33,10 @@ RUN groupadd --system --gid 10001 etalase \
     && chown -R etalase:etalase /var/lib/etalase
 
 COPY servicekit/ servicekit/
-COPY storefront_service/ storefront_service/
+COPY ${APP}/ ${APP}/
 # devstack/ provides `python -m devstack keys` for the one-shot `keys` service in compose.
 COPY devstack/ devstack/
 
 USER 10001:10001
 EXPOSE 8000
-CMD ["gunicorn", "-c", "storefront_service/gunicorn_conf.py", "storefront_service.wsgi:app"]
+CMD ["sh", "-c", "exec gunicorn -c \"$APP/gunicorn_conf.py\" \"$APP.wsgi:app\""]
