@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from servicekit.config import env_int, env_str
+from servicekit.config import env_float, env_int, env_str
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Config:
         default_factory=lambda: env_str("STOREFRONT_INTERNAL_TOKEN", "")
     )
     storefront_timeout_seconds: float = field(
-        default_factory=lambda: float(env_str("STOREFRONT_TIMEOUT_SECONDS", "3"))
+        default_factory=lambda: env_float("STOREFRONT_TIMEOUT_SECONDS", 3.0)
     )
     payment_provider: str = field(default_factory=lambda: env_str("PAYMENT_PROVIDER", "sandbox"))
     payment_base_url: str = field(
@@ -36,7 +36,7 @@ class Config:
         default_factory=lambda: env_str("PAYMENT_SERVER_KEY", "sandbox-server-key")
     )
     payment_timeout_seconds: float = field(
-        default_factory=lambda: float(env_str("PAYMENT_TIMEOUT_SECONDS", "5"))
+        default_factory=lambda: env_float("PAYMENT_TIMEOUT_SECONDS", 5.0)
     )
     platform_fee_bps: int = field(default_factory=lambda: env_int("PLATFORM_FEE_BPS", 500))
     payment_expiry_seconds: int = field(
@@ -46,7 +46,7 @@ class Config:
         default_factory=lambda: env_int("AUTO_COMPLETE_SECONDS", 604800)
     )
     worker_interval_seconds: float = field(
-        default_factory=lambda: float(env_str("WORKER_INTERVAL_SECONDS", "1"))
+        default_factory=lambda: env_float("WORKER_INTERVAL_SECONDS", 1.0)
     )
     # An order whose checkout saga has not finished after this long is considered abandoned
     # (the process died mid-saga) and is cleaned up by the payment-expiry worker.
@@ -62,5 +62,5 @@ class Config:
         default_factory=lambda: env_int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", 60)
     )
     outbox_max_backoff_seconds: float = field(
-        default_factory=lambda: float(env_str("OUTBOX_MAX_BACKOFF_SECONDS", "300"))
+        default_factory=lambda: env_float("OUTBOX_MAX_BACKOFF_SECONDS", 300.0)
     )
