@@ -446,54 +446,53 @@ def run_pipeline(stack, name: str, via: str, tokens: list[str], product_id: str,
     pay_ms: list[float] = []
     purchase_ms: list[float] = []  # checkout sent -> order AWAITING_SHIPMENT
     errors: Counter = Counter()
-    completed = 0
     lock = threading.Lock()
     stop = threading.Event()
     measuring = threading.Event()
     watcher = SettlementWatcher(stack.dsn("transaction"))
 
+    def failed(what: str) -> None:
+        with lock:
+            errors[what] += 1
+
     def buyer(index: int) -> None:
         """One shopper buying again and again; each purchase ends when the order is paid
         (the page shows "paid"), as a real buyer waits before buying again."""
-        nonlocal completed
         market_http, pay_http = Http(market), Http(pay_base)
         token = tokens[index % len(tokens)]
         body = {"items": [{"product_id": product_id, "quantity": 1}],
                 "shipping_address": shopper.ADDRESS, "payment_method": "bank_transfer"}
+
+        def send(step: str, expected: int, http: Http, *request) -> bytes | None:
+            """The answer's body, or None (counted as an error) on any other outcome."""
+            try:
+                status, raw = http.request(*request)
+            except OSError as exc:
+                failed(f"{step} {type(exc).__name__}")
+                return None
+            if status != expected:
+                failed(f"{step} {status}")
+                return None
+            return raw
+
         while not stop.is_set():
             counted = measuring.is_set()
             started = time.perf_counter()
-            try:
-                status, raw = market_http.request("POST", "/api/v1/checkout", body, {
-                    "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
-            except OSError as exc:
-                with lock:
-                    errors[f"checkout {type(exc).__name__}"] += 1
+            raw = send("checkout", 201, market_http, "POST", "/api/v1/checkout", body, {
+                "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
+            if raw is None:
                 continue
             checkout_done = time.perf_counter()
-            if status != 201:
-                with lock:
-                    errors[f"checkout {status}"] += 1
-                continue
             order_id = json.loads(raw)["order"]["id"]
-            try:
-                pay_status, _ = pay_http.request("POST", f"/v2/{order_id}/pay")
-            except OSError as exc:
-                with lock:
-                    errors[f"pay {type(exc).__name__}"] += 1
+            if send("pay", 200, pay_http, "POST", f"/v2/{order_id}/pay") is None:
                 continue
             paid_call_done = time.perf_counter()
-            if pay_status != 200:
-                with lock:
-                    errors[f"pay {pay_status}"] += 1
+            if not watcher.wait(order_id, timeout=30):
+                failed("not AWAITING_SHIPMENT within 30 s")
                 continue
-            settled = watcher.wait(order_id, timeout=30)
             finished = time.perf_counter()
-            with lock:
-                if not settled:
-                    errors["not AWAITING_SHIPMENT within 30 s"] += 1
-                elif counted and measuring.is_set():
-                    completed += 1
+            if counted and measuring.is_set():
+                with lock:
                     checkout_ms.append((checkout_done - started) * 1000)
                     pay_ms.append((paid_call_done - checkout_done) * 1000)
                     purchase_ms.append((finished - started) * 1000)
@@ -521,8 +520,8 @@ def run_pipeline(stack, name: str, via: str, tokens: list[str], product_id: str,
 
     # Purchases begun and finished inside the window (a buyer's purchase that straddles
     # an edge is not counted, which slightly understates the rate).
-    scenario.requests = completed
-    scenario.rps = round(completed / window, 1)
+    scenario.requests = len(purchase_ms)
+    scenario.rps = round(len(purchase_ms) / window, 1)
     scenario.p50_ms, scenario.p95_ms, scenario.p99_ms = percentiles(checkout_ms)
     scenario.errors = sum(errors.values())
     scenario.error_detail = dict(errors)
