@@ -66,13 +66,16 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
+def wait_until(predicate, timeout: float, interval: float = 0.2):
+    """Call `predicate` every `interval` seconds until it returns something truthy, and
+    return that; None once `timeout` has passed."""
     deadline = time.monotonic() + timeout
     while True:
-        if predicate():
-            return True
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() >= deadline:
-            return False
+            return None
         time.sleep(interval)
 
 

@@ -9,7 +9,8 @@ import uuid
 
 import requests
 
-DEMO_PASSWORD = "etalase-demo"  # storefront_service/seed.py
+from storefront_service.seed import DEMO_PASSWORD
+
 DEMO_SELLER = "seller@etalase.test"
 ADDRESS = {
     "name": "Rina Anggraini",

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tools.shopper import DEMO_PASSWORD
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # the `browser` fixture skips (or fails, in CI) and says why
@@ -32,14 +34,6 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-DEMO_PASSWORD = "etalase-demo"
-ADDRESS = {
-    "name": "Rina Anggraini",
-    "phone": "+6281234567890",
-    "line1": "Jl. Jenderal Sudirman No. 1",
-    "city": "Jakarta Selatan",
-    "postal_code": "12190",
-}
 
 
 

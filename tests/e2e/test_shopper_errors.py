@@ -19,7 +19,9 @@ import re
 import uuid
 
 import pytest
-from browser_support import ADDRESS, Api, expect, make_shop
+from browser_support import Api, expect, make_shop
+
+from tools.shopper import ADDRESS
 
 PAYMENT_EXPIRY_SECONDS = 8
 

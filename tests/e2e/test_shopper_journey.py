@@ -15,7 +15,9 @@ import os
 import re
 from pathlib import Path
 
-from browser_support import ADDRESS, DESKTOP, expect
+from browser_support import DESKTOP, expect
+
+from tools.shopper import ADDRESS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS_IMG = REPO_ROOT / "docs" / "img"

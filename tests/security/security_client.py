@@ -18,17 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-DEMO_PASSWORD = "etalase-demo"
+from tools.shopper import ADDRESS, DEMO_PASSWORD
+
 BUYER = "buyer@etalase.test"
 SELLER = "seller@etalase.test"
 SELLER2 = "seller2@etalase.test"
-ADDRESS = {
-    "name": "Rina Anggraini",
-    "phone": "+6281234567890",
-    "line1": "Jl. Jenderal Sudirman No. 1",
-    "city": "Jakarta Selatan",
-    "postal_code": "12190",
-}
 PROBLEM = "application/problem+json"
 # The sandbox announces every new charge with a `pending` notification, delivered in the
 # background (possibly while a later test runs): not a change any test provoked.

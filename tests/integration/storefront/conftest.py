@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -34,9 +33,10 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devstack import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCRATCH_DSN = "postgresql://storefront:sf@127.0.0.1:55999/etalase_storefront"
-DEMO_PASSWORD = "etalase-demo"
 
 
 class HttpClient:
@@ -104,12 +104,6 @@ class StorefrontTarget:
             [sys.executable, "-m", "storefront_service", *args],
             cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, timeout=timeout,
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_rsa_key(kid: str) -> tuple[bytes, dict]:
@@ -186,7 +180,7 @@ def storefront(request, tmp_path_factory) -> StorefrontTarget:
     pem, jwks = make_rsa_key(kid)
     (workdir / "signing.pem").write_bytes(pem)
     (workdir / "jwks.json").write_text(json.dumps(jwks))
-    port = _free_port()
+    port = free_port()
     token = uuid.uuid4().hex
     env = dict(os.environ)
     env.update(

@@ -10,9 +10,10 @@ import time
 import uuid
 
 import jwt
-from conftest import DEMO_PASSWORD, REPO_ROOT, login
+from conftest import REPO_ROOT, login
 
 from storefront_service import seed as seed_data
+from tools.shopper import DEMO_PASSWORD
 
 
 def _reserve(storefront, product_id, quantity):

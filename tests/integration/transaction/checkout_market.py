@@ -7,7 +7,6 @@ import hashlib
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,15 +16,10 @@ import psycopg2
 import psycopg2.extras
 import requests
 
+from devstack.util import wait_until as poll
+from tools.shopper import ADDRESS, DEMO_PASSWORD
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEMO_PASSWORD = "etalase-demo"
-ADDRESS = {
-    "name": "Rina Anggraini",
-    "phone": "+6281234567890",
-    "line1": "Jl. Jenderal Sudirman No. 1",
-    "city": "Jakarta Selatan",
-    "postal_code": "12190",
-}
 
 
 @dataclass
@@ -147,14 +141,10 @@ class Market:
                               timeout=30)
 
     def wait_for(self, predicate, timeout: float = 20.0, interval: float = 0.2):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s")
-            time.sleep(interval)
+        value = poll(predicate, timeout, interval)
+        if not value:
+            raise AssertionError(f"condition not met within {timeout}s")
+        return value
 
     def wait_status(self, order_id: str, status: str, timeout: float = 20.0) -> dict:
         def check():
