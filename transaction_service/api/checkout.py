@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from ..operations.checkout import CheckoutRequest, place_order
+from servicekit.problems import Problem
+
+from ..operations.checkout import CheckoutRequest, load_placed_order, place_order
 from .auth import principal_with_role
 from .context import ctx
 from .docs import problems
-from .idempotency import idempotent
+from .idempotency import current_hold, idempotent
 from .schemas import CheckoutRequestSchema, CheckoutResponseSchema
 
 blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
                 description="Checkout: order + stock reservation + payment instructions.")
+
+
+def _recover(order_id: str):
+    """The answer for a key whose first attempt placed `order_id` but lost its response."""
+    order = load_placed_order(ctx(), order_id)
+    if order is None:  # never true for a recorded key (FK); kept as a clear 503, not a 500
+        raise Problem(503, "Service Unavailable", "Retry with the same Idempotency-Key.",
+                      slug="checkout-interrupted", headers={"Retry-After": "1"})
+    return _present(order)
 
 
 @blp.route("/checkout", methods=["POST"])
@@ -39,7 +50,7 @@ blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
 @problems(blp, 400, 401, 403, 409, 422, 503,
           s409="insufficient-stock (names the product), or the Idempotency-Key is in use.",
           s503="The storefront or the payment provider is unavailable; nothing was placed.")
-@idempotent
+@idempotent(recover=_recover)
 def checkout(body):
     """Buyer only. Items of one shop; the storefront's prices are authoritative. A retry
     with the same Idempotency-Key and body replays the first answer."""
@@ -52,8 +63,13 @@ def checkout(body):
                    for i in body["items"]],
             shipping_address=body["shipping_address"],
             payment_method=body["payment_method"],
+            idempotency=current_hold(),
         ),
     )
+    return _present(order)
+
+
+def _present(order: dict) -> dict:
     # OrderSchema presents the order; the payment row carries the instruction fields.
     payment = order.get("payment") or {}
     return {

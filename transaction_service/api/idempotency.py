@@ -19,15 +19,24 @@ with `Idempotent-Replayed: true`; same key + different request -> 422
 `idempotency-key-in-use` with `Retry-After`; 5xx (e.g. 503 storefront down) -> the key is
 released so the client can retry with it. Missing key -> 400 `idempotency-key-required`;
 empty, > 255 characters or control characters -> 422 naming `Idempotency-Key`.
+
+A key is never run twice (DESIGN.md §6). The checkout records the order it placed on the
+key in the transaction that places it (`current_hold()` + `store.record_order`); if the
+response then cannot be stored, a retry gets that order from `recover(order_id)` with
+`Idempotent-Replayed: true`. When releasing a key after a 5xx fails (the database is
+what went away), a background thread keeps trying until the lock would have timed out,
+so the retry the 503 asked for is not refused with 409 for a minute.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Response, after_this_request, current_app, request
+from flask import Response, after_this_request, current_app, g, request
 
 from servicekit.auth import Principal
 from servicekit.problems import Problem
@@ -68,8 +77,39 @@ def read_key() -> str:
     return key
 
 
-def run(principal: Principal, operation: Callable[[], object]):
-    """Run `operation` at most once per (caller, Idempotency-Key); see the module doc."""
+def current_hold() -> store.Hold | None:
+    """The key this request holds (inside `run`), for operations that record their result
+    on it in their own transaction."""
+    return g.get("idempotency_hold")
+
+
+def _release_later(database, *, account_id: str, key: str, lock_token: str,
+                   give_up_after: float) -> None:
+    """Keep trying to release a key whose attempt failed (e.g. the database dropped),
+    so a retry is not refused until the lock times out. Releasing is idempotent and
+    conditional on our lock token, so a late success never frees someone else's key."""
+
+    def attempt() -> None:
+        deadline = time.monotonic() + give_up_after
+        delay = 0.1
+        while time.monotonic() < deadline:
+            time.sleep(delay)
+            try:
+                store.release(database, account_id=account_id, key=key, lock_token=lock_token)
+                log.info("idempotency key released after retrying", extra={"key": key})
+                return
+            except Exception:  # noqa: BLE001 - the database is still away: try again
+                delay = min(delay * 2, 2.0)
+        log.warning("idempotency key left to its lock timeout", extra={"key": key})
+
+    threading.Thread(target=attempt, name="idempotency-release", daemon=True).start()
+
+
+def run(principal: Principal, operation: Callable[[], object],
+        recover: Callable[[str], object] | None = None):
+    """Run `operation` at most once per (caller, Idempotency-Key); see the module doc.
+    `recover(order_id)` answers for a key whose first attempt recorded an order but not
+    its response."""
     key = read_key()
     database = _database()
     claim = store.claim(
@@ -93,7 +133,9 @@ def run(principal: Principal, operation: Callable[[], object]):
             "This Idempotency-Key was already used for a different request.",
             slug="idempotency-key-reused", errors={HEADER: ["Used for a different request."]},
         )
-    if claim.outcome == store.IN_PROGRESS:
+    if claim.outcome == store.IN_PROGRESS or (
+        claim.outcome == store.RECOVER and recover is None
+    ):
         raise Problem(
             409, "Idempotency-Key in use",
             "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -101,12 +143,16 @@ def run(principal: Principal, operation: Callable[[], object]):
         )
 
     account_id, token = principal.account_id, claim.lock_token
+    recovering = claim.outcome == store.RECOVER
 
     @after_this_request
     def _remember(response: Response) -> Response:
         # Runs for normal and error-handler responses alike, with the final body.
+        if recovering and response.status_code < 300:
+            response.headers[REPLAYED_HEADER] = "true"
+        release = response.status_code >= 500 or response.status_code in _NOT_STORED
         try:
-            if response.status_code >= 500 or response.status_code in _NOT_STORED:
+            if release:
                 store.release(database, account_id=account_id, key=key, lock_token=token)
             else:
                 store.complete(
@@ -115,18 +161,30 @@ def run(principal: Principal, operation: Callable[[], object]):
                     content_type=response.content_type,
                 )
         except Exception:
-            # The key stays in progress and becomes retakeable after the lock timeout.
             log.exception("could not record the idempotent response", extra={"key": key})
+            if release:
+                _release_later(database, account_id=account_id, key=key, lock_token=token,
+                               give_up_after=_lock_timeout())
+            # Otherwise the key stays in progress: with an order recorded on it a retry
+            # recovers that order; without, the lock is retaken after its timeout.
         return response
 
+    if recovering:
+        log.info("replaying a recorded outcome", extra={"key": key, "order_id": claim.order_id})
+        return recover(claim.order_id)
+    g.idempotency_hold = store.Hold(account_id=account_id, key=key, lock_token=token)
     return operation()
 
 
-def idempotent(view):
-    """Decorator form of `run` for a view whose caller is the request's JWT principal."""
+def idempotent(view=None, *, recover: Callable[[str], object] | None = None):
+    """Decorator form of `run` for a view whose caller is the request's JWT principal:
+    `@idempotent`, or `@idempotent(recover=...)` for a view that records its order."""
 
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        return run(current_caller(), lambda: view(*args, **kwargs))
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            return run(current_caller(), lambda: view(*args, **kwargs), recover)
 
-    return wrapper
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

@@ -27,6 +27,7 @@ from ..clients.storefront import InsufficientStock, StorefrontRefused, Storefron
 from ..context import Context
 from ..domain.money import line_total
 from ..domain.orders import OrderStatus, payment_deadline
+from ..store import idempotency as idempotency_store
 from ..store import orders as order_store
 from ..store import outbox
 from .common import audit, move
@@ -42,6 +43,9 @@ class CheckoutRequest:
     items: list[dict]  # [{product_id: str, quantity: int}]
     shipping_address: dict
     payment_method: str
+    # The Idempotency-Key this checkout runs under: the placed order is recorded on it in
+    # the transaction that places it, so the key can never place a second one.
+    idempotency: idempotency_store.Hold | None = None
 
 
 def _unavailable(what: str, slug: str) -> Problem:
@@ -127,6 +131,33 @@ def place_order(ctx: Context, request: CheckoutRequest) -> dict:
                  cancel_at_provider=True)
         raise _unavailable("The payment provider", "payment-provider-unavailable") from None
 
+    try:
+        return _place(ctx, request, order_id, snapshot, charge, deadline)
+    except _KeyTakenOver:
+        # Another request retook this key's lock (ours looked dead): it runs the checkout;
+        # this attempt's order never becomes visible.
+        _abandon(ctx, order_id, "idempotency-key-taken-over", actor=actor,
+                 cancel_at_provider=True)
+        raise Problem(
+            409, "Idempotency-Key in use",
+            "Another request with this Idempotency-Key took over; retry to see its result.",
+            slug="idempotency-key-in-use", headers={"Retry-After": "1"},
+        ) from None
+
+
+def load_placed_order(ctx: Context, order_id: str) -> dict | None:
+    with ctx.database.transaction() as cursor:
+        return order_store.get_order(cursor, order_id)
+
+
+class _KeyTakenOver(Exception):
+    """The Idempotency-Key is no longer held by this checkout."""
+
+
+def _place(ctx: Context, request: CheckoutRequest, order_id: str, snapshot: dict, charge,
+           deadline: datetime) -> dict:
+    """Make the order visible, and record it on the Idempotency-Key, in one transaction."""
+    actor = request.buyer_id
     with ctx.database.transaction() as cursor:
         order = order_store.lock_order(cursor, order_id)
         if order is None or order["status"] != OrderStatus.UNPAID or order["placed_at"]:
@@ -143,6 +174,10 @@ def place_order(ctx: Context, request: CheckoutRequest) -> dict:
             expires_at=min(deadline, charge.expires_at) if charge.expires_at else deadline,
         )
         order_store.mark_placed(cursor, order_id)
+        if request.idempotency is not None and not idempotency_store.record_order(
+            cursor, request.idempotency, order_id
+        ):
+            raise _KeyTakenOver()
         audit(
             cursor, order_id, "order.placed", actor=actor,
             data={

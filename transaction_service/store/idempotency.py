@@ -5,6 +5,11 @@
 stores its response; a loser sees the stored response, a different request (422) or a key
 still in progress (409). A holder that crashed leaves an `in_progress` row whose lock can
 be retaken after `lock_timeout_seconds`.
+
+An operation that creates something (the checkout's order) records it on the key with
+`record_order` in the same transaction that creates it. From then on the key's outcome is
+known even if its response never gets stored: `claim` answers RECOVER with the order, and
+`release` no longer forgets the key, so the key can never run a second time.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ NEW = "new"
 REPLAY = "replay"
 MISMATCH = "mismatch"
 IN_PROGRESS = "in_progress"
+RECOVER = "recover"  # the first attempt created `order_id` but its response was not stored
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,16 @@ class Claim:
     status: int | None = None
     body: str | None = None
     content_type: str | None = None
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The key a running request holds: what `record_order` needs to tie its result to it."""
+
+    account_id: str
+    key: str
+    lock_token: str
 
 
 def claim(
@@ -56,7 +72,7 @@ def claim(
         cursor.execute(
             """
             SELECT request_hash, state, response_status, response_body, response_content_type,
-                   locked_at <= now() - make_interval(secs => %s) AS stale
+                   order_id::text, locked_at <= now() - make_interval(secs => %s) AS stale
               FROM idempotency_keys WHERE account_id = %s AND key = %s
             """,
             (lock_timeout_seconds, account_id, key),
@@ -75,6 +91,15 @@ def claim(
                 body=row["response_body"],
                 content_type=row["response_content_type"],
             )
+        if row["order_id"] is not None:
+            # The first attempt placed its order and then lost its response: the outcome is
+            # known, so answer with it now (the new token lets this request store it).
+            cursor.execute(
+                "UPDATE idempotency_keys SET lock_token = %s, locked_at = now() "
+                "WHERE account_id = %s AND key = %s AND state = 'in_progress'",
+                (token, account_id, key),
+            )
+            return Claim(RECOVER, lock_token=token, order_id=row["order_id"])
         if not row["stale"]:
             return Claim(IN_PROGRESS)
         # The holder crashed (or is hopelessly slow): take the lock over. The conditional
@@ -116,14 +141,32 @@ def complete(
         return cursor.rowcount == 1
 
 
+def record_order(cursor, hold: Hold, order_id: str) -> bool:
+    """Tie `order_id` to the held key, inside the transaction that creates the order.
+    False when the key is no longer ours (its lock was retaken): the caller must then
+    roll back, so that a key never places two orders."""
+    cursor.execute(
+        """
+        UPDATE idempotency_keys SET order_id = %s
+         WHERE account_id = %s AND key = %s AND lock_token = %s AND state = 'in_progress'
+           AND order_id IS NULL
+        """,
+        (order_id, hold.account_id, hold.key, hold.lock_token),
+    )
+    return cursor.rowcount == 1
+
+
 def release(database: Database, *, account_id: str, key: str, lock_token: str) -> None:
     """Forget a key whose request did not run to a result worth replaying (validation
-    failure, 5xx), so the client can retry with the same key."""
+    failure, 5xx), so the client can retry with the same key. A key that recorded an
+    order is never forgotten (its commit may have succeeded although the caller saw an
+    error)."""
     with database.transaction() as cursor:
         cursor.execute(
             """
             DELETE FROM idempotency_keys
              WHERE account_id = %s AND key = %s AND lock_token = %s AND state = 'in_progress'
+               AND order_id IS NULL
             """,
             (account_id, key, lock_token),
         )
