@@ -19,7 +19,11 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
   state;
 - the ledger invariants (transaction_service.store.invariants.check) and the audit chain;
 - every failed client request was answered with an application/problem+json document
-  (a connection error counts as a failure: nginx stays up throughout).
+  (a connection error counts as a failure: nginx stays up throughout);
+- a retried Idempotency-Key never yields a second order: a buyer whose checkout got no
+  answer, a 5xx or a 409 retries with the same key (as a client that lost the answer
+  does), every 201 for one key names the same order, and every placed order of the run is
+  the one recorded on exactly one key.
 
     python -m tools.chaos --duration 60 [--concurrency 8] [--faults a,b] [--json PATH]
 Exit status: 0 when every assertion holds.
@@ -35,6 +39,7 @@ import sqlite3
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -54,6 +59,7 @@ from tools import procs, shopper  # noqa: E402
 PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
 SETTLED_AT_PROVIDER = ("settlement", "capture", "refund", "partial_refund")
 PAY_RETRY_SECONDS = 15.0  # a buyer keeps trying to pay for this long while things are down
+KEY_RETRY_SECONDS = 20.0  # ... and retries a checkout with the same Idempotency-Key this long
 # Stack settings that make the run meaningful in a minute: the marketplace gives up on the
 # showcase quickly (so "slow" is beyond its timeout), abandoned checkouts are reaped soon,
 # and the sandbox retries notifications for longer than any outage we cause.
@@ -91,6 +97,7 @@ class CheckoutPayLoad:
         self.outcomes: list[Outcome] = []
         self.placed: set[str] = set()
         self.paid: set[str] = set()  # the sandbox answered 200 to "pay"
+        self.orders_by_key: dict[str, set[str]] = {}  # Idempotency-Key -> orders answered
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -136,15 +143,23 @@ class CheckoutPayLoad:
         session = requests.Session()
         token = self.tokens[n % len(self.tokens)]
         sandbox = f"{self.gateway}/sandbox"
+        key, key_deadline = None, 0.0
         while not self._stop.is_set():
-            response = self._call("checkout", lambda: shopper.checkout(
-                session, self.gateway, token, self.product_id))
+            if key is None or time.monotonic() > key_deadline:
+                key, key_deadline = str(uuid.uuid4()), time.monotonic() + KEY_RETRY_SECONDS
+            response = self._call("checkout", lambda k=key: shopper.checkout(
+                session, self.gateway, token, self.product_id, key=k))
             if response is None or response.status_code != 201:
+                if response is not None and response.status_code < 500 and (
+                        response.status_code != 409 or "idempotency" not in response.text):
+                    key = None  # a definite answer: the next checkout is a new one
                 self._stop.wait(0.2)  # a failing system is not hammered in a tight loop
                 continue
             order_id = response.json()["order"]["id"]
             with self._lock:
                 self.placed.add(order_id)
+                self.orders_by_key.setdefault(key, set()).add(order_id)
+            key = None
             deadline = time.monotonic() + PAY_RETRY_SECONDS
             while time.monotonic() < deadline:
                 paid = self._call("pay", lambda oid=order_id: shopper.pay(session, sandbox, oid))
@@ -383,6 +398,20 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
                              "WHERE outcome = 'conflict' ORDER BY id LIMIT 10")
     violations += [f"outbox {kind} for {oid} ended in conflict (needs a human)"
                    for _id, kind, oid in conflicts]
+
+    # Idempotency: a retried key never yields a second order.
+    if load is not None:
+        doubled = {k: v for k, v in load.orders_by_key.items() if len(v) > 1}
+        violations += [f"Idempotency-Key {k} answered {len(v)} different orders: {sorted(v)}"
+                       for k, v in sorted(doubled.items())[:10]]
+    unkeyed = _pg_rows(tx, """
+        SELECT o.id::text FROM orders o
+         WHERE o.placed_at IS NOT NULL
+           AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id
+                        AND i.product_id = %s)
+           AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.order_id = o.id)
+         LIMIT 10""", (product_id,))
+    violations += [f"placed order {oid} is recorded on no Idempotency-Key" for oid, in unkeyed]
 
     # Money and audit.
     conn = psycopg2.connect(tx, connect_timeout=5)
