@@ -6,6 +6,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from ..domain.errors import Forbidden, NotFound
+from ..domain.versions import versions_named
 from ..store import catalog, shops
 from .common import BEARER, authenticated, caller, database, keyset, paginate, problem_doc
 from .schemas import (
@@ -82,7 +83,7 @@ def expected_versions() -> list[int] | None:
     if_match = request.if_match
     if not if_match or if_match.star_tag:
         return None
-    return [int(tag) for tag in if_match.as_set() if tag.isdigit()]
+    return versions_named(if_match.as_set())
 
 
 @blp.route("/<uuid:product_id>", methods=["GET"])

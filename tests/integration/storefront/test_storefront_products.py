@@ -217,6 +217,14 @@ def test_an_edit_with_a_stale_version_is_412_and_changes_nothing(
     garbage = storefront.api.patch(path, token=seller.token, json={"stock": 1},
                                    headers={"If-Match": '"not-a-version"'})
     assert garbage.status_code == 412
+    # Tags that can never be a version are a 412 problem too, never a 500 (issue 12).
+    for never in ('""', '"99999999999999999999999999"', '"9223372036854775808"', '"²"',
+                  '"-1"', 'W/"7"', '"", "x"'):
+        refused = storefront.api.patch(path, token=seller.token, json={"stock": 1},
+                                       headers={"If-Match": never})
+        assert refused.status_code == 412, (never, refused.text)
+        assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert storefront.api.get(path).json()["stock"] == 21
     # Another seller still learns nothing: 404, whatever the If-Match.
     other = make_actor("seller")
     assert storefront.api.patch(path, token=other.token, json={"stock": 1},

@@ -145,3 +145,11 @@ def test_check_reservable_names_the_product_short_of_stock():
         reservations.check_reservable({"a": 5, "b": 3}, locked)
     assert error.value.slug == "insufficient-stock"
     assert error.value.fields == {"product_id": "b", "requested": 3, "available": 2}
+
+
+def test_if_match_versions_keep_only_bigint_decimal_tags():
+    from storefront_service.domain.versions import MAX_VERSION, versions_named
+
+    assert versions_named(["3", "x", None, "", "²", "-1", "03"]) == [3]
+    assert versions_named([str(MAX_VERSION), str(MAX_VERSION + 1), "9" * 26]) == [MAX_VERSION]
+    assert versions_named([]) == []
