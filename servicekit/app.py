@@ -28,6 +28,7 @@ from .problems import (
     problem_response,
     register_problem_handlers,
 )
+from .request_body import drain_unread_body
 
 SERVICE_SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -115,6 +116,8 @@ def build_app(
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
+    # Whatever the answer, the rest of the body is read so the connection stays reusable.
+    app.wsgi_app = drain_unread_body(app.wsgi_app, limit=2 * max_content_length)
     app.extensions["database"] = database
     if problem_extension is not None:
         app.extensions[PROBLEM_EXTENSION] = problem_extension
