@@ -131,6 +131,8 @@ class GatewaySettings:
     daemon_off: bool = False
     worker_processes: str = "auto"
     client_max_body_size: str = "1m"
+    # Longest request line, and longest header field, nginx accepts (414 / 431 problems).
+    client_header_buffer_size: str = "6k"
     proxy_connect_timeout: str = "2s"
     proxy_read_timeout: str = "15s"
     proxy_send_timeout: str = "15s"
@@ -425,9 +427,20 @@ def _human_size(nginx_size: str) -> str:
     return f"{nginx_size[:-1]} {unit}" if unit else f"{nginx_size} bytes"
 
 
+READ_ERRORS = (400, 414, 431)  # refused while nginx reads the request
+READ_ERROR_PREFIX = "/.etalase-gateway-error/"
+
+
 def error_locations(s: GatewaySettings) -> list[Config]:
     retry = d("add_header", "Retry-After", s.retry_after_seconds, "always")
     specs = [
+        # nginx refuses these while reading the request (a bare CR, a header or request
+        # line past large_client_header_buffers): no route has been chosen yet.
+        (400, "Bad Request", "The request is malformed and could not be read.", ()),
+        (414, "URI Too Long",
+         f"The request line exceeds {_human_size(s.client_header_buffer_size)}.", ()),
+        (431, "Request Header Fields Too Large",
+         f"A request header exceeds {_human_size(s.client_header_buffer_size)}.", ()),
         (404, "Not Found", "No such resource.", ()),
         (
             405,
@@ -461,7 +474,14 @@ def error_locations(s: GatewaySettings) -> list[Config]:
             generic = problem_body(405, title, "This method is not allowed here.")
             body = (*body[:-1], block('if ($etalase_allow = "")', d("return", 405, generic)),
                     body[-1])
-        out.append(location(f"@problem_{status}", *body))
+        if status in READ_ERRORS:
+            # A request refused while its request line is read has no URI, and nginx
+            # cannot redirect such a request to a named location: these pages are URIs.
+            out.append(location(f"= {READ_ERROR_PREFIX}{status}", d("internal"),
+                                d("set", "$etalase_route", '"-"'),
+                                d("set", "$etalase_service", '"gateway"'), *body))
+        else:
+            out.append(location(f"@problem_{status}", *body))
     for service in ("storefront", "transaction"):
         out.append(
             location(
@@ -611,6 +631,10 @@ def server_block(s: GatewaySettings) -> Config:
         d("set", "$etalase_route", '"-"'),
         d("set", "$etalase_service", '"gateway"'),
         *general_limits(s),
+        d("error_page", 400, f"{READ_ERROR_PREFIX}400"),
+        d("error_page", 414, f"{READ_ERROR_PREFIX}414"),
+        # 494 is nginx's internal status for "Request Header Or Cookie Too Large".
+        d("error_page", 494, "=431", f"{READ_ERROR_PREFIX}431"),
         d("error_page", 404, "@problem_404"),
         d("error_page", 405, "@problem_405"),
         d("error_page", 413, "@problem_413"),
@@ -758,6 +782,10 @@ def http_block(s: GatewaySettings) -> Config:
         d("sendfile", "on"),
         d("keepalive_timeout", "65s"),
         d("client_max_body_size", s.client_max_body_size),
+        # Below gunicorn's limits (servicekit.gunicorn_defaults: 8190-byte request line and
+        # header fields), so an over-long request line or header is refused here, as a
+        # problem, and never reaches gunicorn, whose own 400/414 pages are HTML.
+        d("large_client_header_buffers", 4, s.client_header_buffer_size),
         *temp_paths,
         comment("X-Request-ID: the caller's if well-formed, otherwise nginx's own $request_id"),
         block(

@@ -18,6 +18,12 @@ def settings(default_port: int) -> dict:
         "timeout": int(os.environ.get("WEB_TIMEOUT", "30")),
         "graceful_timeout": 10,
         "keepalive": 75,  # longer than nginx's upstream keepalive_timeout
+        # gunicorn's own 400/414 pages are HTML: keep its limits above the gateway's
+        # (large_client_header_buffers 6k in gateway/build.py), so nginx refuses first,
+        # with a problem. 8190 and 32768 are gunicorn's maxima.
+        "limit_request_line": 8190,
+        "limit_request_field_size": 8190,
+        "limit_request_fields": 32768,
         "max_requests": int(os.environ.get("WEB_MAX_REQUESTS", "0")),
         "accesslog": None,  # the app writes its own JSON access line
         "errorlog": "-",
