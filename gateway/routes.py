@@ -83,6 +83,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/contents", STOREFRONT, ("GET", "POST"), "videos and live sessions",
           shared_cache=True),
     Route("/api/v1/cart", STOREFRONT, ("GET", "PUT", "DELETE"), "the buyer's cart"),
+    Route("/api/v1/admin/accounts", STOREFRONT, ("POST",), "admin: disable accounts"),
     # --- marketplace (transaction_service) ---------------------------------------------
     Route("/api/v1/checkout", TRANSACTION, ("POST",), "checkout saga"),
     Route("/api/v1/orders", TRANSACTION, ("GET", "POST"), "orders and their transitions"),

@@ -175,6 +175,17 @@ def current_principal(verifier: TokenVerifier, *, required: bool = True) -> Prin
     return g.principal
 
 
+def inactive_account() -> Problem:
+    """A validly signed token whose account is disabled or no longer exists."""
+    return Problem(
+        401,
+        "Unauthorized",
+        "The account of this token is disabled or no longer exists.",
+        slug="account-inactive",
+        headers={"WWW-Authenticate": 'Bearer realm="etalase", error="invalid_token"'},
+    )
+
+
 def require_roles(principal: Principal, *roles: str) -> None:
     if roles and not principal.roles & set(roles):
         raise Problem(

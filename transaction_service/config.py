@@ -28,6 +28,11 @@ class Config:
     storefront_timeout_seconds: float = field(
         default_factory=lambda: env_float("STOREFRONT_TIMEOUT_SECONDS", 3.0)
     )
+    # How long the marketplace trusts the showcase's answer that an account exists and is
+    # active (a disabled account's tokens stop working here within this); 0: no check.
+    account_status_cache_seconds: float = field(
+        default_factory=lambda: env_float("ACCOUNT_STATUS_CACHE_SECONDS", 30.0)
+    )
     payment_provider: str = field(default_factory=lambda: env_str("PAYMENT_PROVIDER", "sandbox"))
     payment_base_url: str = field(
         default_factory=lambda: env_str("PAYMENT_BASE_URL", "http://127.0.0.1:8003")

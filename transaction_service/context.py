@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from servicekit.db import Database
 
 from .clients.payments import PaymentProvider, make_provider
-from .clients.storefront import StorefrontClient
+from .clients.storefront import AccountStatusCache, StorefrontClient
 from .config import Config
 
 
@@ -17,17 +17,24 @@ class Context:
     database: Database
     storefront: StorefrontClient
     payments: PaymentProvider
+    accounts: AccountStatusCache | None = None
 
 
 def build_context(config: Config, database: Database) -> Context:
+    storefront = StorefrontClient(
+        config.storefront_url,
+        config.storefront_internal_token,
+        timeout_seconds=config.storefront_timeout_seconds,
+    )
+    # Without the showcase's credential (a marketplace alone, as some tests build it)
+    # there is nobody to ask: only the token's signature is checked.
+    checks_accounts = config.account_status_cache_seconds > 0 and config.storefront_internal_token
     return Context(
         config=config,
         database=database,
-        storefront=StorefrontClient(
-            config.storefront_url,
-            config.storefront_internal_token,
-            timeout_seconds=config.storefront_timeout_seconds,
-        ),
+        storefront=storefront,
+        accounts=(AccountStatusCache(storefront, config.account_status_cache_seconds)
+                  if checks_accounts else None),
         payments=make_provider(
             config.payment_provider,
             server_key=config.payment_server_key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_smorest import Blueprint
 
-from ..domain.errors import AuthenticationFailed, NotFound
+from ..domain.errors import AuthenticationFailed, Forbidden, NotFound
 from ..identity import hash_password, needs_rehash, verify_password
 from ..store import accounts
 from .common import BEARER, authenticated, caller, database, problem_doc
@@ -39,13 +39,16 @@ def register(body):
 @blp.route("/login", methods=["POST"])
 @blp.arguments(LoginSchema(), example={"email": "buyer@etalase.test", "password": "etalase-demo"})
 @blp.response(200, TokenSchema)
-@problem_doc(blp, 401, 422)
+@problem_doc(blp, 401, 403, 422)
 def login(body):
     """Exchange email and password for an access token."""
     account = accounts.find_for_login(database(), body["email"])
     # Unknown email and wrong password take the same time and give the same answer.
     if not verify_password(account["password_hash"] if account else None, body["password"]):
         raise AuthenticationFailed("The email or password is incorrect.")
+    if account["disabled_at"] is not None:
+        # Said only to whoever knows the password: no enumeration of disabled accounts.
+        raise Forbidden("This account has been disabled.", slug="account-disabled")
     if needs_rehash(account["password_hash"]):
         accounts.update_password_hash(database(), account["id"], hash_password(body["password"]))
     token, expires_in = current_app.extensions["token_issuer"].issue(

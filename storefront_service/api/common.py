@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from servicekit.app import PROBLEM_CONTENT_TYPE, ProblemSchema
-from servicekit.auth import Principal, current_principal, internal_only, require_roles
+from servicekit.auth import (
+    Principal,
+    current_principal,
+    inactive_account,
+    internal_only,
+    require_roles,
+)
 from servicekit.db import Database
 from servicekit.pagination import decode_keyset_cursor, keyset_page
 from servicekit.problems import Problem
@@ -24,6 +30,7 @@ from ..domain.errors import (
     StaleVersion,
 )
 from ..identity import SigningKeyUnavailable
+from ..store import accounts
 from ..store.paging import Keyset
 
 BEARER = [{"bearerAuth": []}]
@@ -42,6 +49,12 @@ def caller(*roles: str) -> Principal:
     """The verified user of this request (401 without a valid token), holding one of
     `roles` if any are given (403 otherwise)."""
     principal = current_principal(current_app.extensions["token_verifier"])
+    if not g.get("account_active"):
+        # The showcase owns the accounts: a disabled or deleted account's token stops
+        # working here at once (the marketplace follows within its status cache).
+        if not accounts.is_active(database(), principal.account_id):
+            raise inactive_account()
+        g.account_active = True
     require_roles(principal, *roles)
     return principal
 

@@ -15,9 +15,14 @@ from servicekit.problems import Problem
 
 from ..domain import reservations as rules
 from ..domain.errors import NotFound
-from ..store import reservations
+from ..store import accounts, reservations
 from .common import INTERNAL, config, database, internal_caller, problem_doc
-from .schemas import JwksSchema, ReservationRequestSchema, ReservationSchema
+from .schemas import (
+    AccountStatusSchema,
+    JwksSchema,
+    ReservationRequestSchema,
+    ReservationSchema,
+)
 
 blp = Blueprint(
     "internal", __name__, url_prefix="/internal", description="Service-to-service API."
@@ -47,6 +52,20 @@ def jwks():
         mimetype="application/json",
         headers={"Cache-Control": "public, max-age=300"},
     )
+
+
+@blp.route("/accounts/<uuid:account_id>", methods=["GET"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.response(200, AccountStatusSchema)
+@problem_doc(blp, 401, 404)
+def account_status(account_id):
+    """Whether an account exists and is active: the marketplace asks (and caches the answer
+    for at most 30 s) before it trusts a user token."""
+    status = accounts.account_status(database(), str(account_id))
+    if status is None:
+        raise NotFound("No such account.")
+    return status
 
 
 @blp.route("/reservations", methods=["POST"])

@@ -148,6 +148,17 @@ class AccountSchema(ma.Schema):
     created_at = UtcDateTime()
 
 
+class AdminAccountSchema(AccountSchema):
+    disabled_at = UtcDateTime(allow_none=True,
+                              metadata={"description": "When an admin disabled it; null: active."})
+
+
+class AccountStatusSchema(ma.Schema):
+    id = fields.UUID()
+    role = fields.String()
+    active = fields.Boolean(metadata={"description": "False once an admin disabled it."})
+
+
 class TokenSchema(ma.Schema):
     access_token = fields.String(metadata={"description": "RS256 JWT"})
     token_type = fields.String(metadata={"example": "Bearer"})

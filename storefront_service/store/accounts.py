@@ -8,7 +8,7 @@ from servicekit.db import Database
 
 from ..domain.errors import Conflict
 
-_COLUMNS = "a.id, a.email, a.name, a.role, a.created_at"
+_COLUMNS = "a.id, a.email, a.name, a.role, a.created_at, a.disabled_at"
 
 
 def create_account(db: Database, *, email: str, password_hash: str, name: str, role: str) -> dict:
@@ -56,3 +56,36 @@ def update_password_hash(db: Database, account_id: str, password_hash: str) -> N
         cur.execute(
             "UPDATE accounts SET password_hash = %s WHERE id = %s", (password_hash, account_id)
         )
+
+
+def is_active(db: Database, account_id: str) -> bool:
+    """The account exists and is not disabled (checked for every signed-in request)."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT 1 FROM accounts WHERE id::text = %s AND disabled_at IS NULL",
+            (str(account_id),),
+        )
+        return cur.fetchone() is not None
+
+
+def account_status(db: Database, account_id: str) -> dict | None:
+    """`{id, role, active}` for the marketplace's status check; None when unknown."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT id, role, disabled_at IS NULL AS active FROM accounts WHERE id::text = %s",
+            (str(account_id),),
+        )
+        return cur.fetchone()
+
+
+def disable(db: Database, account_id: str) -> dict | None:
+    """Disable the account (idempotent: the first time stays recorded); None if unknown."""
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE accounts SET disabled_at = coalesce(disabled_at, now()) "
+            "WHERE id::text = %s RETURNING id",
+            (str(account_id),),
+        )
+        if cur.fetchone() is None:
+            return None
+    return get_account(db, account_id)

@@ -18,7 +18,7 @@ from collections import defaultdict
 from servicekit.db import Database
 
 from ..domain import reservations as rules
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, Forbidden, NotFound
 
 _RESERVATION_COLUMNS = """order_id, buyer_id, shop_id, status, expires_at, created_at,
     committed_at, released_at, released_by, restocked_at"""
@@ -45,6 +45,13 @@ def reserve(db: Database, *, order_id: str, buyer_id: str, items: dict[str, int]
 
 
 def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_seconds: int) -> dict:
+    # Stock is held for a real, active buyer only: a token of a disabled or deleted
+    # account that the marketplace still trusts (its status cache) places nothing.
+    cur.execute("SELECT 1 FROM accounts WHERE id::text = %s AND disabled_at IS NULL FOR SHARE",
+                (buyer_id,))
+    if cur.fetchone() is None:
+        raise Forbidden("The buyer's account is disabled or does not exist.",
+                        slug="account-inactive")
     cur.execute(
         """
         SELECT id, shop_id, title, price, stock, status FROM products

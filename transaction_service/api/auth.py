@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 
-from servicekit.auth import KeySet, Principal, TokenVerifier, current_principal, require_roles
+from servicekit.auth import (
+    KeySet,
+    Principal,
+    TokenVerifier,
+    current_principal,
+    inactive_account,
+    require_roles,
+)
+
+from .context import ctx
 
 _EXTENSION = "transaction_token_verifier"
 
@@ -20,8 +29,15 @@ def verifier() -> TokenVerifier:
 
 
 def principal(required: bool = True) -> Principal | None:
-    """The verified caller (401 problem when required and missing or invalid)."""
-    return current_principal(verifier(), required=required)
+    """The verified caller (401 problem when required and missing or invalid, or when the
+    showcase says the account is disabled or gone)."""
+    user = current_principal(verifier(), required=required)
+    if user is not None and not g.get("account_checked"):
+        accounts = ctx().accounts
+        if accounts is not None and not accounts.is_active(user.account_id):
+            raise inactive_account()
+        g.account_checked = True
+    return user
 
 
 def principal_with_role(*roles: str) -> Principal:

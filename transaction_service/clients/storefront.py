@@ -1,17 +1,23 @@
 """Client of the showcase's internal reservation API (docs/architecture.md).
 
-Every call here is idempotent on the order id on the showcase's side, so retries are
-allowed; each has an explicit timeout. The credential is the shared `X-Internal-Token`,
-never a user's JWT.
+Every call here is idempotent on the order id on the showcase's side (or a read: the
+account status), so retries are allowed; each has an explicit timeout. The credential is
+the shared `X-Internal-Token`, never a user's JWT.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import requests
 
 from servicekit.http import json_or_none, make_session
+
+log = logging.getLogger("transaction.storefront")
 
 
 class StorefrontUnavailable(Exception):
@@ -75,9 +81,26 @@ class StorefrontClient:
             return body
         if response.status_code == 409:
             raise InsufficientStock(409, body)
-        if response.status_code in (400, 404, 422):
+        if response.status_code in (400, 403, 404, 422):  # 403: the buyer is not active
             raise StorefrontRefused(response.status_code, body)
         raise StorefrontUnavailable(f"reservation answered {response.status_code}")
+
+    def account_active(self, account_id: str) -> bool:
+        """Whether the showcase knows the account and it is not disabled."""
+        try:
+            response = self.session.get(
+                f"{self.base_url}/internal/accounts/{quote(account_id, safe='')}",
+                headers={"X-Internal-Token": self.internal_token},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise StorefrontUnavailable(f"{exc.__class__.__name__}: {exc}") from exc
+        body = json_or_none(response)
+        if response.status_code == 200 and isinstance(body, dict):
+            return body.get("active") is True
+        if response.status_code in (404, 422):  # unknown (or not even an account id)
+            return False
+        raise StorefrontUnavailable(f"account status answered {response.status_code}")
 
     def commit(self, order_id: str) -> StorefrontAnswer:
         return self._action(order_id, "commit")
@@ -94,3 +117,39 @@ class StorefrontClient:
         if response.status_code >= 500 or response.status_code in (401, 403, 429):
             raise StorefrontUnavailable(f"{action} answered {response.status_code}")
         return StorefrontAnswer(response.status_code, json_or_none(response))
+
+
+class AccountStatusCache:
+    """The showcase's answer to "is this account active?", kept `ttl_seconds` per process.
+
+    A disabled or deleted account's tokens stop working on the marketplace within the TTL.
+    When the showcase cannot be asked, the last answer stands (an inactive account stays
+    refused) and an account never seen is let through on its valid signature alone: order
+    lookups must keep working while the showcase is down (DESIGN.md §5), and a checkout
+    cannot happen then anyway (the showcase also refuses to reserve for such a buyer).
+    """
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, client: StorefrontClient, ttl_seconds: float):
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self._known: dict[str, tuple[bool, float]] = {}
+        self._lock = threading.Lock()
+
+    def is_active(self, account_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            known = self._known.get(account_id)
+        if known is not None and now - known[1] < self.ttl_seconds:
+            return known[0]
+        try:
+            active = self.client.account_active(account_id)
+        except StorefrontUnavailable as exc:
+            log.warning("account status unknown: %s", exc)
+            return known[0] if known is not None else True
+        with self._lock:
+            if len(self._known) >= self.MAX_ENTRIES:
+                self._known.clear()
+            self._known[account_id] = (active, now)
+        return active

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from servicekit.auth import inactive_account
 from servicekit.problems import Problem
 
 from ..clients.payments import ProviderRefused, ProviderUnavailable
@@ -85,6 +86,8 @@ def place_order(ctx: Context, request: CheckoutRequest) -> dict:
         ) from None
     except StorefrontRefused as refusal:
         _forget(ctx, order_id)
+        if refusal.status == 403:  # the showcase holds no stock for an inactive buyer
+            raise inactive_account() from None
         raise _item_problem(refusal) from None
     except (StorefrontUnavailable, _BadReservation) as exc:
         log.warning("reservation failed", extra={"order_id": order_id, "error": str(exc)})
