@@ -6,8 +6,10 @@ only this module holds the private key.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import jwt
@@ -18,17 +20,44 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 ISSUER = "etalase-storefront"
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# argon2id with the library's recommended time and memory cost (t=3, 64 MiB), in one lane:
+# a hash then occupies at most one core (four lanes would run four threads and take every
+# core of a small machine for each login). Hashes made with other parameters are upgraded
+# at the next successful login (needs_rehash).
+_hasher = PasswordHasher(parallelism=1)
 # Verified against when the email is unknown, so a login for a missing account costs the
 # same time as one with a wrong password (no account enumeration by timing).
 _DUMMY_HASH = _hasher.hash("etalase-dummy-password-for-timing")
 
+# Password hashing is the one CPU-heavy thing the showcase does. At most this many hashes
+# run at once per process (LOGIN_HASH_CONCURRENCY, default 1); a login or registration
+# that finds every slot taken is refused at once (429, Retry-After) rather than queued,
+# so a login flood can never hold the threads and cores that other requests need.
+HASH_SLOTS = max(1, int(os.environ.get("LOGIN_HASH_CONCURRENCY", "1")))
+_slots = threading.BoundedSemaphore(HASH_SLOTS)
+
+
+class HashingBusy(Exception):
+    """Every password-hashing slot of this process is taken."""
+
+
+@contextmanager
+def hashing_slot():
+    if not _slots.acquire(blocking=False):
+        raise HashingBusy()
+    try:
+        yield
+    finally:
+        _slots.release()
+
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with hashing_slot():
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    """Call inside `hashing_slot()`."""
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):

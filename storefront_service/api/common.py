@@ -87,6 +87,7 @@ def problem_doc(blp, *statuses: int):
         409: "Conflict with the current state.",
         412: "If-Match names a version that is no longer current.",
         422: "Invalid input.",
+        429: "Too many requests (login-busy, login-throttled); see Retry-After.",
         503: "A dependency is unavailable.",
     }
 

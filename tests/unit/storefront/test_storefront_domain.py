@@ -153,3 +153,32 @@ def test_if_match_versions_keep_only_bigint_decimal_tags():
     assert versions_named(["3", "x", None, "", "²", "-1", "03"]) == [3]
     assert versions_named([str(MAX_VERSION), str(MAX_VERSION + 1), "9" * 26]) == [MAX_VERSION]
     assert versions_named([]) == []
+
+
+def test_failed_logins_back_off_per_account_after_five():
+    from storefront_service.domain.login_throttle import (
+        FREE_FAILURES,
+        MAX_DELAY_SECONDS,
+        delay_after,
+        email_key,
+    )
+
+    assert [delay_after(n) for n in range(FREE_FAILURES)] == [0] * FREE_FAILURES
+    assert [delay_after(n) for n in range(5, 10)] == [1, 2, 4, 8, 16]
+    assert delay_after(40) == MAX_DELAY_SECONDS
+    assert email_key("  Buyer@Etalase.TEST ") == "buyer@etalase.test"
+
+
+def test_password_hashing_slots_refuse_instead_of_queueing():
+    from storefront_service import identity
+
+    held = [identity.hashing_slot() for _ in range(identity.HASH_SLOTS)]
+    for slot in held:
+        slot.__enter__()
+    try:
+        with pytest.raises(identity.HashingBusy):
+            identity.hash_password("correct-horse")
+    finally:
+        for slot in held:
+            slot.__exit__(None, None, None)
+    assert identity.verify_password(identity.hash_password("correct-horse"), "correct-horse")
