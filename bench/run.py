@@ -50,6 +50,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import psycopg2  # noqa: E402
 
+from bench import login_flood  # noqa: E402
 from devstack import free_ports, new_data_dir  # noqa: E402
 from devstack.gateway import ensure_nginx, prepare_gateway  # noqa: E402
 from devstack.util import free_port, http_status, port_in_use  # noqa: E402
@@ -1007,6 +1008,7 @@ def main(argv: list[str] | None = None) -> int:
                                                args.pipeline_duration, roots)
             sampler.stop()
             scenarios["pgbench TPC-B"] = run_pgbench(stack, args.duration)
+            login_flood_result = login_flood.run(stack, tokens[0], product["id"], log=log)
             pipeline = scenarios["pipeline via gateway"]
             if (pipeline.rps < TARGETS["paid_orders_per_s"] or pipeline.errors
                     or pipeline.p99_ms >= TARGETS["checkout_p99_ms"]):
@@ -1051,6 +1053,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile": profile,
         "notes": explain(scenarios, checks, profile, rss),
         "bench_seconds": round(time.monotonic() - started, 1),
+        "login_flood": login_flood_result,
     }
     shutil.rmtree(workdir, ignore_errors=True)
     write_outputs(doc, args.out)

@@ -142,6 +142,10 @@ class GatewaySettings:
     # (tests/conftest.py TEST_LOGIN_LIMIT, bench/run.py NO_RATE_LIMITS).
     auth_rate: str = "30r/m"
     auth_burst: int = 20
+    # Logins (POSTs under /api/v1/auth/) in flight at the showcase at once, from all
+    # addresses together; 0 turns the cap off. The showcase has 8 request threads
+    # (2 workers x 4) and hashes at most one password per worker at a time.
+    auth_concurrency: int = 4
     retry_after_seconds: int = 5
     # Every request per client address, and per bearer token (an Authorization header
     # value); None turns a limit off. Generous here (the test suites share one address);
@@ -377,6 +381,11 @@ def route_locations(route: Route, s: GatewaySettings) -> list[Config]:
         # limit_req at this level replaces the server's: repeat the general limits.
         body += general_limits(s)
         body.append(d("limit_req", "zone=auth", f"burst={s.auth_burst}", "nodelay"))
+        if s.auth_concurrency:
+            # Dedicated login capacity: however many addresses log in at once, at most this
+            # many logins are inside the showcase; the rest get a 429 problem from nginx,
+            # so logins never hold the threads that every other request needs.
+            body.append(d("limit_conn", "auth_inflight", s.auth_concurrency))
     if route.shared_cache and s.microcache:
         body += microcache_directives()
     if route.strip_prefix:
@@ -805,6 +814,14 @@ def http_block(s: GatewaySettings) -> Config:
             d("POST", "$binary_remote_addr"),
         ),
         d("limit_req_zone", "$etalase_auth_limit_key", "zone=auth:10m", f"rate={s.auth_rate}"),
+        # One key for every login POST (GETs have an empty key: never counted).
+        block(
+            "map $request_method $etalase_auth_inflight_key",
+            d("default", '""'),
+            d("POST", "login"),
+        ),
+        d("limit_conn_zone", "$etalase_auth_inflight_key", "zone=auth_inflight:1m"),
+        d("limit_conn_status", 429),
         *limit_zones(s),
         d("limit_req_status", 429),
         *security_maps(s),

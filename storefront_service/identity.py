@@ -6,6 +6,7 @@ only this module holds the private key.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -29,16 +30,20 @@ _hasher = PasswordHasher(parallelism=1)
 # same time as one with a wrong password (no account enumeration by timing).
 _DUMMY_HASH = _hasher.hash("etalase-dummy-password-for-timing")
 
-# Password hashing is the one CPU-heavy thing the showcase does. At most this many hashes
-# run at once per process (LOGIN_HASH_CONCURRENCY, default 1); a login or registration
-# that finds every slot taken is refused at once (429, Retry-After) rather than queued,
-# so a login flood can never hold the threads and cores that other requests need.
+# Password hashing is the one CPU-heavy thing the showcase does. At most
+# LOGIN_HASH_CONCURRENCY hashes (default 1) run at once in one showcase instance: its
+# gunicorn master creates LOGIN_HASH_LOCK_DIR, and a hash holds one of that many lock
+# files (flock, shared by the workers; without the directory, e.g. an app in a test,
+# the bound is per process). A login or registration that finds every slot taken is
+# refused at once (429 login-busy, Retry-After) rather than queued, so a login flood can
+# neither hold the threads other requests need nor take more than that many cores.
 HASH_SLOTS = max(1, int(os.environ.get("LOGIN_HASH_CONCURRENCY", "1")))
+_LOCK_DIR = os.environ.get("LOGIN_HASH_LOCK_DIR")
 _slots = threading.BoundedSemaphore(HASH_SLOTS)
 
 
 class HashingBusy(Exception):
-    """Every password-hashing slot of this process is taken."""
+    """Every password-hashing slot of this showcase instance is taken."""
 
 
 @contextmanager
@@ -46,7 +51,22 @@ def hashing_slot():
     if not _slots.acquire(blocking=False):
         raise HashingBusy()
     try:
-        yield
+        if _LOCK_DIR is None:
+            yield
+            return
+        for slot in range(HASH_SLOTS):
+            fd = os.open(os.path.join(_LOCK_DIR, f"slot-{slot}"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            try:
+                yield
+            finally:
+                os.close(fd)  # releases the lock
+            return
+        raise HashingBusy()
     finally:
         _slots.release()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg2.errors
 
 from servicekit.db import Database
@@ -58,33 +60,50 @@ def update_password_hash(db: Database, account_id: str, password_hash: str) -> N
         )
 
 
+def as_account_id(value) -> str | None:
+    """`value` as an account id (a UUID), or None when it cannot be one (so lookups use
+    the primary key and a malformed token subject is simply an unknown account)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
 def is_active(db: Database, account_id: str) -> bool:
     """The account exists and is not disabled (checked for every signed-in request)."""
+    account_id = as_account_id(account_id)
+    if account_id is None:
+        return False
     with db.transaction() as cur:
         cur.execute(
-            "SELECT 1 FROM accounts WHERE id::text = %s AND disabled_at IS NULL",
-            (str(account_id),),
+            "SELECT 1 FROM accounts WHERE id = %s AND disabled_at IS NULL", (account_id,)
         )
         return cur.fetchone() is not None
 
 
 def account_status(db: Database, account_id: str) -> dict | None:
     """`{id, role, active}` for the marketplace's status check; None when unknown."""
+    account_id = as_account_id(account_id)
+    if account_id is None:
+        return None
     with db.transaction() as cur:
         cur.execute(
-            "SELECT id, role, disabled_at IS NULL AS active FROM accounts WHERE id::text = %s",
-            (str(account_id),),
+            "SELECT id, role, disabled_at IS NULL AS active FROM accounts WHERE id = %s",
+            (account_id,),
         )
         return cur.fetchone()
 
 
 def disable(db: Database, account_id: str) -> dict | None:
     """Disable the account (idempotent: the first time stays recorded); None if unknown."""
+    account_id = as_account_id(account_id)
+    if account_id is None:
+        return None
     with db.transaction() as cur:
         cur.execute(
             "UPDATE accounts SET disabled_at = coalesce(disabled_at, now()) "
-            "WHERE id::text = %s RETURNING id",
-            (str(account_id),),
+            "WHERE id = %s RETURNING id",
+            (account_id,),
         )
         if cur.fetchone() is None:
             return None

@@ -19,6 +19,7 @@ from servicekit.db import Database
 
 from ..domain import reservations as rules
 from ..domain.errors import Conflict, Forbidden, NotFound
+from .accounts import as_account_id
 
 _RESERVATION_COLUMNS = """order_id, buyer_id, shop_id, status, expires_at, created_at,
     committed_at, released_at, released_by, restocked_at"""
@@ -45,13 +46,15 @@ def reserve(db: Database, *, order_id: str, buyer_id: str, items: dict[str, int]
 
 
 def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_seconds: int) -> dict:
-    # Stock is held for a real, active buyer only: a token of a disabled or deleted
-    # account that the marketplace still trusts (its status cache) places nothing.
-    cur.execute("SELECT 1 FROM accounts WHERE id::text = %s AND disabled_at IS NULL FOR SHARE",
-                (buyer_id,))
-    if cur.fetchone() is None:
-        raise Forbidden("The buyer's account is disabled or does not exist.",
-                        slug="account-inactive")
+    # No stock for a disabled buyer, even while the marketplace still trusts its cached
+    # "active" answer for the account (an unknown one it refuses at first sight). FOR
+    # SHARE: a disable committing meanwhile waits for this reservation, or wins first.
+    account = None
+    if (account_id := as_account_id(buyer_id)) is not None:
+        cur.execute("SELECT disabled_at FROM accounts WHERE id = %s FOR SHARE", (account_id,))
+        account = cur.fetchone()
+    if account is not None and account["disabled_at"] is not None:
+        raise Forbidden("The buyer's account is disabled.", slug="account-inactive")
     cur.execute(
         """
         SELECT id, shop_id, title, price, stock, status FROM products
