@@ -181,6 +181,19 @@ class OrderListArgsSchema(PageArgsSchema):
     )
 
 
+class NotificationRefundSchema(ma.Schema):
+    """One refund in a `partial_refund`/`refund` notification's `refunds` list."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    refund_key = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=100))
+    refund_amount = Text(load_default=None, allow_none=True,
+                         validate=ma.validate.Length(max=32))
+    reason = Text(load_default=None, allow_none=True)
+    refund_chargeback_id = ma.fields.Raw(load_default=None, allow_none=True)
+
+
 class NotificationSchema(ma.Schema):
     """Midtrans HTTP notification; extra fields the provider adds are ignored."""
 
@@ -198,6 +211,12 @@ class NotificationSchema(ma.Schema):
     fraud_status = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=40))
     transaction_time = Text(load_default=None, allow_none=True)
     status_message = Text(load_default=None, allow_none=True)
+    # Refund notifications: the total refunded so far, and each refund with its key.
+    refund_amount = Text(load_default=None, allow_none=True,
+                         validate=ma.validate.Length(max=32))
+    refund_key = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=100))
+    refunds = ma.fields.List(ma.fields.Nested(NotificationRefundSchema), load_default=None,
+                             allow_none=True, validate=ma.validate.Length(max=200))
 
 
 # --- responses ----------------------------------------------------------------------------
