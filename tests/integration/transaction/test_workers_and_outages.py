@@ -53,7 +53,7 @@ def test_unpaid_order_expires_via_the_worker(qm):
 
 
 def test_payment_after_our_expiry_is_recorded_and_refunded(qm):
-    order = qm.placed()
+    order = qm.placed(method="ewallet")  # GoPay: the provider can refund it
     # Our clock says the deadline passed while the provider still takes the payment.
     qm.execute("UPDATE orders SET payment_deadline = now() - interval '1 second' "
                "WHERE id = %s", (order["id"],))
@@ -69,6 +69,25 @@ def test_payment_after_our_expiry_is_recorded_and_refunded(qm):
     status = requests.get(f"{qm.sandbox}/v2/{order['id']}/status",
                           auth=(qm.server_key, ""), timeout=10).json()
     assert status["transaction_status"] == "refund"
+
+
+def test_late_bank_transfer_becomes_a_manual_refund(qm):
+    """A VA paid after our expiry: Midtrans cannot refund it, so nothing is asked of the
+    provider; the refund waits for the buyer's account and the admin's transfer."""
+    order = qm.placed()
+    qm.execute("UPDATE orders SET payment_deadline = now() - interval '1 second' "
+               "WHERE id = %s", (order["id"],))
+    qm.run_worker("payment-expiry")
+    assert qm.pay(order["id"]).status_code == 200
+    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-notifier")
+    final = qm.wait_for(
+        lambda: (o := qm.order(order["id"]))["payment"]["status"] == "refund_pending" and o)
+    [refund] = final["refunds"]
+    assert (refund["method"], refund["status"]) == ("manual", "awaiting_account")
+    _relay(qm)
+    assert not [r for r in qm.outbox(order["id"]) if r["kind"] == "provider_refund"]
+    assert {e["kind"] for e in qm.ledger(order["id"])} == {
+        "payment_settled", "manual_refund_owed"}
 
 
 def test_in_transit_order_auto_completes(qm):
