@@ -72,7 +72,9 @@ def test_buyer_gives_a_refund_account_and_sees_the_transfer(shop, api):
     page.get_by_label("Account number").fill("12345")
     page.get_by_label("Account holder name").fill("Sri Wahyuni")
     page.get_by_role("button", name="Send my refund here").click()
-    expect(page.locator(".refund-account-form .field-error").first).to_contain_text("10 digits")
+    expect(page.get_by_label("Account number")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".refund-account-form .field-error",
+                        has_text="10 digits")).to_be_visible()
     expect(refunds.locator(".refund-row")).to_have_attribute("data-refund-status",
                                                              "awaiting_account")
 

@@ -332,6 +332,7 @@ export async function orderView(ctx) {
     if (order.status === shownStatus && refundsKey(order) !== shownRefunds) {
       renderStatus();
       renderRefunds();
+      schedule(POLL_MS); // follow a refund in progress (e.g. after giving the account)
     }
     if (order.status !== shownStatus) {
       renderAll();
