@@ -73,6 +73,9 @@ CHAOS_ENV = {
         "PAYMENT_TIMEOUT_SECONDS": "2",
         "ABANDONED_CHECKOUT_SECONDS": "8",
         "OUTBOX_MAX_BACKOFF_SECONDS": "2",
+        # Midtrans retries a notification only a few times (a 502 five, a 503 four); what
+        # an outage outlasts is found by asking the provider's status.
+        "PAYMENT_RECONCILE_SECONDS": "2",
     },
 }
 CHAOS_RETRY_SCHEDULE = "1,1,2,2,3,5,8,13"
@@ -349,10 +352,19 @@ def _sandbox_rows(stack, query: str, params=()) -> list[tuple]:
         conn.close()
 
 
-def backlog(stack) -> dict[str, int]:
-    """Work the background workers still owe; all zero once they have caught up."""
+def backlog(stack, since: datetime | None = None) -> dict[str, int]:
+    """Work the background workers still owe; all zero once they have caught up.
+    `since`: when the load stopped; every unpaid order must have been checked at the
+    provider after it (a settlement whose notification was given up on is found then)."""
     tx = stack.dsn("transaction")
+    unchecked = 0
+    if since is not None:
+        unchecked = _pg_rows(tx, """
+            SELECT count(*) FROM payments p JOIN orders o ON o.id = p.order_id
+             WHERE p.status = 'pending' AND o.status = 'UNPAID' AND o.placed_at IS NOT NULL
+               AND coalesce(p.provider_checked_at, o.placed_at) < %s""", (since,))[0][0]
     return {
+        "payments_unreconciled": unchecked,
         "outbox_pending": _pg_rows(tx, "SELECT count(*) FROM outbox WHERE processed_at IS NULL"
                                    )[0][0],
         "checkouts_unfinished": _pg_rows(
@@ -362,11 +374,12 @@ def backlog(stack) -> dict[str, int]:
     }
 
 
-def wait_caught_up(stack, timeout: float) -> tuple[bool, dict[str, int], float]:
+def wait_caught_up(stack, timeout: float,
+                   since: datetime | None = None) -> tuple[bool, dict[str, int], float]:
     started = time.monotonic()
     while True:
         try:
-            left = backlog(stack)
+            left = backlog(stack, since)
         except (psycopg2.Error, sqlite3.Error) as exc:
             left = {"unreadable": 1, "error": str(exc)[:200]}
         if not any(v for k, v in left.items() if k != "error"):
@@ -563,12 +576,14 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
         report.faults.append(record)
     time.sleep(max(0.0, t0 + duration - time.monotonic()))
     load.stop()
+    stopped_at = datetime.now(UTC)
     report.duration_s = round(time.monotonic() - t0, 2)
     report.requests = load.summary()
     _attribute_failures(report, load)
     log(f"chaos: load stopped after {report.duration_s}s: {report.requests}")
 
-    report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout)
+    report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout,
+                                                                   stopped_at)
     report.catch_up_seconds = round(waited, 2)
     if not report.caught_up:
         report.violations.append(f"workers did not catch up within {catch_up_timeout}s: "

@@ -277,3 +277,25 @@ def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
         (after_seconds,),
     )
     return cursor.fetchone()
+
+
+def claim_unreconciled_payment(cursor, older_than_seconds: int) -> str | None:
+    """A placed, unpaid order whose payment was not checked at the provider for
+    `older_than_seconds` (or ever, once placed that long ago); stamped as checked now."""
+    cursor.execute(
+        """
+        SELECT p.order_id::text AS order_id FROM payments p JOIN orders o ON o.id = p.order_id
+         WHERE p.status = 'pending' AND o.status = 'UNPAID' AND o.placed_at IS NOT NULL
+           AND coalesce(p.provider_checked_at, o.placed_at)
+               <= now() - make_interval(secs => %s)
+         ORDER BY p.provider_checked_at NULLS FIRST
+         LIMIT 1 FOR UPDATE OF p SKIP LOCKED
+        """,
+        (older_than_seconds,),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    cursor.execute("UPDATE payments SET provider_checked_at = now() WHERE order_id = %s",
+                   (row["order_id"],))
+    return row["order_id"]

@@ -90,6 +90,24 @@ def test_late_bank_transfer_becomes_a_manual_refund(qm):
         "payment_settled", "manual_refund_owed"}
 
 
+def test_a_payment_whose_notification_never_came_is_found_by_asking(qm):
+    """Midtrans gives up on a notification after a few retries (a 500 once): the
+    payment-expiry worker asks `GET /v2/{order_id}/status` and applies the signed answer."""
+    order = qm.placed()
+    assert qm.pay(order["id"]).status_code == 200  # settled at the sandbox; nobody is told
+    qm.run_worker("payment-expiry", {"PAYMENT_RECONCILE_SECONDS": "0"})
+    paid = qm.order(order["id"])
+    assert paid["status"] == "AWAITING_SHIPMENT" and paid["payment"]["status"] == "settled"
+    assert {e["kind"] for e in qm.ledger(order["id"])} == {"payment_settled"}
+    # the notification arriving after all is a duplicate: nothing twice
+    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-notifier")
+    assert {e["kind"] for e in qm.ledger(order["id"])} == {"payment_settled"}
+    outcomes = [r["outcome"] for r in qm.rows(
+        "SELECT outcome FROM payment_notifications WHERE order_id = %s "
+        "AND transaction_status = 'settlement'", (order["id"],))]
+    assert outcomes == ["paid"]
+
+
 def test_in_transit_order_auto_completes(qm):
     order = qm.placed()
     _settle(qm, order)

@@ -120,3 +120,9 @@ END;
 $$;
 ALTER TABLE payment_notifications ADD CONSTRAINT payment_notifications_dedup
     UNIQUE (provider, transaction_id, transaction_status, refund_amount);
+
+-- When the marketplace last asked the provider for this payment's status (a notification
+-- Midtrans gave up retrying is found by asking).
+ALTER TABLE payments ADD COLUMN provider_checked_at timestamptz;
+CREATE INDEX payments_pending_check ON payments (provider_checked_at NULLS FIRST)
+    WHERE status = 'pending';
