@@ -95,6 +95,9 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/api/v1/sellers/me/", TRANSACTION, ("GET", "POST"), "balance, ledger, payouts"),
     Route("/api/v1/admin/", TRANSACTION, ("GET",), "admin: audit chain verification"),
+    Route("/api/v1/admin/manual-refunds", TRANSACTION, ("GET", "POST"),
+          "admin: the manual refund queue (list, record a transfer)"),
+    Route("/api/v1/admin/orders", TRANSACTION, ("POST",), "admin: refund part of an order"),
     # --- payment sandbox (local and compose only) --------------------------------------
     Route(
         "/sandbox/",

@@ -63,7 +63,9 @@ def not_found(ref: str) -> Problem:
 _TRANSITION_HTTP = {
     "not-payable": (409, "Conflict"),
     "cannot-cancel": (412, "Precondition Failed"),
+    "cannot-expire": (412, "Precondition Failed"),
     "not-refundable": (412, "Precondition Failed"),
+    "refund-not-supported": (412, "Precondition Failed"),
     "refund-exceeds-remaining": (409, "Conflict"),
     "invalid-refund-amount": (422, "Unprocessable Content"),
 }
@@ -118,17 +120,21 @@ class Provider:
             view["settlement_time"] = tx.format_time(row["settled_at"])
         if row["refunded_amount"]:
             view["refund_amount"] = format_amount(row["refunded_amount"])
-            view["refunds"] = [
-                {
-                    "refund_chargeback_id": refund["id"],
-                    "refund_key": refund["refund_key"],
-                    "refund_amount": format_amount(refund["amount"]),
-                    "reason": refund["reason"],
-                    "refund_time": tx.format_time(refund["created_at"]),
-                }
-                for refund in repo.list_refunds(conn, row["transaction_id"])
-            ]
+            view["refunds"] = self._refund_list(conn, row)
         return view
+
+    @staticmethod
+    def _refund_list(conn, row) -> list[dict]:
+        return [
+            {
+                "refund_chargeback_id": refund["id"],
+                "refund_key": refund["refund_key"],
+                "refund_amount": format_amount(refund["amount"]),
+                "reason": refund["reason"],
+                "refund_time": tx.format_time(refund["created_at"]),
+            }
+            for refund in repo.list_refunds(conn, row["transaction_id"])
+        ]
 
     def _add_instructions(self, view: dict, row) -> None:
         if row["payment_type"] == "bank_transfer":
@@ -136,14 +142,40 @@ class Provider:
             if row["bank"] == "permata":
                 view["permata_va_number"] = row["va_number"]
         else:
-            base = self.config.public_url.rstrip("/")
-            view["actions"] = [
-                {
-                    "name": "deeplink-redirect",
-                    "method": "GET",
-                    "url": f"{base}/v2/{row['order_id']}/pay",
-                }
-            ]
+            view["actions"] = self._actions(row)
+
+    def _actions(self, row) -> list[dict]:
+        """Midtrans' `actions` per payment type: GoPay offers its QR code, the deeplink,
+        status and cancel; QRIS only the QR code; ShopeePay only the deeplink. The QR code
+        and deeplink are public (the customer's browser or app opens them)."""
+        public = self.config.public_url.rstrip("/")
+        transaction_id, order_id = row["transaction_id"], row["order_id"]
+        qr = {"name": "generate-qr-code", "method": "GET",
+              "url": f"{public}/v2/{row['payment_type']}/{transaction_id}/qr-code"}
+        deeplink = {"name": "deeplink-redirect", "method": "GET",
+                    "url": f"{public}/v2/{order_id}/pay"}
+        if row["payment_type"] == "qris":
+            return [qr]
+        if row["payment_type"] == "shopeepay":
+            return [deeplink]
+        return [
+            qr,
+            deeplink,
+            {"name": "get-status", "method": "GET",
+             "url": f"{public}/v2/{transaction_id}/status"},
+            {"name": "cancel", "method": "POST",
+             "url": f"{public}/v2/{transaction_id}/cancel"},
+        ]
+
+    def qr_payload(self, payment_type: str, transaction_id: str) -> str:
+        """What the QR code of a GoPay/QRIS transaction encodes: here, the pay page (a
+        phone camera opens it and plays the wallet app)."""
+        with self.store.read() as conn:
+            row = repo.find_transaction(conn, transaction_id)
+        if row is None or row["transaction_id"] != transaction_id \
+                or row["payment_type"] != payment_type or payment_type not in ("gopay", "qris"):
+            raise not_found(transaction_id)
+        return f"{self.config.public_url.rstrip('/')}/v2/{row['order_id']}/pay"
 
     def notification_payload(self, row, status: str, extra: dict | None = None) -> dict:
         """The body Midtrans would POST for `row` entering `status` (DESIGN §7)."""
@@ -220,9 +252,10 @@ class Provider:
 
     # Operations -------------------------------------------------------------------------
 
-    def charge(self, data: dict) -> tuple[dict, bool]:
-        """Create a pending transaction; a repeat with the same order id and amount (and
-        payment method) returns the existing one. Returns (view, created)."""
+    def charge(self, data: dict) -> dict:
+        """Create a pending transaction. An order_id that already has a transaction (of
+        any status, with any amount) is refused with 406, as Midtrans does: a merchant
+        retrying a charge must ask `GET /v2/{order_id}/status` instead."""
         details = data["transaction_details"]
         order_id, amount = details["order_id"], details["gross_amount"]
         payment_type = data["payment_type"]
@@ -231,32 +264,7 @@ class Provider:
         now = time.time()
         with self.store.write() as conn:
             existing = repo.find_transaction(conn, order_id)
-            if existing is not None and existing["order_id"] == order_id:
-                if (existing["gross_amount"], existing["payment_type"], existing["bank"]) != (
-                    amount, payment_type, bank
-                ):
-                    conflict = _problem(
-                        409,
-                        "Conflict",
-                        "The request could not be processed due to duplicate order ID: "
-                        "the order exists with a different amount or payment method.",
-                        "duplicate-order-id",
-                        midtrans_code="406",
-                    )
-                else:
-                    conflict = None
-                    row = self._expire_in(conn, existing, now)
-                    view = self._view(
-                        conn, row, status_code="200",
-                        status_message="OK, transaction already exists with the same amount",
-                    )
-            elif existing is not None:
-                conflict = _problem(
-                    409, "Conflict", "The order id is already used as a transaction id.",
-                    "duplicate-order-id", midtrans_code="406",
-                )
-            else:
-                conflict = None
+            if existing is None:
                 lifetime = tx.expiry_seconds(
                     payment_type,
                     data.get("custom_expiry"),
@@ -287,10 +295,14 @@ class Provider:
                 )
                 log.info("transaction charged",
                          extra={"order_id": order_id, "payment_type": payment_type})
-                return view, True
-        if conflict is not None:
-            raise conflict
-        return view, False
+                return view
+            existing = self._expire_in(conn, existing, now)  # committed with the refusal
+            existing_status = existing["status"]
+        EVENTS.labels("duplicate_charge").inc()
+        log.info("duplicate charge refused",
+                 extra={"order_id": order_id, "transaction_status": existing_status})
+        raise _problem(406, "Not Acceptable", tx.charge_refusal(existing_status),
+                       "duplicate-order-id")
 
     def status(self, ref: str) -> dict:
         now = time.time()
@@ -362,11 +374,39 @@ class Provider:
             raise problem
         return view
 
-    def refund(self, ref: str, *, refund_key: str, amount: int | None,
+    def expire(self, ref: str) -> dict:
+        """The merchant expires a pending transaction now (`POST /v2/{order_id}/expire`):
+        Midtrans answers status_code "407" (HTTP 200) and notifies `expire`."""
+        now = time.time()
+        with self.store.write() as conn:
+            row = self._load(conn, ref, now)
+            try:
+                tx.expire_outcome(row["status"])
+            except tx.TransitionError as error:
+                problem = _transition_problem(error)
+            else:
+                problem = None
+                row = repo.update_status(
+                    conn, row["transaction_id"], from_status=tx.PENDING,
+                    to_status=tx.EXPIRE, now=now,
+                )
+                self._queue(conn, row, tx.EXPIRE, now=now)
+                EVENTS.labels("expire").inc()
+                log.info("transaction expired by the merchant",
+                         extra={"order_id": row["order_id"]})
+                view = self._view(conn, row, status_code="407",
+                                  status_message="Success, transaction has expired")
+        if problem is not None:
+            raise problem
+        return view
+
+    def refund(self, ref: str, *, refund_key: str | None, amount: int | None,
                reason: str) -> tuple[dict, bool]:
         """Refund a settled transaction; the same refund_key answers the first result
-        again and never refunds twice. Returns (response, created)."""
+        again and never refunds twice; without a refund_key the refund is new and gets
+        a generated key (Midtrans). Returns (response, created)."""
         now = time.time()
+        refund_key = refund_key or f"midtrans-{uuid.uuid4()}"
         with self.store.write() as conn:
             row = self._load(conn, ref, now)
             known = repo.find_refund(conn, row["transaction_id"], refund_key)
@@ -383,7 +423,8 @@ class Provider:
             else:
                 try:
                     decision = tx.refund_decision(
-                        row["status"], row["gross_amount"], row["refunded_amount"], amount
+                        row["status"], row["gross_amount"], row["refunded_amount"], amount,
+                        row["payment_type"],
                     )
                 except tx.TransitionError as error:
                     problem = _transition_problem(error)
@@ -406,9 +447,12 @@ class Provider:
                         refund_key=refund_key,
                     )
                     repo.store_refund_response(conn, refund_id, response)
+                    # As Midtrans: the notification carries the total refunded so far and
+                    # every refund made, so a merchant can reconcile each refund_key.
                     self._queue(
                         conn, row, decision.new_status, now=now,
-                        extra={"refund_amount": format_amount(decision.amount),
+                        extra={"refund_amount": format_amount(decision.refunded_total),
+                               "refunds": self._refund_list(conn, row),
                                "refund_key": refund_key, "refund_chargeback_id": refund_id},
                     )
                     EVENTS.labels("refund").inc()

@@ -17,7 +17,12 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
   and no order is paid without a settlement;
 - no reservation left open past its expiry, nor open/committed against the wrong order
   state;
-- the ledger invariants (transaction_service.store.invariants.check) and the audit chain;
+- refunds: every third paid order is cancelled before shipping, alternating a bank
+  transfer (a manual refund; the buyer gives a bank account) and an e-wallet (a provider
+  refund); each ends with refunds of exactly its total, no provider refund left pending;
+- the ledger invariants (transaction_service.store.invariants.check: Σ = 0, escrow =
+  paid-unsettled net of refunds, manual_refunds_payable = open manual refunds) and the
+  audit chain;
 - every failed client request was answered with an application/problem+json document
   (a connection error counts as a failure: nginx stays up throughout);
 - a retried Idempotency-Key never yields a second order: a buyer whose checkout got no
@@ -60,6 +65,10 @@ PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
 SETTLED_AT_PROVIDER = ("settlement", "capture", "refund", "partial_refund")
 PAY_RETRY_SECONDS = 15.0  # a buyer keeps trying to pay for this long while things are down
 KEY_RETRY_SECONDS = 20.0  # ... and retries a checkout with the same Idempotency-Key this long
+# Every CANCEL_EVERY-th paid order is cancelled before shipping, alternating bank transfer
+# (a manual refund: the buyer gives a bank account) and e-wallet (a provider refund).
+CANCEL_EVERY = 3
+REFUND_ACCOUNT = {"bank": "bca", "account_number": "4455667788", "account_name": "Chaos Buyer"}
 # Stack settings that make the run meaningful in a minute: the marketplace gives up on the
 # showcase quickly (so "slow" is beyond its timeout), abandoned checkouts are reaped soon,
 # and the sandbox retries notifications for longer than any outage we cause.
@@ -69,6 +78,9 @@ CHAOS_ENV = {
         "PAYMENT_TIMEOUT_SECONDS": "2",
         "ABANDONED_CHECKOUT_SECONDS": "8",
         "OUTBOX_MAX_BACKOFF_SECONDS": "2",
+        # Midtrans retries a notification only a few times (a 502 five, a 503 four); what
+        # an outage outlasts is found by asking the provider's status.
+        "PAYMENT_RECONCILE_SECONDS": "2",
     },
 }
 CHAOS_RETRY_SCHEDULE = "1,1,2,2,3,5,8,13"
@@ -79,7 +91,7 @@ CHAOS_RETRY_SCHEDULE = "1,1,2,2,3,5,8,13"
 
 @dataclass
 class Outcome:
-    step: str  # checkout | pay
+    step: str  # checkout | pay | cancel | refund-account
     at: float  # seconds since the load started
     status: int | None  # None: no HTTP answer
     latency_ms: float
@@ -98,6 +110,7 @@ class CheckoutPayLoad:
         self.placed: set[str] = set()
         self.paid: set[str] = set()  # the sandbox answered 200 to "pay"
         self.orders_by_key: dict[str, set[str]] = {}  # Idempotency-Key -> orders answered
+        self.cancelled: set[str] = set()  # paid, then cancelled by the buyer (a refund)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -144,11 +157,16 @@ class CheckoutPayLoad:
         token = self.tokens[n % len(self.tokens)]
         sandbox = f"{self.gateway}/sandbox"
         key, key_deadline = None, 0.0
+        rounds, cancel, method = 0, False, "bank_transfer"
         while not self._stop.is_set():
             if key is None or time.monotonic() > key_deadline:
+                # A new checkout: a retry of the same key must repeat the same request.
                 key, key_deadline = str(uuid.uuid4()), time.monotonic() + KEY_RETRY_SECONDS
-            response = self._call("checkout", lambda k=key: shopper.checkout(
-                session, self.gateway, token, self.product_id, key=k))
+                rounds += 1
+                cancel = rounds % CANCEL_EVERY == 0
+                method = "ewallet" if cancel and (rounds // CANCEL_EVERY) % 2 else "bank_transfer"
+            response = self._call("checkout", lambda k=key, m=method: shopper.checkout(
+                session, self.gateway, token, self.product_id, key=k, method=m))
             if response is None or response.status_code != 201:
                 if response is not None and response.status_code < 500 and (
                         response.status_code != 409 or "idempotency" not in response.text):
@@ -166,9 +184,49 @@ class CheckoutPayLoad:
                 if paid is not None and paid.status_code == 200:
                     with self._lock:
                         self.paid.add(order_id)
+                    if cancel:
+                        self._cancel_paid(session, token, order_id, method)
                     break
                 if paid is not None and paid.status_code in (404, 409):
                     break  # expired or cancelled: nothing more to pay
+                time.sleep(0.3)
+
+    def _cancel_paid(self, session: requests.Session, token: str, order_id: str,
+                     method: str) -> None:
+        """Wait for the payment to reach the order, cancel it (one Idempotency-Key across
+        retries), and give a refund account when the refund is manual."""
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"{self.gateway}/api/v1/orders/{order_id}"
+        deadline = time.monotonic() + PAY_RETRY_SECONDS
+        while time.monotonic() < deadline and not self._stop.is_set():
+            try:
+                status = session.get(url, headers=headers, timeout=10)
+            except requests.RequestException:
+                status = None
+            if status is not None and status.status_code == 200 \
+                    and status.json()["status"] == "AWAITING_SHIPMENT":
+                break
+            time.sleep(0.3)
+        else:
+            return
+        key = str(uuid.uuid4())
+        while time.monotonic() < deadline + PAY_RETRY_SECONDS:
+            answer = self._call("cancel", lambda: session.post(
+                f"{url}/cancel", headers={**headers, "Idempotency-Key": key}, timeout=30))
+            if answer is not None and answer.status_code == 200:
+                with self._lock:
+                    self.cancelled.add(order_id)
+                break
+            if answer is not None and 400 <= answer.status_code < 500 \
+                    and answer.status_code not in (409, 429):
+                return
+            time.sleep(0.3)
+        if method == "bank_transfer" and order_id in self.cancelled:
+            for _ in range(20):
+                answer = self._call("refund-account", lambda: session.post(
+                    f"{url}/refund-account", headers=headers, json=REFUND_ACCOUNT, timeout=30))
+                if answer is not None and answer.status_code < 500:
+                    break
                 time.sleep(0.3)
 
     def summary(self) -> dict:
@@ -309,10 +367,19 @@ def _sandbox_rows(stack, query: str, params=()) -> list[tuple]:
         conn.close()
 
 
-def backlog(stack) -> dict[str, int]:
-    """Work the background workers still owe; all zero once they have caught up."""
+def backlog(stack, since: datetime | None = None) -> dict[str, int]:
+    """Work the background workers still owe; all zero once they have caught up.
+    `since`: when the load stopped; every unpaid order must have been checked at the
+    provider after it (a settlement whose notification was given up on is found then)."""
     tx = stack.dsn("transaction")
+    unchecked = 0
+    if since is not None:
+        unchecked = _pg_rows(tx, """
+            SELECT count(*) FROM payments p JOIN orders o ON o.id = p.order_id
+             WHERE p.status = 'pending' AND o.status = 'UNPAID' AND o.placed_at IS NOT NULL
+               AND coalesce(p.provider_checked_at, o.placed_at) < %s""", (since,))[0][0]
     return {
+        "payments_unreconciled": unchecked,
         "outbox_pending": _pg_rows(tx, "SELECT count(*) FROM outbox WHERE processed_at IS NULL"
                                    )[0][0],
         "checkouts_unfinished": _pg_rows(
@@ -322,11 +389,12 @@ def backlog(stack) -> dict[str, int]:
     }
 
 
-def wait_caught_up(stack, timeout: float) -> tuple[bool, dict[str, int], float]:
+def wait_caught_up(stack, timeout: float,
+                   since: datetime | None = None) -> tuple[bool, dict[str, int], float]:
     started = time.monotonic()
     while True:
         try:
-            left = backlog(stack)
+            left = backlog(stack, since)
         except (psycopg2.Error, sqlite3.Error) as exc:
             left = {"unreadable": 1, "error": str(exc)[:200]}
         if not any(v for k, v in left.items() if k != "error"):
@@ -367,7 +435,7 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         sf, "SELECT order_id::text, status, expires_at < now() FROM reservations")}
     for order_id, provider_status in sorted(settled.items()):
         status, _placed, payment = orders.get(order_id, (None, None, None))
-        refunded = payment in ("refunded", "refund_pending")
+        refunded = payment in ("refunded", "refund_pending", "partially_refunded")
         if status not in PAID_STATES and not refunded:
             violations.append(f"order {order_id} settled at the sandbox ({provider_status}) "
                               f"but is {status or 'missing'} (payment {payment})")
@@ -394,6 +462,20 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         if status == "committed" and order_status not in PAID_STATES:
             violations.append(f"reservation {order_id} is committed but its order is "
                               f"{order_status or 'missing'}")
+    # Refunds: every cancelled paid order has its refund of exactly its total; provider
+    # refunds all confirmed once the relay caught up; manual ones wait for the admin.
+    refunds = {row[0]: row[1:] for row in _pg_rows(tx, """
+        SELECT o.id::text, o.total, coalesce(sum(r.amount), 0)::bigint,
+               count(*) FILTER (WHERE r.method = 'provider' AND r.status = 'pending')
+        FROM orders o LEFT JOIN refunds r ON r.order_id = o.id AND r.status <> 'failed'
+        WHERE o.status = 'CANCELLED' AND o.paid_at IS NOT NULL GROUP BY o.id, o.total""")}
+    for order_id in sorted(load.cancelled if load is not None else ()):
+        total, refunded_total, pending = refunds.get(order_id, (None, 0, 0))
+        if total is None or refunded_total != total:
+            violations.append(f"cancelled paid order {order_id}: refunds {refunded_total} "
+                              f"!= total {total}")
+        elif pending:
+            violations.append(f"cancelled order {order_id}: provider refund still pending")
     conflicts = _pg_rows(tx, "SELECT id, kind, order_id::text FROM outbox "
                              "WHERE outcome = 'conflict' ORDER BY id LIMIT 10")
     violations += [f"outbox {kind} for {oid} ended in conflict (needs a human)"
@@ -523,12 +605,14 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
         report.faults.append(record)
     time.sleep(max(0.0, t0 + duration - time.monotonic()))
     load.stop()
+    stopped_at = datetime.now(UTC)
     report.duration_s = round(time.monotonic() - t0, 2)
     report.requests = load.summary()
     _attribute_failures(report, load)
     log(f"chaos: load stopped after {report.duration_s}s: {report.requests}")
 
-    report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout)
+    report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout,
+                                                                   stopped_at)
     report.catch_up_seconds = round(waited, 2)
     if not report.caught_up:
         report.violations.append(f"workers did not catch up within {catch_up_timeout}s: "
@@ -536,6 +620,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     violations, report.facts = verify(stack, product["id"], initial_stock, load)
     report.violations += violations
     report.facts["paid_orders_per_client"] = len(load.paid)
+    report.facts["cancelled_paid_orders"] = len(load.cancelled)
     return report
 
 

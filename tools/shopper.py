@@ -72,12 +72,13 @@ def create_product(base: str, seller_token: str, *, stock: int, price: int = 150
 
 
 def checkout(session: requests.Session, base: str, token: str, product_id: str, *,
-             key: str | None = None, timeout: float = 30) -> requests.Response:
+             key: str | None = None, timeout: float = 30,
+             method: str = "bank_transfer") -> requests.Response:
     return session.post(
         f"{base}/api/v1/checkout",
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key or str(uuid.uuid4())},
         json={"items": [{"product_id": product_id, "quantity": 1}],
-              "shipping_address": ADDRESS, "payment_method": "bank_transfer"},
+              "shipping_address": ADDRESS, "payment_method": method},
         timeout=timeout,
     )
 

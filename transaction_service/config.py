@@ -44,6 +44,12 @@ class Config:
         default_factory=lambda: env_float("PAYMENT_TIMEOUT_SECONDS", 5.0)
     )
     platform_fee_bps: int = field(default_factory=lambda: env_int("PLATFORM_FEE_BPS", 500))
+    # An unpaid order whose notification has not come is asked of the provider
+    # (`GET /v2/{order_id}/status`) this often: Midtrans retries a notification only a few
+    # times (a 500 once, a 503 four times), so a missed one is found by asking.
+    payment_reconcile_seconds: int = field(
+        default_factory=lambda: env_int("PAYMENT_RECONCILE_SECONDS", 60)
+    )
     payment_expiry_seconds: int = field(
         default_factory=lambda: env_int("PAYMENT_EXPIRY_SECONDS", 3600)
     )

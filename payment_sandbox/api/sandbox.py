@@ -6,7 +6,9 @@ The gateway exposes these under `/sandbox/` in local and compose runs only.
 from __future__ import annotations
 
 import html
+import io
 
+import segno
 from flask import Response, request
 from flask_smorest import Blueprint
 
@@ -56,6 +58,17 @@ def pay_page(order_id):
 <form method="post" action="{action}"><button type="submit">Pay</button></form>
 </body></html>"""
     return Response(body, mimetype="text/html")
+
+
+@blp.route("/<any(gopay, qris):payment_type>/<transaction_id>/qr-code", methods=["GET"])
+@blp.doc(responses={200: {"description": "The QR code (PNG) of a GoPay or QRIS payment."}})
+def qr_code(payment_type, transaction_id):
+    """The `generate-qr-code` action: a QR code the customer's wallet app scans (here it
+    encodes the pay page)."""
+    target = provider().qr_payload(payment_type, transaction_id)
+    image = io.BytesIO()
+    segno.make(target, error="m").save(image, kind="png", scale=6)
+    return Response(image.getvalue(), mimetype="image/png")
 
 
 @blp.route("/<order_id>/notifications", methods=["GET"])

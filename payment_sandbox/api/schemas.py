@@ -63,9 +63,10 @@ class ChargeRequestSchema(_Lenient):
 
 class RefundRequestSchema(_Lenient):
     refund_key = fields.String(
-        required=True,
+        load_default=None,
         validate=[validate.Length(min=1, max=100), validate.Regexp(ORDER_ID_PATTERN)],
-        metadata={"description": "Idempotency key of this refund."},
+        metadata={"description": "Idempotency key of this refund (optional: without it the "
+                                 "request is a new refund with a generated key)."},
     )
     amount = fields.Integer(
         load_default=None,

@@ -26,14 +26,12 @@ _AUTH = [{"basicAuth": []}]
 @require_server_key
 @blp.arguments(ChargeRequestSchema())
 @blp.response(201, TransactionSchema, description="Created (status_code \"201\").")
-@blp.alt_response(200, schema=TransactionSchema,
-                  description="The order already exists with the same amount and method.")
-@blp.alt_response(409, description="Same order id, different amount or method (\"406\").")
+@blp.alt_response(406, description="Duplicate order ID: the order_id already has a "
+                                   "transaction (status_code \"406\"); ask its status.")
 @blp.doc(security=_AUTH)
 def charge(data):
     """Create a pending transaction and its payment instructions."""
-    view, created = provider().charge(data)
-    return view, 201 if created else 200
+    return provider().charge(data)
 
 
 @blp.route("/<order_id>/status", methods=["GET"])
@@ -56,16 +54,28 @@ def cancel(order_id):
     return provider().cancel(order_id)
 
 
+@blp.route("/<order_id>/expire", methods=["POST"])
+@require_server_key
+@blp.response(200, TransactionSchema, description="Expired (status_code \"407\").")
+@blp.alt_response(412, description="The transaction is no longer pending.")
+@blp.doc(security=_AUTH)
+def expire(order_id):
+    """Expire a pending transaction now; an `expire` notification follows."""
+    return provider().expire(order_id)
+
+
 @blp.route("/<order_id>/refund", methods=["POST"])
 @require_server_key
 @blp.arguments(RefundRequestSchema())
 @blp.response(200, RefundResponseSchema)
 @blp.alt_response(409, description="refund_key reused with another amount, or the amount "
                                    "exceeds what is still refundable.")
-@blp.alt_response(412, description="The transaction is not settled.")
+@blp.alt_response(412, description="The transaction is not settled, or its payment type "
+                                   "cannot be refunded (bank transfer).")
 @blp.doc(security=_AUTH)
 def refund(data, order_id):
-    """Refund all or part of a settled transaction, idempotent on `refund_key`."""
+    """Refund all or part of a settled transaction, idempotent on `refund_key`
+    (optional: without it every request is a new refund)."""
     response, _created = provider().refund(
         order_id, refund_key=data["refund_key"], amount=data["amount"], reason=data["reason"]
     )

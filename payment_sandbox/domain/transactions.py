@@ -23,6 +23,11 @@ PARTIAL_REFUND = "partial_refund"
 PAYMENT_TYPES = ("bank_transfer", "gopay", "shopeepay", "qris")
 EWALLET_TYPES = ("gopay", "shopeepay", "qris")
 BANKS = ("bca", "bni", "bri", "permata")
+# Midtrans refunds only these payment types ("Refund Transactions", Core API reference);
+# never bank-transfer virtual accounts, whose money has to go back by a manual transfer.
+REFUNDABLE_PAYMENT_TYPES = frozenset(
+    {"credit_card", "gopay", "shopeepay", "dana", "ovo", "qris", "kredivo", "akulaku"}
+)
 
 PAID_STATES = frozenset({SETTLEMENT, CAPTURE, PARTIAL_REFUND, REFUND})
 REFUNDABLE_STATES = frozenset({SETTLEMENT, CAPTURE, PARTIAL_REFUND})
@@ -114,6 +119,27 @@ def cancel_outcome(status: str) -> str:
     )
 
 
+def expire_outcome(status: str) -> str:
+    """The merchant expires (`POST /v2/{order_id}/expire`): only a pending transaction."""
+    if status == PENDING:
+        return EXPIRE
+    raise TransitionError(
+        "cannot-expire", f"Merchant cannot modify the status of the transaction ({status})."
+    )
+
+
+def charge_refusal(existing_status: str) -> str:
+    """Why a charge for an order_id that already has a transaction is refused.
+
+    Midtrans answers 406 "Duplicate order ID" for an order_id already used; whatever the
+    amount or method, a retried charge never returns the existing transaction (the
+    integrator asks `GET /v2/{order_id}/status` for that)."""
+    return (
+        "Duplicate order ID. Order ID has already been utilized previously "
+        f"(transaction is {existing_status})."
+    )
+
+
 @dataclass(frozen=True)
 class RefundDecision:
     amount: int
@@ -122,12 +148,18 @@ class RefundDecision:
 
 
 def refund_decision(status: str, gross_amount: int, refunded: int,
-                    requested: int | None) -> RefundDecision:
+                    requested: int | None, payment_type: str = "gopay") -> RefundDecision:
     """A new refund (not a replay of a known refund_key): how much and the next status.
 
     `requested=None` refunds everything still refundable. The total refunded never
-    exceeds the gross amount.
+    exceeds the gross amount. Only the payment types Midtrans refunds can be refunded.
     """
+    if payment_type not in REFUNDABLE_PAYMENT_TYPES:
+        raise TransitionError(
+            "refund-not-supported",
+            f"Payment type {payment_type} does not support refund; return the money to the "
+            "customer by other means.",
+        )
     if status not in REFUNDABLE_STATES:
         raise TransitionError(
             "not-refundable", f"Only a settled transaction can be refunded; it is {status}."
@@ -157,10 +189,36 @@ def is_delivered(http_status: int | None) -> bool:
     return http_status is not None and 200 <= http_status < 300
 
 
-def next_retry_delay(schedule: tuple[float, ...] | list[float], attempts: int) -> float | None:
-    """Seconds to wait after the `attempts`-th failed attempt, or None when exhausted."""
+# Midtrans' retry rules for HTTP notifications ("Best Practices to Handle Notification"):
+# what the merchant answered decides how many retries follow.
+MAX_REDIRECTS = 5
+_RETRIES_BY_STATUS = {500: 1, 503: 4, 400: 2, 404: 2, 301: 0, 302: 0, 303: 0}
+DEFAULT_RETRIES = 5  # no answer, a timeout, and every other status
+
+
+def retries_allowed(http_status: int | None) -> int:
+    """How many retries a notification gets when its answer was `http_status` (None: no
+    answer). 2xx is delivered (0); 301/302/303 are not followed nor retried; 307/308 are
+    followed by the sender (see MAX_REDIRECTS) and only count here when they persist."""
+    if is_delivered(http_status):
+        return 0
+    if http_status is None:
+        return DEFAULT_RETRIES
+    return _RETRIES_BY_STATUS.get(http_status, DEFAULT_RETRIES)
+
+
+def is_followed_redirect(http_status: int | None) -> bool:
+    """307/308 keep the method and body: the sender POSTs the same notification again to
+    the new location."""
+    return http_status in (307, 308)
+
+
+def next_retry_delay(schedule: tuple[float, ...] | list[float], attempts: int,
+                     http_status: int | None = None) -> float | None:
+    """Seconds to wait after the `attempts`-th failed attempt, or None when exhausted:
+    by the schedule's length, and by Midtrans' limit for the last answer's status."""
     if attempts < 1:
         raise ValueError("attempts counts the attempts made so far (>= 1)")
-    if attempts > len(schedule):
+    if attempts > min(len(schedule), retries_allowed(http_status)):
         return None
     return float(schedule[attempts - 1])

@@ -11,9 +11,12 @@ merchant answer must not hold back every other order's notification), never two 
 the same order (the oldest due delivery goes first).
 
 Delivery: POST the JSON body with an explicit timeout and an `X-Request-ID` per delivery.
-2xx = delivered; anything else, or no answer, is retried after the next delay of
-`SANDBOX_RETRY_SCHEDULE`; when the schedule is exhausted the delivery is `failed` (a person
-can `POST /v2/{order_id}/notifications/resend`).
+2xx = delivered. Otherwise Midtrans' retry rules decide (domain.transactions.retries_allowed):
+500 is retried once, 503 four times, 400/404 twice, 301/302/303 never, 307/308 are followed
+(same POST, up to 5 redirects), no answer and every other status five times; each retry
+after the next delay of `SANDBOX_RETRY_SCHEDULE` (a shorter schedule caps the retries).
+When the retries are used up the delivery is `failed` (a person can
+`POST /v2/{order_id}/notifications/resend`).
 """
 
 from __future__ import annotations
@@ -25,11 +28,17 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urljoin
 
 import requests
 
 from ..config import Config
-from ..domain.transactions import is_delivered, next_retry_delay
+from ..domain.transactions import (
+    MAX_REDIRECTS,
+    is_delivered,
+    is_followed_redirect,
+    next_retry_delay,
+)
 from ..provider import Provider
 from ..store import Store
 from ..store import repository as repo
@@ -160,18 +169,24 @@ class Notifier:
         status: int | None = None
         error: str | None = None
         try:
-            response = self.session.post(
-                self.config.notification_url,
-                data=delivery["payload"].encode(),  # stored as the JSON text to send
-                headers={
-                    "Content-Type": "application/json",
-                    "Accept": "application/json",
-                    "User-Agent": USER_AGENT,
-                    "X-Request-ID": request_id,
-                },
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
+            url = self.config.notification_url
+            for _hop in range(MAX_REDIRECTS + 1):
+                response = self.session.post(
+                    url,
+                    data=delivery["payload"].encode(),  # stored as the JSON text to send
+                    headers={
+                        "Content-Type": "application/json",
+                        "Accept": "application/json",
+                        "User-Agent": USER_AGENT,
+                        "X-Request-ID": request_id,
+                    },
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+                location = response.headers.get("Location")
+                if not (is_followed_redirect(response.status_code) and location):
+                    break
+                url = urljoin(url, location)  # 307/308: the same POST, elsewhere
             status = response.status_code
             if not is_delivered(status):
                 error = f"HTTP {status}: {response.text[:200]}"
@@ -183,7 +198,7 @@ class Notifier:
         if is_delivered(status):
             state, next_at = "delivered", None
         else:
-            delay = next_retry_delay(self.config.retry_schedule, attempt)
+            delay = next_retry_delay(self.config.retry_schedule, attempt, status)
             state, next_at = ("failed", None) if delay is None else ("queued", finished + delay)
 
         with self.store.write() as conn:

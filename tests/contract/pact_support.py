@@ -42,3 +42,8 @@ ORDER_RELEASED_RESTOCK = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b09"
 # The notification contract: an UNPAID, placed order with this total.
 NOTIFIED_ORDER_ID = "4f3e2d1c-0b9a-4876-9543-210fedcba901"
 NOTIFIED_TOTAL = 370000
+# ... and a paid e-wallet (GoPay) order the marketplace asked the provider to refund in part.
+REFUNDED_ORDER_ID = "4f3e2d1c-0b9a-4876-9543-210fedcba902"
+REFUNDED_TOTAL = 240000
+REFUND_KEY = "pact-refund-1"
+REFUND_AMOUNT = 90000

@@ -102,6 +102,9 @@ class MarketplaceStates(StateHandler):
         self.dsn = stack.dsn("superuser", "etalase_transaction")
 
     def setup(self, state: str, p: dict) -> None:
+        if state == "a paid e-wallet order with a provider refund requested":
+            self._refund_requested(p)
+            return
         if state != "an UNPAID order awaiting payment":
             raise ValueError(f"unknown provider state {state!r}")
         address = {"name": "Pact Buyer", "phone": "+6281234567890", "line1": "Jl. Kontrak 1",
@@ -120,5 +123,41 @@ class MarketplaceStates(StateHandler):
                 "INSERT INTO payments (order_id, provider, method, amount)"
                 " VALUES (%s, 'sandbox', 'bank_transfer', %s) ON CONFLICT (order_id) DO NOTHING",
                 (p["order_id"], p["total"]),
+            )
+        conn.close()
+
+    def _refund_requested(self, p: dict) -> None:
+        """A paid GoPay order (escrow credited) with a pending provider refund keyed
+        `refund_key`: what the marketplace holds when it asked the provider to refund."""
+        address = {"name": "Pact Buyer", "phone": "+6281234567890", "line1": "Jl. Kontrak 2",
+                   "city": "Solo", "postal_code": "57111"}
+        with psycopg2.connect(self.dsn) as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM orders WHERE id = %s", (p["order_id"],))
+            if cur.fetchone():
+                return  # idempotent: already in place
+            cur.execute(
+                "INSERT INTO orders (id, buyer_id, shop_id, status, placed_at, payment_method,"
+                " shipping_address, subtotal, total, payment_deadline, paid_at)"
+                " VALUES (%s, %s, %s, 'AWAITING_SHIPMENT', now(), 'ewallet', %s, %s, %s,"
+                " now() + interval '1 day', now())",
+                (p["order_id"], BUYER_ID, p["shop_id"], json.dumps(address), p["total"],
+                 p["total"]),
+            )
+            cur.execute(
+                "INSERT INTO payments (order_id, provider, method, amount, status, paid_at)"
+                " VALUES (%s, 'sandbox', 'ewallet', %s, 'refund_pending', now())",
+                (p["order_id"], p["total"]),
+            )
+            cur.execute("INSERT INTO journal_entries (kind, reference) VALUES "
+                        "('payment_settled', %s) RETURNING id", (p["order_id"],))
+            entry = cur.fetchone()[0]
+            cur.execute("INSERT INTO journal_lines (entry_id, account, amount) VALUES "
+                        "(%s, 'provider_receivable', %s), (%s, 'escrow', %s)",
+                        (entry, p["total"], entry, -p["total"]))
+            cur.execute(
+                "INSERT INTO refunds (payment_id, order_id, refund_key, amount, reason, method,"
+                " status) VALUES (%s, %s, %s, %s, 'one item out of stock', 'provider',"
+                " 'pending')",
+                (p["order_id"], p["order_id"], p["refund_key"], p["refund_amount"]),
             )
         conn.close()

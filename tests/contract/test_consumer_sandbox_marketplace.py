@@ -20,6 +20,10 @@ from pact_support import (
     MARKETPLACE,
     NOTIFIED_ORDER_ID,
     NOTIFIED_TOTAL,
+    REFUND_AMOUNT,
+    REFUND_KEY,
+    REFUNDED_ORDER_ID,
+    REFUNDED_TOTAL,
     SANDBOX,
     SANDBOX_MARKETPLACE_PACT,
     SHOP_ID,
@@ -34,6 +38,10 @@ from payment_sandbox.workers.notifier import Notifier
 MIDTRANS_TIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 STATE = "an UNPAID order awaiting payment"
 STATE_PARAMETERS = {"order_id": NOTIFIED_ORDER_ID, "total": NOTIFIED_TOTAL, "shop_id": SHOP_ID}
+REFUND_STATE = "a paid e-wallet order with a provider refund requested"
+REFUND_STATE_PARAMETERS = {"order_id": REFUNDED_ORDER_ID, "total": REFUNDED_TOTAL,
+                           "shop_id": SHOP_ID, "refund_key": REFUND_KEY,
+                           "refund_amount": REFUND_AMOUNT}
 
 
 def notification(status: str, status_code: str, *, settled: bool) -> dict:
@@ -63,6 +71,38 @@ def notification(status: str, status_code: str, *, settled: bool) -> dict:
     return body
 
 
+def partial_refund_notification() -> dict:
+    """A GoPay payment's partial refund as the sandbox (and Midtrans) reports it: the total
+    refunded so far and every refund with its refund_key."""
+    gross = format_amount(REFUNDED_TOTAL)
+    refunded = format_amount(REFUND_AMOUNT)
+    return {
+        "transaction_time": match.regex("2026-01-02 10:00:00", regex=MIDTRANS_TIME),
+        "transaction_status": "partial_refund",
+        "transaction_id": match.uuid("3e5a10bb-8a0f-4c1d-9f2e-cd98624fb9c0"),
+        "status_message": match.str("midtrans payment notification"),
+        "status_code": "200",
+        "signature_key": signature_key(REFUNDED_ORDER_ID, "200", gross, CONTRACT_SERVER_KEY),
+        "payment_type": "gopay",
+        "order_id": REFUNDED_ORDER_ID,
+        "merchant_id": match.str("SANDBOX"),
+        "gross_amount": gross,
+        "fraud_status": "accept",
+        "currency": "IDR",
+        "expiry_time": match.regex("2026-01-02 10:15:00", regex=MIDTRANS_TIME),
+        "refund_amount": refunded,
+        "refund_key": REFUND_KEY,
+        "refund_chargeback_id": match.int(1),
+        "refunds": [{
+            "refund_chargeback_id": match.int(1),
+            "refund_key": REFUND_KEY,
+            "refund_amount": refunded,
+            "reason": match.str("one item out of stock"),
+            "refund_time": match.regex("2026-01-02 10:10:00", regex=MIDTRANS_TIME),
+        }],
+    }
+
+
 @pytest.fixture
 def pact(tmp_path):
     pact = Pact(SANDBOX, MARKETPLACE).with_specification("V4")
@@ -72,7 +112,7 @@ def pact(tmp_path):
     shutil.copyfile(tmp_path / SANDBOX_MARKETPLACE_PACT.name, SANDBOX_MARKETPLACE_PACT)
 
 
-def test_the_sandbox_notifies_pending_then_settlement(pact, tmp_path):
+def test_the_sandbox_notifies_pending_settlement_and_partial_refund(pact, tmp_path):
     path = "/api/v1/payments/notifications/sandbox"
     for description, status, code, settled in (
         ("a pending notification for a bank transfer", "pending", "201", False),
@@ -87,6 +127,14 @@ def test_the_sandbox_notifies_pending_then_settlement(pact, tmp_path):
                        content_type="application/json")
             .will_respond_with(200)
         )
+    (
+        pact.upon_receiving("a partial_refund notification for a GoPay payment")
+        .given(REFUND_STATE, REFUND_STATE_PARAMETERS)
+        .with_request("POST", path)
+        .with_header("Content-Type", "application/json")
+        .with_body(partial_refund_notification(), content_type="application/json")
+        .will_respond_with(200)
+    )
     with pact.serve() as server:
         config = replace(
             Config(),
@@ -108,8 +156,19 @@ def test_the_sandbox_notifies_pending_then_settlement(pact, tmp_path):
             }
         )
         provider.pay(NOTIFIED_ORDER_ID)
-        assert Notifier(config, store).run_once() == 2
-    # The sandbox took both 200s as delivered (no retry queued).
+        provider.charge({"payment_type": "gopay",
+                         "transaction_details": {"order_id": REFUNDED_ORDER_ID,
+                                                 "gross_amount": REFUNDED_TOTAL}})
+        provider.pay(REFUNDED_ORDER_ID)
+        # The GoPay order's own pending/settlement are the same shapes as above: only its
+        # partial_refund notification is part of this contract.
+        with store.write() as conn:
+            conn.execute("UPDATE deliveries SET state = 'delivered' WHERE order_id = ?",
+                         (REFUNDED_ORDER_ID,))
+        provider.refund(REFUNDED_ORDER_ID, refund_key=REFUND_KEY, amount=REFUND_AMOUNT,
+                        reason="one item out of stock")
+        assert Notifier(config, store).run_once() == 3
+    # The sandbox took every 200 as delivered (no retry queued).
     with store.write() as conn:
         states = [row[0] for row in conn.execute("SELECT state FROM deliveries ORDER BY id")]
-    assert states == ["delivered", "delivered"], states
+    assert set(states) == {"delivered"}, states

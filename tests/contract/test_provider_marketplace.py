@@ -9,7 +9,13 @@ import json
 import psycopg2
 import pytest
 from pact import Verifier
-from pact_support import MARKETPLACE, NOTIFIED_ORDER_ID, SANDBOX_MARKETPLACE_PACT
+from pact_support import (
+    MARKETPLACE,
+    NOTIFIED_ORDER_ID,
+    REFUND_AMOUNT,
+    REFUNDED_ORDER_ID,
+    SANDBOX_MARKETPLACE_PACT,
+)
 from provider_states import MarketplaceStates
 
 
@@ -35,6 +41,18 @@ def test_marketplace_accepts_the_sandbox_notifications(contract_stack):
         with conn.cursor() as cur:
             cur.execute("SELECT status FROM orders WHERE id = %s", (NOTIFIED_ORDER_ID,))
             assert cur.fetchone() == ("AWAITING_SHIPMENT",)
+            # The partial_refund confirmed the refund we asked for (by its refund_key),
+            # and the ledger released exactly its amount from escrow.
+            cur.execute("SELECT status FROM refunds WHERE order_id = %s", (REFUNDED_ORDER_ID,))
+            assert cur.fetchall() == [("succeeded",)]
+            cur.execute("SELECT l.amount FROM journal_entries e JOIN journal_lines l"
+                        " ON l.entry_id = e.id AND l.account = 'escrow'"
+                        " WHERE e.kind = 'refund_issued' AND e.reference LIKE %s",
+                        (f"{REFUNDED_ORDER_ID}:%",))
+            assert cur.fetchall() == [(REFUND_AMOUNT,)]
+            cur.execute("SELECT outcome FROM payment_notifications WHERE order_id = %s",
+                        (REFUNDED_ORDER_ID,))
+            assert cur.fetchall() == [("refunded",)]
     conn.close()
 
 

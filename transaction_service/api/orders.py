@@ -7,13 +7,19 @@ from flask_smorest import Blueprint
 from servicekit.pagination import decode_keyset_cursor, keyset_page
 from servicekit.problems import Problem
 
-from ..operations import lifecycle
+from ..operations import lifecycle, refunds
 from ..store import orders as order_store
 from .auth import principal, principal_with_role
 from .context import ctx
 from .docs import problems
 from .idempotency import idempotent
-from .schemas import OrderListArgsSchema, OrderPageSchema, OrderSchema, ShipRequestSchema
+from .schemas import (
+    OrderListArgsSchema,
+    OrderPageSchema,
+    OrderSchema,
+    RefundAccountRequestSchema,
+    ShipRequestSchema,
+)
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders",
                 description="Orders of the caller (as buyer or as the shop's seller).")
@@ -93,3 +99,21 @@ def confirm_receipt(order_id):
     """The buyer: IN_TRANSIT -> COMPLETED; the escrow is settled to the seller minus the
     platform fee."""
     return lifecycle.confirm_receipt(ctx(), str(order_id), principal_with_role("buyer"))
+
+
+@blp.route("/<uuid:order_id>/refund-account", methods=["POST"])
+@blp.doc(security=_SECURITY)
+@blp.arguments(RefundAccountRequestSchema(),
+               example={"bank": "bca", "account_number": "1234567890",
+                        "account_name": "Budi Santoso"})
+@blp.response(200, OrderSchema)
+@problems(blp, 401, 403, 404, 409, 422,
+          s409="no-manual-refund: the order has no refund waiting for a bank account.",
+          s422="Not a valid bank, account number (digits, the bank's length) or name.")
+def give_refund_account(body, order_id):
+    """The buyer: the bank account a manual refund (a bank-transfer payment the provider
+    cannot refund) is sent to. May be given again until the admin has sent the money.
+    The answer shows the account number masked."""
+    return refunds.give_account(ctx(), str(order_id), principal_with_role("buyer"),
+                                bank=body["bank"], account_number=body["account_number"],
+                                account_name=body["account_name"])

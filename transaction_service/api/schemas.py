@@ -14,6 +14,7 @@ import marshmallow as ma
 
 from servicekit.pagination import PageArgsSchema
 
+from ..domain import refunds as refund_rules
 from ..domain.money import CURRENCY, money
 from ..domain.orders import OrderStatus
 
@@ -121,6 +122,54 @@ class ShipRequestSchema(ma.Schema):
     )
 
 
+class RefundAccountRequestSchema(ma.Schema):
+    bank = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(sorted(refund_rules.BANK_ACCOUNT_DIGITS)),
+        metadata={"example": "bca"},
+    )
+    account_number = Text(
+        required=True, validate=ma.validate.Length(min=1, max=40),
+        metadata={"example": "1234567890",
+                  "description": "Digits only, as many as the bank's account numbers have."},
+    )
+    account_name = Text(
+        required=True, validate=ma.validate.Length(min=1, max=100),
+        metadata={"example": "Budi Santoso"},
+    )
+
+
+class AdminRefundRequestSchema(ma.Schema):
+    amount = StrictInteger(
+        load_default=None, validate=ma.validate.Range(min=1, max=10**13),
+        metadata={"description": "Integer rupiah; default: everything left to refund.",
+                  "example": 50000},
+    )
+    reason = Text(required=True, validate=ma.validate.Length(min=1, max=255))
+
+
+class CompleteManualRefundSchema(ma.Schema):
+    transfer_reference = Text(
+        required=True,
+        validate=[
+            ma.validate.Length(min=3, max=64),
+            ma.validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]*$",
+                               error="Letters, digits, spaces and . _ / - only."),
+        ],
+        metadata={"example": "BCA-TRF-20240501-0001",
+                  "description": "The bank transfer's reference."},
+    )
+
+
+class ManualRefundListArgsSchema(PageArgsSchema):
+    status = ma.fields.String(
+        load_default="open",
+        validate=ma.validate.OneOf(["open", "awaiting_account", "awaiting_transfer",
+                                    "succeeded"]),
+        metadata={"description": "open (default: waiting for the account or the transfer), "
+                                 "awaiting_account, awaiting_transfer or succeeded."},
+    )
+
+
 class OrderListArgsSchema(PageArgsSchema):
     role = ma.fields.String(
         load_default=None, validate=ma.validate.OneOf(["buyer", "seller", "admin"]),
@@ -130,6 +179,19 @@ class OrderListArgsSchema(PageArgsSchema):
     status = ma.fields.String(
         load_default=None, validate=ma.validate.OneOf([s.value for s in OrderStatus])
     )
+
+
+class NotificationRefundSchema(ma.Schema):
+    """One refund in a `partial_refund`/`refund` notification's `refunds` list."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    refund_key = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=100))
+    refund_amount = Text(load_default=None, allow_none=True,
+                         validate=ma.validate.Length(max=32))
+    reason = Text(load_default=None, allow_none=True)
+    refund_chargeback_id = ma.fields.Raw(load_default=None, allow_none=True)
 
 
 class NotificationSchema(ma.Schema):
@@ -149,6 +211,12 @@ class NotificationSchema(ma.Schema):
     fraud_status = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=40))
     transaction_time = Text(load_default=None, allow_none=True)
     status_message = Text(load_default=None, allow_none=True)
+    # Refund notifications: the total refunded so far, and each refund with its key.
+    refund_amount = Text(load_default=None, allow_none=True,
+                         validate=ma.validate.Length(max=32))
+    refund_key = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=100))
+    refunds = ma.fields.List(ma.fields.Nested(NotificationRefundSchema), load_default=None,
+                             allow_none=True, validate=ma.validate.Length(max=200))
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -171,13 +239,59 @@ class OrderPaymentSchema(ma.Schema):
     method = ma.fields.String(metadata={"example": "bank_transfer"})
     status = ma.fields.String(
         metadata={"description": "pending | settled | expired | cancelled | failed | "
-                                 "refund_pending | refunded"}
+                                 "refund_pending | partially_refunded | refunded"}
     )
     va_number = ma.fields.String(allow_none=True)
     bank = ma.fields.String(allow_none=True)
     deeplink = ma.fields.String(allow_none=True)
     expires_at = UtcDateTime(allow_none=True)
     provider_transaction_id = ma.fields.String(allow_none=True)
+
+
+class RefundAccountSchema(ma.Schema):
+    bank = ma.fields.String()
+    account_number = ma.fields.String(
+        metadata={"description": "Masked (all but the last 4 digits) except for admins.",
+                  "example": "******7890"})
+    account_name = ma.fields.String()
+
+
+class RefundSchema(ma.Schema):
+    id = ma.fields.String()
+    order_id = ma.fields.String()
+    amount = ma.fields.Nested(MoneySchema)
+    status = ma.fields.String(
+        metadata={"description": "pending | awaiting_account | awaiting_transfer | "
+                                 "succeeded | failed"})
+    method = ma.fields.String(metadata={"description": "provider | manual"})
+    reason = ma.fields.String()
+    account = ma.fields.Nested(RefundAccountSchema, allow_none=True)
+    transfer_reference = ma.fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    succeeded_at = UtcDateTime(allow_none=True)
+
+    @ma.pre_dump
+    def _present(self, refund, **_kwargs):
+        return present_refund(refund, full_account=False)
+
+
+class ManualRefundSchema(RefundSchema):
+    """The admin's view: the account number in full, and who asked and completed."""
+
+    payment_id = ma.fields.String()
+    refund_key = ma.fields.String()
+    requested_by = ma.fields.String(allow_none=True)
+    completed_by = ma.fields.String(allow_none=True)
+    account_given_at = UtcDateTime(allow_none=True)
+
+    @ma.pre_dump
+    def _present(self, refund, **_kwargs):
+        return present_refund(refund, full_account=True)
+
+
+class ManualRefundPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(ManualRefundSchema))
+    next_cursor = ma.fields.String(allow_none=True)
 
 
 class AddressOutSchema(ma.Schema):
@@ -199,6 +313,10 @@ class OrderSchema(ma.Schema):
     total = ma.fields.Nested(MoneySchema)
     shipping_address = ma.fields.Nested(AddressOutSchema)
     payment = ma.fields.Nested(OrderPaymentSchema, allow_none=True)
+    refunds = ma.fields.List(ma.fields.Nested(RefundSchema),
+                             metadata={"description": "The order's refunds, oldest first."})
+    refunded = ma.fields.Nested(MoneySchema, metadata={
+        "description": "What was given back so far (succeeded refunds)."})
     tracking_number = ma.fields.String(allow_none=True)
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
@@ -236,6 +354,25 @@ class NotificationAckSchema(ma.Schema):
     outcome = ma.fields.String(metadata={"example": "paid"})
 
 
+def present_refund(refund: dict, *, full_account: bool) -> dict:
+    if "account" in refund and "destination_bank" not in refund:
+        return refund  # already presented
+    number = refund.get("destination_account_number")
+    account = None
+    if number:
+        account = {
+            "bank": refund.get("destination_bank"),
+            "account_number": number if full_account
+            else refund_rules.mask_account_number(number),
+            "account_name": refund.get("destination_account_name"),
+        }
+    return {
+        **{k: v for k, v in refund.items() if not k.startswith("destination_")},
+        "amount": money(int(refund["amount"]), refund.get("currency") or CURRENCY),
+        "account": account,
+    }
+
+
 def present_order(order: dict) -> dict:
     """Store row (+ items, payment) -> the public order document (money as objects)."""
     currency = order.get("currency") or CURRENCY
@@ -255,6 +392,9 @@ def present_order(order: dict) -> dict:
         "subtotal": money(order.get("subtotal") or 0, currency),
         "shipping_fee": money(order.get("shipping_fee") or 0, currency),
         "total": money(order.get("total") or 0, currency),
+        "refunds": order.get("refunds", []),
+        "refunded": money(sum(int(r["amount"]) for r in order.get("refunds", [])
+                              if r["status"] == "succeeded"), currency),
         "payment": None if payment is None else {
             "method": payment["method"],
             "status": payment["status"],

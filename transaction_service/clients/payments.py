@@ -6,9 +6,17 @@ lives in `MidtransProtocolProvider`; `SandboxProvider` and `MidtransProvider` di
 their name and default base URL. Switching to real Midtrans is configuration
 (`PAYMENT_PROVIDER=midtrans`, `PAYMENT_BASE_URL`, `PAYMENT_SERVER_KEY`), not new code.
 
-Timeouts are explicit. Retries: charge (idempotent on order_id at the provider) and status
-are retried on connection errors and 502/503/504; cancel and refund are not retried here
-(the outbox relay retries them with backoff, refund being idempotent on its refund_key).
+Timeouts are explicit. Midtrans does not deduplicate charges: a second `POST /v2/charge`
+for an order_id that is pending or paid is refused with 406. So a charge is sent once, and
+when its outcome is unknown (timeout, 5xx) or refused as a duplicate, the provider is asked
+`GET /v2/{order_id}/status` first: an existing transaction of the same amount is adopted
+(its VA number or deeplink is the buyer's payment instruction), and only an order_id the
+provider has never seen is charged again (bounded). Status is retried on connection errors
+and 502/503/504; cancel and refund are not retried here (the outbox relay retries them with
+backoff, refund being idempotent on its refund_key).
+
+Midtrans refunds only card, GoPay, ShopeePay, DANA, OVO, QRIS, Kredivo and Akulaku payments
+(`can_refund`): a bank-transfer VA is refunded by hand (operations/refunds.py).
 """
 
 from __future__ import annotations
@@ -31,6 +39,14 @@ WIB = timezone(timedelta(hours=7), "WIB")
 
 class ProviderUnavailable(Exception):
     """The provider could not be reached or failed (timeout, 5xx)."""
+
+
+# Midtrans' payment types the provider can refund.
+REFUNDABLE_PAYMENT_TYPES = frozenset(
+    {"credit_card", "gopay", "shopeepay", "dana", "ovo", "qris", "kredivo", "akulaku"}
+)
+DUPLICATE_ORDER_ID = 406
+CHARGE_ATTEMPTS = 2  # a charge the provider has no trace of is sent at most this often
 
 
 class ProviderRefused(Exception):
@@ -84,6 +100,10 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def verify_notification_signature(self, payload: dict) -> bool: ...
 
+    @abc.abstractmethod
+    def can_refund(self, method: str) -> bool:
+        """Whether the provider can refund a payment made with our `method`."""
+
 
 def parse_provider_time(text: str | None) -> datetime | None:
     """Midtrans `"2024-05-01 13:00:00"` (WIB) or ISO-8601 -> aware datetime."""
@@ -108,6 +128,7 @@ class MidtransProtocolProvider(PaymentProvider):
     external = True
     # bank_transfer uses a BCA virtual account; "ewallet" is GoPay (deeplink).
     bank = "bca"
+    payment_types = {"bank_transfer": "bank_transfer", "ewallet": "gopay"}
 
     def __init__(
         self, *, server_key: str, base_url: str | None = None, timeout_seconds: float = 5.0,
@@ -118,9 +139,9 @@ class MidtransProtocolProvider(PaymentProvider):
         self.server_key = server_key
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.timeout = (min(2.0, timeout_seconds), timeout_seconds)
-        # POST is listed because the only POST sent through this session is the charge,
-        # which the provider deduplicates on order_id.
-        self.retrying = session or make_session(methods=frozenset({"GET", "POST"}),
+        # Only reads are retried by the session: a charge retried blindly would be refused
+        # as a duplicate order id (see `charge`).
+        self.retrying = session or make_session(methods=frozenset({"GET"}),
                                                 trust_env=self.external)
         self.single_shot = requests.Session()
         self.single_shot.trust_env = self.external
@@ -156,20 +177,56 @@ class MidtransProtocolProvider(PaymentProvider):
     def charge(
         self, *, order_id: str, gross_amount: int, method: str, expiry_seconds: int
     ) -> ChargeResult:
+        """Payment instructions for `order_id`: a new charge, or the provider's existing
+        transaction for it (asked for before any retry, and after a 406)."""
+        if method not in self.payment_types:
+            raise ValueError(f"unknown payment method {method}")
         payload: dict = {
+            "payment_type": self.payment_types[method],
             "transaction_details": {"order_id": order_id, "gross_amount": gross_amount},
             "custom_expiry": {"expiry_duration": max(1, int(expiry_seconds)), "unit": "second"},
         }
         if method == "bank_transfer":
-            payload["payment_type"] = "bank_transfer"
             payload["bank_transfer"] = {"bank": self.bank}
-        elif method == "ewallet":
-            payload["payment_type"] = "gopay"
-        else:
-            raise ValueError(f"unknown payment method {method}")
-        status, body = self._request(self.retrying, "POST", "/v2/charge", payload)
-        if status not in (200, 201) or not body.get("transaction_id"):
-            raise ProviderRefused(status, body)
+        unknown_outcome: ProviderUnavailable | None = None
+        for _attempt in range(CHARGE_ATTEMPTS):
+            body: dict = {}
+            try:
+                status, body = self._request(self.single_shot, "POST", "/v2/charge", payload)
+            except ProviderUnavailable as exc:
+                unknown_outcome = exc  # it may have been created: ask before retrying
+            else:
+                if status in (200, 201) and body.get("transaction_id"):
+                    return self._charge_result(body)
+                if status != DUPLICATE_ORDER_ID:
+                    raise ProviderRefused(status, body)
+            existing = self.existing_transaction(order_id)
+            if existing is not None:
+                return self._adopt(existing, gross_amount)
+            if unknown_outcome is None:  # a 406 for an order_id the provider cannot find
+                raise ProviderRefused(DUPLICATE_ORDER_ID, body)
+        raise unknown_outcome or ProviderUnavailable("charge could not be completed")
+
+    def existing_transaction(self, order_id: str) -> dict | None:
+        """The provider's transaction for `order_id`, or None when it has none (404)."""
+        try:
+            return self.status(order_id)
+        except ProviderRefused as refusal:
+            if refusal.status == 404:
+                return None
+            raise
+
+    def _adopt(self, body: dict, gross_amount: int) -> ChargeResult:
+        """Take over a transaction the provider already holds for our order id: only a
+        live (pending) or paid one of our amount is a payment instruction the buyer may
+        use; anything else is a refusal the checkout reports."""
+        state = body.get("transaction_status")
+        amount_matches = body.get("gross_amount") == format_provider_amount(gross_amount)
+        if not amount_matches or state not in ("pending", "settlement", "capture"):
+            raise ProviderRefused(DUPLICATE_ORDER_ID, body)
+        return self._charge_result(body)
+
+    def _charge_result(self, body: dict) -> ChargeResult:
         va_number = bank = deeplink = None
         for va in body.get("va_numbers") or []:
             if isinstance(va, dict) and va.get("va_number"):
@@ -186,6 +243,9 @@ class MidtransProtocolProvider(PaymentProvider):
             expires_at=parse_provider_time(body.get("expiry_time")),
             raw=body,
         )
+
+    def can_refund(self, method: str) -> bool:
+        return self.payment_types.get(method) in REFUNDABLE_PAYMENT_TYPES
 
     def status(self, order_id: str) -> dict:
         status, body = self._request(self.retrying, "GET", f"/v2/{order_id}/status")

@@ -14,12 +14,17 @@ Accounts and their normal side:
 | `shop:<shop_id>:payable` | what the platform owes a shop (its *available* balance) | credit |
 | `platform:fee_revenue` | the platform's fee income | credit |
 | `payouts` | money sent (or committed to be sent) to shops' bank accounts | debit |
+| `manual_refunds_payable` | refunds owed to buyers that an admin transfers by hand | credit |
 
 Movements:
 
 - payment settled: provider_receivable Dr gross / escrow Cr gross
 - order completed: escrow Dr gross / shop payable Cr net / platform fee revenue Cr fee
-- refund issued: escrow Dr amount / provider_receivable Cr amount
+- refund issued (provider): escrow Dr amount / provider_receivable Cr amount
+- manual refund owed (the provider cannot refund, e.g. a bank-transfer VA): escrow Dr /
+  manual_refunds_payable Cr, when the task is created
+- manual refund paid: manual_refunds_payable Dr / provider_receivable Cr, when the admin
+  records the transfer (it is paid from the platform's funds held at the provider)
 - payout: shop payable Dr amount / payouts Cr amount
 - reversal: the exact negation of an earlier entry (entries are never edited)
 
@@ -43,6 +48,7 @@ PROVIDER_RECEIVABLE = "provider_receivable"
 ESCROW = "escrow"
 PLATFORM_FEE_REVENUE = "platform:fee_revenue"
 PAYOUTS = "payouts"
+MANUAL_REFUNDS_PAYABLE = "manual_refunds_payable"
 _SHOP_PAYABLE_PREFIX = "shop:"
 _SHOP_PAYABLE_SUFFIX = ":payable"
 
@@ -69,11 +75,26 @@ def shop_of_account(account: str) -> str | None:
 PAYMENT_SETTLED = "payment_settled"
 ORDER_COMPLETED = "order_completed"
 REFUND_ISSUED = "refund_issued"
+MANUAL_REFUND_OWED = "manual_refund_owed"
+MANUAL_REFUND_PAID = "manual_refund_paid"
 PAYOUT = "payout"
 REVERSAL = "reversal"
-KINDS = frozenset({PAYMENT_SETTLED, ORDER_COMPLETED, REFUND_ISSUED, PAYOUT, REVERSAL})
-# The entry kinds whose reference is an order id (they move escrow).
-ORDER_KINDS = frozenset({PAYMENT_SETTLED, ORDER_COMPLETED, REFUND_ISSUED})
+KINDS = frozenset({PAYMENT_SETTLED, ORDER_COMPLETED, REFUND_ISSUED, MANUAL_REFUND_OWED,
+                   MANUAL_REFUND_PAID, PAYOUT, REVERSAL})
+# The entry kinds whose reference starts with an order id (they move escrow): the order id
+# itself, or "<order id>:<refund id>" for one of an order's refunds.
+ORDER_KINDS = frozenset({PAYMENT_SETTLED, ORDER_COMPLETED, REFUND_ISSUED, MANUAL_REFUND_OWED})
+
+
+def refund_reference(order_id: str, refund_id: str | None) -> str:
+    """The reference of a refund's entry: one entry per refund, found by its order."""
+    order_id = _require_text("order_id", order_id)
+    return order_id if refund_id is None else f"{order_id}:{_require_text('refund_id', refund_id)}"
+
+
+def order_of_reference(reference: str) -> str:
+    """The order id an ORDER_KINDS reference belongs to."""
+    return reference.split(":", 1)[0]
 
 BPS_DENOMINATOR = 10_000
 
@@ -212,13 +233,35 @@ def order_completed(order_id: str, shop_id: str, gross: int, fee_bps: int) -> Jo
     return JournalEntry(ORDER_COMPLETED, _require_text("order_id", order_id), tuple(lines))
 
 
-def refund_issued(order_id: str, amount: int) -> JournalEntry:
-    """The buyer's money goes back through the provider: escrow is released to it."""
+def refund_issued(order_id: str, amount: int, refund_id: str | None = None) -> JournalEntry:
+    """The buyer's money goes back through the provider: escrow is released to it, exactly
+    the refunded amount (a partial refund releases only its part)."""
     amount = _require_positive("amount", amount)
     return JournalEntry(
         REFUND_ISSUED,
-        _require_text("order_id", order_id),
+        refund_reference(order_id, refund_id),
         (Line.debit(ESCROW, amount), Line.credit(PROVIDER_RECEIVABLE, amount)),
+    )
+
+
+def manual_refund_owed(order_id: str, refund_id: str, amount: int) -> JournalEntry:
+    """The provider cannot refund this payment: escrow is released to what the platform
+    owes the buyer until an admin has transferred it."""
+    amount = _require_positive("amount", amount)
+    return JournalEntry(
+        MANUAL_REFUND_OWED,
+        refund_reference(order_id, refund_id),
+        (Line.debit(ESCROW, amount), Line.credit(MANUAL_REFUNDS_PAYABLE, amount)),
+    )
+
+
+def manual_refund_paid(refund_id: str, amount: int) -> JournalEntry:
+    """The admin transferred a manual refund, from the platform's funds at the provider."""
+    amount = _require_positive("amount", amount)
+    return JournalEntry(
+        MANUAL_REFUND_PAID,
+        _require_text("refund_id", refund_id),
+        (Line.debit(MANUAL_REFUNDS_PAYABLE, amount), Line.credit(PROVIDER_RECEIVABLE, amount)),
     )
 
 
@@ -265,10 +308,12 @@ def credit_balance(amounts: Iterable[int]) -> int:
 
 @dataclass(frozen=True)
 class OrderState:
-    """What the invariants checker needs to know about one order (from the orders table)."""
+    """What the invariants checker needs to know about one order (from the orders table,
+    and from the refunds table: what its refunds released from escrow)."""
 
     status: str
     total_amount: int
+    refunded_amount: int = 0
 
 
 # Orders whose money sits in escrow, by the order state machine (DESIGN.md §5):
@@ -311,19 +356,21 @@ def escrow_violations(
             problems.append(f"order {order_id}: escrow {held} for an unknown order")
     for order_id, order in sorted(orders.items()):
         held = escrow_by_order.get(order_id, 0)
+        left = order.total_amount - order.refunded_amount
         if order.status in ESCROWED_STATUSES:
-            if held != order.total_amount:
+            if held != left:
                 problems.append(
                     f"order {order_id} is {order.status}: escrow {held} "
-                    f"!= order total {order.total_amount}"
+                    f"!= order total {order.total_amount} - refunded {order.refunded_amount}"
                 )
         elif order.status in NOT_ESCROWED_STATUSES:
             if held != 0:
                 problems.append(f"order {order_id} is {order.status} but escrow holds {held}")
         elif order.status in REFUNDABLE_STATUSES:
-            if held not in (0, order.total_amount):
+            if held not in (0, left):
                 problems.append(
                     f"order {order_id} is {order.status}: escrow {held} is neither 0 "
-                    f"(refunded/never paid) nor the order total {order.total_amount}"
+                    f"(refunded/never paid) nor the order total {order.total_amount} "
+                    f"less its posted refunds {order.refunded_amount}"
                 )
     return problems

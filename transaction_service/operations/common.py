@@ -14,6 +14,7 @@ from ..domain.orders import TIMESTAMP_OF, transition
 from ..store import audit as audit_store
 from ..store import ledger as ledger_store
 from ..store import orders as order_store
+from ..store import refunds as refund_store
 
 log = logging.getLogger("transaction.orders")
 
@@ -85,9 +86,13 @@ def post_refund_issued(cursor, order_id: str, amount: int, *, actor: str | None)
 
 
 def post_order_completed(cursor, order: dict, fee_bps: int, *, actor: str | None) -> None:
+    """Escrow -> the shop and the platform: what was sold, net of refunds already made."""
+    sold = int(order["total"]) - refund_store.posted_total(cursor, order["id"])
+    if sold <= 0:
+        return
     post_ledger(
         cursor,
-        ledger.order_completed(order["id"], order["shop_id"], int(order["total"]), fee_bps),
+        ledger.order_completed(order["id"], order["shop_id"], sold, fee_bps),
         actor=actor,
     )
 

@@ -15,9 +15,9 @@ from ..context import Context
 from ..domain.orders import OrderStatus
 from ..store import orders as order_store
 from ..store import outbox
+from . import refunds
 from .checkout import abandon_locked
 from .common import (
-    audit,
     can_view,
     lock_visible_order,
     move,
@@ -27,8 +27,10 @@ from .common import (
 
 
 def refund_key(order_id: str) -> str:
-    """One refund per order, so the key is derived from the order: retries of the refund
-    (relay, buyer, late payment) can never refund twice."""
+    """The refund of an order's cancellation (or of a payment after the order closed):
+    one per order, so the key is derived from the order and retries (relay, buyer, late
+    payment) can never refund twice. Other refunds of the order (returns, an admin's
+    partial refund) have keys of their own."""
     return f"refund-{order_id}"
 
 
@@ -47,7 +49,7 @@ def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
         move(cursor, order, OrderStatus.CANCELLED, actor=principal.account_id,
              stamp={"cancel_reason": "buyer"}, data={"reason": "buyer", "paid": was_paid})
         if was_paid:
-            request_refund(cursor, order, reason="Cancelled by the buyer before shipping",
+            request_refund(ctx, cursor, order, reason="Cancelled by the buyer before shipping",
                            actor=principal.account_id)
             # A commit not yet delivered is dropped; the return row releases, or restocks
             # if the commit got through first.
@@ -65,21 +67,12 @@ def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
         return order_store.get_order(cursor, order_id)
 
 
-def request_refund(cursor, order: dict, *, reason: str, actor: str | None) -> None:
-    """Queue the provider refund of a settled payment (the ledger entry is posted when the
-    provider confirms it: relay success or `refund` notification)."""
-    order_id = order["id"]
-    key = refund_key(order_id)
-    order_store.update_payment(cursor, order_id, status="refund_pending", refund_key=key)
-    outbox.enqueue(
-        cursor,
-        outbox.PROVIDER_REFUND,
-        {"order_id": order_id, "refund_key": key, "amount": int(order["total"]),
-         "reason": reason},
-        order_id=order_id,
-    )
-    audit(cursor, order_id, "payment.refund_requested", actor=actor,
-          data={"refund_key": key, "amount": int(order["total"]), "reason": reason})
+def request_refund(ctx: Context, cursor, order: dict, *, reason: str,
+                   actor: str | None) -> dict:
+    """Refund what is left of a closed order's payment: through the provider where it can
+    (the ledger entry follows its confirmation), else as a manual refund."""
+    return refunds.refund(ctx, cursor, order, amount=None, key=refund_key(order["id"]),
+                          reason=reason, actor=actor)
 
 
 def ship_order(ctx: Context, order_id: str, principal: Principal, tracking_number: str) -> dict:

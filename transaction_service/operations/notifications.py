@@ -14,14 +14,17 @@ import logging
 
 from servicekit.problems import Problem
 
+from ..clients.payments import ProviderRefused, ProviderUnavailable
 from ..context import Context
 from ..domain.money import InvalidAmount, parse_provider_amount
 from ..domain.orders import OrderStatus
 from ..store import notifications as notification_store
 from ..store import orders as order_store
 from ..store import outbox
-from .common import audit, is_uuid, move, post_payment_settled, post_refund_issued
-from .lifecycle import refund_key, request_refund
+from ..store import refunds as refund_store
+from . import refunds
+from .common import audit, is_uuid, move, post_payment_settled
+from .lifecycle import request_refund
 
 log = logging.getLogger("transaction.notifications")
 
@@ -70,6 +73,7 @@ def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
             )
         notification_id = notification_store.record(
             cursor,
+            refund_amount=_refund_total(body),
             provider=provider_name,
             transaction_id=body["transaction_id"],
             transaction_status=status,
@@ -89,6 +93,17 @@ def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
     log.info("notification applied",
              extra={"order_id": order_id, "transaction_status": status, "outcome": outcome})
     return {"status": "ok", "outcome": outcome}
+
+
+def _refund_total(body: dict) -> int:
+    """A refund notification's total refunded so far: with the status, what tells one
+    refund's notification from the next one's (a redelivery repeats it)."""
+    if body["transaction_status"] not in REFUNDED:
+        return 0
+    try:
+        return parse_provider_amount(str(body.get("refund_amount")))
+    except InvalidAmount:
+        return 0
 
 
 def _is_paid_notice(body: dict) -> bool:
@@ -130,8 +145,8 @@ def _apply(ctx: Context, cursor, order: dict, payment: dict | None, body: dict, 
                     extra={"order_id": order_id, "order_status": order["status"]})
         audit(cursor, order_id, "payment.settled_late", actor=actor,
               data={"order_status": order["status"], "transaction_id": body["transaction_id"]})
-        request_refund(cursor, order, reason=f"Paid after the order was {order['status']}",
-                       actor=actor)
+        request_refund(ctx, cursor, order,
+                       reason=f"Paid after the order was {order['status']}", actor=actor)
         return "late-payment-refund"
 
     if status in CLOSED_UNPAID:
@@ -149,46 +164,50 @@ def _apply(ctx: Context, cursor, order: dict, payment: dict | None, body: dict, 
         return target.lower()
 
     if status in REFUNDED:
-        return _reconcile_refund(cursor, order, payment, body, actor=actor)
+        return refunds.reconcile_notification(ctx, cursor, order, payment, body, actor=actor)
 
     return "ignored"
 
 
-def _reconcile_refund(cursor, order: dict, payment: dict, body: dict, *, actor: str) -> str:
-    """The provider reports a refund: confirm ours, or record one made outside Etalase."""
-    order_id = order["id"]
-    if payment["status"] == "refunded":
-        return "already-refunded"
-    if body["transaction_status"] == "partial_refund":
-        log.error("partial refund reported; needs attention", extra={"order_id": order_id})
-        audit(cursor, order_id, "payment.partial_refund_reported", actor=actor,
-              data={"transaction_id": body["transaction_id"]})
-        return "needs-attention"
-    if payment["status"] == "refund_pending":
-        finish_refund(cursor, order_id, int(payment["amount"]), actor=actor)
-        outbox.supersede_pending(cursor, order_id, outbox.PROVIDER_REFUND,
-                                 "refund confirmed by provider notification")
-        return "refunded"
-    if payment["status"] == "settled" and order["status"] == OrderStatus.AWAITING_SHIPMENT:
-        # Refunded from the provider's dashboard before shipping: the order is cancelled.
-        move(cursor, order, OrderStatus.CANCELLED, actor=actor,
-             stamp={"cancel_reason": "provider-refund"}, data={"reason": "provider-refund"})
-        order_store.update_payment(cursor, order_id, refund_key=refund_key(order_id))
-        finish_refund(cursor, order_id, int(payment["amount"]), actor=actor)
-        outbox.supersede_pending(cursor, order_id, outbox.RESERVATION_COMMIT,
-                                 "order refunded before the commit was delivered")
-        outbox.enqueue(cursor, outbox.RESERVATION_RETURN, {"order_id": order_id},
-                       order_id=order_id)
-        return "refunded-cancelled"
-    log.error("refund reported for an order that cannot be refunded here; needs attention",
-              extra={"order_id": order_id, "order_status": order["status"]})
-    audit(cursor, order_id, "payment.refund_unexpected", actor=actor,
-          data={"order_status": order["status"], "payment_status": payment["status"]})
-    return "needs-attention"
-
-
 def finish_refund(cursor, order_id: str, amount: int, *, actor: str) -> None:
-    """Record a refund the provider confirmed (idempotent: the ledger entry is unique)."""
-    order_store.update_payment(cursor, order_id, status="refunded", refunded_at="now()")
-    post_refund_issued(cursor, order_id, amount, actor=actor)
-    audit(cursor, order_id, "payment.refunded", actor=actor, data={"amount": amount})
+    """Confirm the provider refund of `order_id` still pending (kept for outbox rows
+    queued before refunds had rows of their own: they carry no refund_id)."""
+    for row in refund_store.for_orders(cursor, [order_id]).get(order_id, []):
+        if row["status"] == "pending" and int(row["amount"]) == int(amount):
+            refunds.provider_confirmed(cursor, refund_store.lock(cursor, row["id"]),
+                                       actor=actor)
+            return
+
+
+RECONCILE_STATES = {SETTLED, CAPTURE, "expire", "cancel", "deny"}
+
+
+def reconcile_unpaid(ctx: Context, limit: int = 50) -> int:
+    """Ask the provider about unpaid orders no notification has settled, and apply what it
+    answers as the notification it would have sent (the status answer is signed the same
+    way, so it goes through every check a notification does)."""
+    done = 0
+    while done < limit:
+        with ctx.database.transaction() as cursor:
+            order_id = order_store.claim_unreconciled_payment(
+                cursor, ctx.config.payment_reconcile_seconds)
+        if order_id is None:
+            break
+        done += 1
+        try:
+            body = ctx.payments.existing_transaction(order_id)
+        except (ProviderUnavailable, ProviderRefused) as exc:
+            log.warning("payment status check failed", extra={"order_id": order_id,
+                                                              "error": str(exc)})
+            continue
+        if not body or body.get("transaction_status") not in RECONCILE_STATES:
+            continue
+        try:
+            outcome = handle_notification(ctx, ctx.payments.name, body)
+        except Problem as problem:
+            log.warning("provider status not applicable",
+                        extra={"order_id": order_id, "status": problem.status})
+            continue
+        log.info("payment reconciled from the provider's status",
+                 extra={"order_id": order_id, "outcome": outcome.get("outcome")})
+    return done

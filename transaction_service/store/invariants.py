@@ -11,7 +11,11 @@
    the order total; UNPAID / COMPLETED hold nothing; CANCELLED / EXPIRED hold the total
    until the refund is posted, then nothing); no escrow for an unknown order;
 4. no shop's available balance (payable) is negative, and every payout row has its entry;
-5. the audit chain verifies.
+5. the audit chain verifies;
+6. refunds: escrow per order is net of the refunds the refunds table says were posted
+   (provider refunds that succeeded, manual refunds once created), each such refund has
+   exactly its entry, and `manual_refunds_payable` holds exactly the manual refunds not
+   yet transferred.
 
 The escrow rules are pure functions in `transaction_service.domain.ledger`.
 """
@@ -113,7 +117,7 @@ def _escrow_violations(cursor) -> list[str]:
     cursor.execute(
         """
         SELECT CASE WHEN e.kind = %(reversal)s THEN split_part(e.reference, ':', 2)
-                    ELSE e.reference END AS order_id,
+                    ELSE split_part(e.reference, ':', 1) END AS order_id,
                -sum(l.amount) AS held
         FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
         WHERE l.account = %(escrow)s
@@ -138,18 +142,84 @@ def _escrow_violations(cursor) -> list[str]:
 
     orders = None
     if _table_exists(cursor, "orders"):
+        refunded_sql = "0"
+        if _table_exists(cursor, "refunds"):
+            refunded_sql = f"""coalesce((SELECT sum(r.amount) FROM refunds r
+                 WHERE r.order_id = o.id AND ({POSTED_REFUND})), 0)"""
         # Only orders that matter: anything not UNPAID, plus any order the ledger mentions.
         cursor.execute(
-            """
-            SELECT id::text AS id, status, total FROM orders
-            WHERE status <> 'UNPAID' OR id::text = ANY(%s)
-            """,
+            f"""
+            SELECT o.id::text AS id, o.status, o.total, {refunded_sql} AS refunded
+            FROM orders o
+            WHERE o.status <> 'UNPAID' OR o.id::text = ANY(%s)
+            """,  # noqa: S608 - fixed fragments
             (list(escrow_by_order),),
         )
         orders = {
             _value(r, "id", 0): ledger.OrderState(
-                _value(r, "status", 1), int(_value(r, "total", 2) or 0)
+                _value(r, "status", 1), int(_value(r, "total", 2) or 0),
+                int(_value(r, "refunded", 3) or 0),
             )
             for r in cursor.fetchall()
         }
-    return ledger.escrow_violations(escrow_by_order, escrow_balance, orders)
+    violations = ledger.escrow_violations(escrow_by_order, escrow_balance, orders)
+    if _table_exists(cursor, "refunds"):
+        violations.extend(_refund_violations(cursor))
+    return violations
+
+
+# A refund whose money has left escrow: the provider confirmed it, or it became a manual
+# refund (escrow -> manual_refunds_payable at creation).
+POSTED_REFUND = ("(r.method = 'provider' AND r.status = 'succeeded') "
+                 "OR (r.method = 'manual' AND r.status <> 'failed')")
+
+
+def _refund_violations(cursor) -> list[str]:
+    problems: list[str] = []
+    cursor.execute(
+        f"""
+        SELECT r.id::text AS id, r.method, r.status, r.amount,
+               (SELECT count(*) FROM journal_entries e
+                 WHERE e.kind = CASE WHEN r.method = 'provider' THEN %(issued)s
+                                     ELSE %(owed)s END
+                   AND e.reference = r.order_id::text || ':' || r.id::text) AS posted,
+               (SELECT count(*) FROM journal_entries e
+                 WHERE e.kind = %(paid)s AND e.reference = r.id::text) AS paid
+        FROM refunds r
+        WHERE ({POSTED_REFUND}) <> (SELECT count(*) > 0 FROM journal_entries e
+                 WHERE e.kind = CASE WHEN r.method = 'provider' THEN %(issued)s
+                                     ELSE %(owed)s END
+                   AND e.reference = r.order_id::text || ':' || r.id::text)
+           OR (r.method = 'manual' AND (r.status = 'succeeded') <> (SELECT count(*) > 0
+                 FROM journal_entries e WHERE e.kind = %(paid)s AND e.reference = r.id::text))
+        ORDER BY r.id LIMIT 50
+        """,  # noqa: S608 - fixed fragments
+        {"issued": ledger.REFUND_ISSUED, "owed": ledger.MANUAL_REFUND_OWED,
+         "paid": ledger.MANUAL_REFUND_PAID},
+    )
+    for row in cursor.fetchall():
+        problems.append(
+            f"refund {_value(row, 'id', 0)} ({_value(row, 'method', 1)}, "
+            f"{_value(row, 'status', 2)}, {_value(row, 'amount', 3)}) disagrees with the "
+            f"ledger: {_value(row, 'posted', 4)} release entr(ies), "
+            f"{_value(row, 'paid', 5)} transfer entr(ies)"
+        )
+    cursor.execute(
+        """
+        SELECT coalesce((SELECT -sum(amount) FROM journal_lines WHERE account = %s), 0)
+                   AS payable,
+               coalesce((SELECT sum(amount) FROM refunds
+                          WHERE method = 'manual'
+                            AND status IN ('awaiting_account', 'awaiting_transfer')), 0)
+                   AS open_manual
+        """,
+        (ledger.MANUAL_REFUNDS_PAYABLE,),
+    )
+    row = cursor.fetchone()
+    payable, open_manual = int(_value(row, "payable", 0)), int(_value(row, "open_manual", 1))
+    if payable != open_manual:
+        problems.append(
+            f"{ledger.MANUAL_REFUNDS_PAYABLE} holds {payable} but open manual refunds "
+            f"total {open_manual}"
+        )
+    return problems

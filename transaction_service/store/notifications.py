@@ -18,19 +18,21 @@ def record(
     fraud_status: str | None,
     outcome: str,
     body: dict,
+    refund_amount: int = 0,
 ) -> int | None:
-    """The new row's id, or None when this (provider, transaction, status) was seen before."""
+    """The new row's id, or None when this (provider, transaction, status, refund total)
+    was seen before (each further refund is a new notification of the same status)."""
     cursor.execute(
         """
         INSERT INTO payment_notifications
             (provider, transaction_id, transaction_status, order_id, status_code,
-             gross_amount, payment_type, fraud_status, outcome, body)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-        ON CONFLICT (provider, transaction_id, transaction_status) DO NOTHING
+             gross_amount, payment_type, fraud_status, outcome, body, refund_amount)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (provider, transaction_id, transaction_status, refund_amount) DO NOTHING
         RETURNING id
         """,
         (provider, transaction_id, transaction_status, order_id, status_code, gross_amount,
-         payment_type, fraud_status, outcome, Json(body)),
+         payment_type, fraud_status, outcome, Json(body), refund_amount),
     )
     row = cursor.fetchone()
     return row["id"] if row else None

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from psycopg2.extras import Json
 
+from . import refunds as refund_store
+
 _ORDER_COLUMNS = """
     o.id::text AS id, o.buyer_id, o.shop_id, o.status, o.placed_at, o.checkout_failure,
     o.payment_method, o.shipping_address, o.currency, o.subtotal, o.shipping_fee, o.total,
@@ -177,16 +179,18 @@ def _attach_details(cursor, orders: list[dict]) -> None:
         f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY(%s::uuid[])", (ids,)
     )
     payments = {row["order_id"]: row for row in cursor.fetchall()}
+    refunds = refund_store.for_orders(cursor, ids)
     for order in orders:
         order["items"] = items.get(order["id"], [])
         order["payment"] = payments.get(order["id"])
+        order["refunds"] = refunds.get(order["id"], [])
 
 
 # --- payments -------------------------------------------------------------------------
 
 _PAYMENT_COLUMNS = """
     order_id::text AS order_id, provider, method, status, amount, provider_transaction_id,
-    va_number, bank, deeplink, expires_at, paid_at, refund_key, refunded_at
+    va_number, bank, deeplink, expires_at, paid_at, refund_key, refunded_at, refunded_amount
 """
 
 
@@ -273,3 +277,25 @@ def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
         (after_seconds,),
     )
     return cursor.fetchone()
+
+
+def claim_unreconciled_payment(cursor, older_than_seconds: int) -> str | None:
+    """A placed, unpaid order whose payment was not checked at the provider for
+    `older_than_seconds` (or ever, once placed that long ago); stamped as checked now."""
+    cursor.execute(
+        """
+        SELECT p.order_id::text AS order_id FROM payments p JOIN orders o ON o.id = p.order_id
+         WHERE p.status = 'pending' AND o.status = 'UNPAID' AND o.placed_at IS NOT NULL
+           AND coalesce(p.provider_checked_at, o.placed_at)
+               <= now() - make_interval(secs => %s)
+         ORDER BY p.provider_checked_at NULLS FIRST
+         LIMIT 1 FOR UPDATE OF p SKIP LOCKED
+        """,
+        (older_than_seconds,),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    cursor.execute("UPDATE payments SET provider_checked_at = now() WHERE order_id = %s",
+                   (row["order_id"],))
+    return row["order_id"]

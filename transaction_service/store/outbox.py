@@ -87,3 +87,15 @@ def for_order(cursor, order_id: str) -> list[dict]:
         (order_id,),
     )
     return cursor.fetchall()
+
+
+def supersede_refund(cursor, refund_id: str, reason: str) -> int:
+    """Mark the undelivered provider call of one refund as no longer needed."""
+    cursor.execute(
+        """
+        UPDATE outbox SET processed_at = now(), outcome = 'superseded', last_error = %s
+         WHERE kind = %s AND payload->>'refund_id' = %s AND processed_at IS NULL
+        """,
+        (reason, PROVIDER_REFUND, refund_id),
+    )
+    return cursor.rowcount

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from ..clients.payments import ProviderUnavailable
 from ..clients.storefront import StorefrontUnavailable
 from ..context import Context
+from ..operations import refunds
 from ..operations.common import audit
 from ..operations.notifications import finish_refund
 from ..store import orders as order_store
 from ..store import outbox
+from ..store import refunds as refund_store
 
 log = logging.getLogger("transaction.outbox")
 
@@ -153,12 +155,22 @@ def _provider_cancel(ctx: Context, payload: dict) -> Delivery:
 
 
 def _provider_refund(ctx: Context, payload: dict) -> Delivery:
+    """POST /v2/{order_id}/refund with the refund's own key and amount. Success posts
+    exactly that amount; a definite refusal (412: the payment type cannot be refunded, or
+    no longer) turns the refund into a manual one, so the buyer is still paid back."""
     order_id, amount = payload["order_id"], int(payload["amount"])
     answer = ctx.payments.refund(
         order_id, refund_key=payload["refund_key"], amount=amount, reason=payload["reason"]
     )
     if answer.status in (200, 201):
         def record(cursor):
+            row = refund_store.lock_by_key(cursor, payload["refund_key"])
+            if row is not None:
+                refunds.provider_confirmed(
+                    cursor, row, actor=ACTOR,
+                    provider_refund_id=str(answer.body.get("refund_chargeback_id") or "")
+                    or None)
+                return
             payment = order_store.lock_payment(cursor, order_id)
             if payment is not None and payment["status"] == "refund_pending":
                 finish_refund(cursor, order_id, amount, actor=ACTOR)
@@ -166,8 +178,16 @@ def _provider_refund(ctx: Context, payload: dict) -> Delivery:
         return Delivery("done", effect=record)
     if answer.status in (401, 403, 429):
         raise RetryLater(f"provider answered {answer.status}")
-    return Delivery("conflict", f"refund refused ({answer.status}): "
-                    f"{answer.body.get('status_message') or answer.body}")
+    note = f"refund refused ({answer.status}): " \
+           f"{answer.body.get('status_message') or answer.body}"
+    if answer.status == 412:
+        def to_manual(cursor):
+            row = refund_store.lock_by_key(cursor, payload["refund_key"])
+            if row is not None:
+                refunds.provider_refused(cursor, row, actor=ACTOR, note=note)
+
+        return Delivery("done", note, effect=to_manual)
+    return Delivery("conflict", note)
 
 
 def _detail(body) -> str:

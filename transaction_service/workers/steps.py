@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context import Context
-from ..operations import lifecycle
+from ..operations import lifecycle, notifications
 from ..store import idempotency
 from .outbox_relay import relay_once
 
 
 def payment_expiry(ctx: Context) -> int:
-    """Expire overdue unpaid orders, clean up abandoned checkouts, and purge idempotency
+    """Ask the provider about unpaid orders whose notification may have been missed,
+    expire overdue unpaid orders, clean up abandoned checkouts, and purge idempotency
     keys past their retention (housekeeping that needs no process of its own)."""
-    handled = lifecycle.expire_overdue(ctx)
+    handled = notifications.reconcile_unpaid(ctx)  # paid, but never told: before expiring
+    handled += lifecycle.expire_overdue(ctx)
     handled += lifecycle.reap_abandoned_checkouts(ctx)
     handled += idempotency.purge_older_than(ctx.database, ctx.config.idempotency_retention_seconds)
     return handled

@@ -41,20 +41,21 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
 
 
 class Receiver:
-    """Records every notification POSTed to it; answers 500 the first N times for a given
+    """Records every notification POSTed to it; answers an error status (500 unless told
+    otherwise; 307 redirects to /moved) the first N times for a given
     (order_id, transaction_status) when told to, and slowly for the orders told to."""
 
     def __init__(self):
         self.records: list[dict] = []
         self.lock = threading.Lock()
-        self._fail_plan: dict[tuple[str, str], int] = {}
+        self._fail_plan: dict[tuple[str, str], tuple[int, int]] = {}
         self._slow: dict[str, float] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # control
-    def fail(self, order_id: str, status: str, times: int) -> None:
+    def fail(self, order_id: str, status: str, times: int, answer: int = 500) -> None:
         with self.lock:
-            self._fail_plan[(order_id, status)] = times
+            self._fail_plan[(order_id, status)] = (times, answer)
 
     def slow(self, order_ids, seconds: float) -> None:
         """Take `seconds` to answer each notification of these orders."""
@@ -87,10 +88,10 @@ class Receiver:
         if delay:
             time.sleep(delay)
         with self.lock:
-            remaining = self._fail_plan.get(key, 0)
+            remaining, answer = self._fail_plan.get(key, (0, 500))
             if remaining > 0:
-                self._fail_plan[key] = remaining - 1
-                return 500
+                self._fail_plan[key] = (remaining - 1, answer)
+                return answer
         return 200
 
     def start(self) -> None:
@@ -119,6 +120,8 @@ class Receiver:
                     )
                 payload = b'{"ok": true}' if status == 200 else b'{"error": "planned"}'
                 self.send_response(status)
+                if status in (301, 302, 303, 307, 308):
+                    self.send_header("Location", "/moved")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -45,35 +45,63 @@ def test_bank_transfer_charge_returns_a_virtual_account(sandbox, order_id):
     assert "actions" not in body
 
 
-@pytest.mark.parametrize("payment_type", ["gopay", "shopeepay", "qris"])
-def test_ewallet_charge_returns_a_deeplink(sandbox, order_id, payment_type):
+@pytest.mark.parametrize(
+    ("payment_type", "actions"),
+    [
+        ("gopay", ["generate-qr-code", "deeplink-redirect", "get-status", "cancel"]),
+        ("shopeepay", ["deeplink-redirect"]),
+        ("qris", ["generate-qr-code"]),
+    ],
+)
+def test_ewallet_charge_returns_midtrans_actions(sandbox, order_id, payment_type, actions):
     response = sandbox.charge(order_id, 25000, payment_type=payment_type)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["payment_type"] == payment_type
     assert "va_numbers" not in body
-    [action] = body["actions"]
-    assert action["name"] == "deeplink-redirect"
-    assert action["method"] == "GET"
-    assert action["url"].endswith(f"/v2/{order_id}/pay")
-    page = requests.get(action["url"], timeout=5)
-    assert page.status_code == 200
-    assert "text/html" in page.headers["Content-Type"]
-    assert order_id in page.text
+    by_name = {action["name"]: action for action in body["actions"]}
+    assert list(by_name) == actions
+    if "deeplink-redirect" in by_name:
+        action = by_name["deeplink-redirect"]
+        assert action["method"] == "GET"
+        assert action["url"].endswith(f"/v2/{order_id}/pay")
+        page = requests.get(action["url"], timeout=5)
+        assert page.status_code == 200
+        assert "text/html" in page.headers["Content-Type"]
+        assert order_id in page.text
+    if "generate-qr-code" in by_name:
+        qr = requests.get(by_name["generate-qr-code"]["url"], timeout=5)
+        assert qr.status_code == 200
+        assert qr.headers["Content-Type"] == "image/png"
+        assert qr.content.startswith(b"\x89PNG")
 
 
-def test_charge_is_idempotent_on_order_id_and_amount(sandbox, order_id):
+def test_qr_code_of_an_unknown_or_other_transaction_is_404(sandbox, order_id):
+    created = sandbox.charge(order_id, 25000, payment_type="shopeepay").json()
+    for path in (f"/v2/gopay/{created['transaction_id']}/qr-code",
+                 f"/v2/gopay/{uuid.uuid4()}/qr-code"):
+        response = requests.get(sandbox.url(path), timeout=5)
+        assert response.status_code == 404
+
+
+@pytest.mark.parametrize("then", ["pending", "settlement", "expire"])
+def test_a_second_charge_for_an_order_id_is_406(sandbox, order_id, then):
+    """Midtrans refuses any charge for an order_id already used, whatever its amount:
+    a merchant retrying must ask the status instead."""
     first = sandbox.charge(order_id, 99000).json()
-    again = sandbox.charge(order_id, 99000)
-    assert again.status_code == 200
-    body = again.json()
-    assert body["status_code"] == "200"
-    assert body["transaction_id"] == first["transaction_id"]
-    assert body["va_numbers"] == first["va_numbers"]
-    different = sandbox.charge(order_id, 99001)
-    assert_problem(different, 409, status_code="406")
-    # the original is untouched
-    assert sandbox.get(f"/v2/{order_id}/status").json()["gross_amount"] == "99000.00"
+    if then == "settlement":
+        sandbox.pay(order_id)
+    elif then == "expire":
+        sandbox.post(f"/v2/{order_id}/expire")
+    for amount in (99000, 99001):
+        again = sandbox.charge(order_id, amount)
+        body = assert_problem(again, 406)
+        assert "Duplicate order ID" in body["status_message"]
+    # the original is untouched and still findable
+    status = sandbox.get(f"/v2/{order_id}/status").json()
+    assert status["transaction_id"] == first["transaction_id"]
+    assert status["gross_amount"] == "99000.00"
+    assert status["transaction_status"] == then
 
 
 def test_charge_accepts_unknown_midtrans_fields_and_custom_expiry(sandbox, order_id):
@@ -229,14 +257,53 @@ def test_cancel_unknown_is_404(sandbox):
 
 
 def test_refund_requires_settlement(sandbox, order_id):
-    sandbox.charge(order_id)
+    sandbox.charge(order_id, payment_type="gopay")
     assert_problem(sandbox.post(f"/v2/{order_id}/refund", {"refund_key": "r1"}), 412)
+
+
+def test_bank_transfer_is_never_refunded(sandbox, receiver, order_id):
+    sandbox.charge(order_id, 150000)
+    sandbox.pay(order_id)
+    body = assert_problem(sandbox.post(f"/v2/{order_id}/refund", {"amount": 1000}), 412)
+    assert "does not support refund" in body["status_message"]
+    status = sandbox.get(f"/v2/{order_id}/status").json()
+    assert status["transaction_status"] == "settlement"
+    assert "refunds" not in status
+
+
+def test_refund_without_key_or_amount_refunds_the_remainder(sandbox, order_id):
+    sandbox.charge(order_id, 150000, payment_type="shopeepay")
+    sandbox.pay(order_id)
+    first = sandbox.post(f"/v2/{order_id}/refund", {"amount": 40000})
+    assert first.status_code == 200, first.text
+    assert first.json()["refund_key"]  # generated
+    rest = sandbox.post(f"/v2/{order_id}/refund", {})
+    assert rest.status_code == 200, rest.text
+    assert rest.json()["refund_amount"] == "110000.00"
+    assert rest.json()["transaction_status"] == "refund"
+    status = sandbox.get(f"/v2/{order_id}/status").json()
+    assert [r["refund_amount"] for r in status["refunds"]] == ["40000.00", "110000.00"]
+    assert len({r["refund_key"] for r in status["refunds"]}) == 2
+
+
+def test_expire_pending_then_412(sandbox, receiver, order_id):
+    sandbox.charge(order_id, 150000)
+    expired = sandbox.post(f"/v2/{order_id}/expire")
+    assert expired.status_code == 200, expired.text
+    assert expired.json()["status_code"] == "407"
+    assert expired.json()["transaction_status"] == "expire"
+    assert_problem(sandbox.post(f"/v2/{order_id}/expire"), 412)
+    records = receiver.wait_for(order_id, lambda rs: "expire" in {
+        r["body"]["transaction_status"] for r in rs})
+    [notice] = [r["body"] for r in records if r["body"]["transaction_status"] == "expire"]
+    assert notice["status_code"] == "202"
+    assert_problem(sandbox.pay(order_id), 409)
 
 
 def test_refund_is_idempotent_on_refund_key_and_never_exceeds_gross(
     sandbox, receiver, order_id, expected_signature
 ):
-    sandbox.charge(order_id, 150000)
+    sandbox.charge(order_id, 150000, payment_type="gopay")
     sandbox.pay(order_id)
 
     partial = sandbox.post(f"/v2/{order_id}/refund",
@@ -276,6 +343,11 @@ def test_refund_is_idempotent_on_refund_key_and_never_exceeds_gross(
     refunds = [r["body"] for r in records
                if r["body"]["transaction_status"] in ("partial_refund", "refund")]
     assert sorted(b["refund_key"] for b in refunds) == ["rk-1", "rk-3"]
+    by_key = {b["refund_key"]: b for b in refunds}
+    # the notification's refund_amount is the total so far, with every refund listed
+    assert by_key["rk-1"]["refund_amount"] == "50000.00"
+    assert by_key["rk-3"]["refund_amount"] == "150000.00"
+    assert [r["refund_key"] for r in by_key["rk-3"]["refunds"]] == ["rk-1", "rk-3"]
     for b in refunds:
         assert b["status_code"] == "200"
         assert b["gross_amount"] == "150000.00"
@@ -284,10 +356,10 @@ def test_refund_is_idempotent_on_refund_key_and_never_exceeds_gross(
 
 
 def test_refund_bad_input(sandbox, order_id):
-    sandbox.charge(order_id)
+    sandbox.charge(order_id, payment_type="gopay")
     sandbox.pay(order_id)
-    assert "refund_key" in assert_problem(sandbox.post(f"/v2/{order_id}/refund", {}), 422)[
-        "errors"]
+    assert "refund_key" in assert_problem(
+        sandbox.post(f"/v2/{order_id}/refund", {"refund_key": "has space"}), 422)["errors"]
     assert "amount" in assert_problem(
         sandbox.post(f"/v2/{order_id}/refund", {"refund_key": "k", "amount": -1}), 422
     )["errors"]

@@ -65,12 +65,12 @@ def test_pay_delivers_a_settlement_notification_with_a_valid_signature(
 
 
 def test_non_2xx_answers_are_retried_on_the_schedule(sandbox, receiver, order_id):
-    receiver.fail(order_id, "settlement", 2)
+    receiver.fail(order_id, "settlement", 2, answer=503)  # Midtrans retries a 503 4 times
     sandbox.charge(order_id)
     sandbox.pay(order_id)
     receiver.wait_for(order_id, lambda rs: by_status(rs, "settlement"), timeout=15)
     attempts = by_status(receiver.for_order(order_id, delivered_only=False), "settlement")
-    assert [a["answered"] for a in attempts] == [500, 500, 200]
+    assert [a["answered"] for a in attempts] == [503, 503, 200]
     # the same delivery (same request id) was retried, after growing delays
     assert len({a["headers"]["X-Request-ID"] for a in attempts}) == 1
     gaps = [b["at"] - a["at"] for a, b in zip(attempts, attempts[1:], strict=False)]
@@ -81,15 +81,15 @@ def test_non_2xx_answers_are_retried_on_the_schedule(sandbox, receiver, order_id
     ]
     assert delivery["state"] == "delivered"
     assert delivery["attempts"] == 3
-    assert [a["response_status"] for a in delivery["attempt_log"]] == [500, 500, 200]
+    assert [a["response_status"] for a in delivery["attempt_log"]] == [503, 503, 200]
     assert delivery["last_response_status"] == 200
 
 
 def test_exhausted_schedule_marks_failed_and_resend_delivers(
     sandbox, receiver, order_id, wait_until
 ):
-    # 1 attempt + 3 retries (schedule 0.2, 0.5, 1) all answered 500
-    receiver.fail(order_id, "settlement", 4)
+    # 1 attempt + 3 retries (schedule 0.2, 0.5, 1: shorter than Midtrans' 5) all failing
+    receiver.fail(order_id, "settlement", 4, answer=502)
     sandbox.charge(order_id)
     sandbox.pay(order_id)
 
@@ -100,13 +100,49 @@ def test_exhausted_schedule_marks_failed_and_resend_delivers(
 
     delivery = wait_until(settlement_failed, timeout=15)
     assert delivery["attempts"] == 4 == delivery["max_attempts"]
-    assert delivery["last_response_status"] == 500
+    assert delivery["last_response_status"] == 502
     assert not by_status(receiver.for_order(order_id), "settlement")
 
     resent = sandbox.resend(order_id)
     assert resent["queued"] == 2  # the pending and the settlement notifications
     records = receiver.wait_for(order_id, lambda rs: by_status(rs, "settlement"))
     assert verify_signature(by_status(records, "settlement")[0]["body"], sandbox.server_key)
+
+
+@pytest.mark.parametrize(("answer", "attempts"), [(500, 2), (404, 3), (301, 1)])
+def test_what_is_retried_depends_on_the_answer(
+    sandbox, receiver, order_id, wait_until, answer, attempts
+):
+    """Midtrans: a 500 is retried once, 400/404 twice, a 301/302/303 never."""
+    receiver.fail(order_id, "settlement", 10, answer=answer)
+    sandbox.charge(order_id)
+    sandbox.pay(order_id)
+
+    def settlement_failed():
+        deliveries = [d for d in sandbox.deliveries(order_id)
+                      if d["transaction_status"] == "settlement"]
+        return deliveries and deliveries[0]["state"] == "failed" and deliveries[0]
+
+    delivery = wait_until(settlement_failed, timeout=15)
+    assert delivery["attempts"] == attempts
+    assert [a["response_status"] for a in delivery["attempt_log"]] == [answer] * attempts
+    sent = by_status(receiver.for_order(order_id, delivered_only=False), "settlement")
+    assert len(sent) == attempts
+
+
+def test_307_is_followed_with_the_same_post(sandbox, receiver, order_id):
+    receiver.fail(order_id, "settlement", 1, answer=307)
+    sandbox.charge(order_id)
+    sandbox.pay(order_id)
+    records = receiver.wait_for(order_id, lambda rs: by_status(rs, "settlement"))
+    [delivered] = by_status(records, "settlement")
+    assert delivered["path"] == "/moved"
+    sent = by_status(receiver.for_order(order_id, delivered_only=False), "settlement")
+    assert [r["answered"] for r in sent] == [307, 200]
+    assert sent[0]["body"] == sent[1]["body"]
+    [delivery] = [d for d in sandbox.deliveries(order_id)
+                  if d["transaction_status"] == "settlement"]
+    assert delivery["attempts"] == 1 and delivery["state"] == "delivered"
 
 
 def test_deliver_times_sends_duplicate_settlements(sandbox, receiver, order_id):
@@ -143,7 +179,7 @@ def test_stale_pending_arrives_after_the_settlement(sandbox, receiver, order_id)
 
 
 def test_resend_requeues_every_notification_in_shuffled_order(sandbox, receiver, order_id):
-    sandbox.charge(order_id, 50000)
+    sandbox.charge(order_id, 50000, payment_type="gopay")
     sandbox.pay(order_id)
     sandbox.post(f"/v2/{order_id}/refund", {"refund_key": "r-1", "amount": 1000})
     receiver.wait_for(order_id, lambda rs: len(rs) >= 3)

@@ -153,8 +153,8 @@ class Market:
         self.wait_for(check, timeout)
         return self.order(order_id)
 
-    def paid(self, product_id: str | None = None) -> dict:
-        order = self.placed(product_id)
+    def paid(self, product_id: str | None = None, **kwargs) -> dict:
+        order = self.placed(product_id, **kwargs)
         assert self.pay(order["id"]).status_code == 200
         return self.wait_status(order["id"], "AWAITING_SHIPMENT")
 
@@ -211,9 +211,11 @@ class Market:
         return self.rows("SELECT * FROM outbox WHERE order_id = %s ORDER BY id", (order_id,))
 
     def ledger(self, order_id: str) -> list[dict]:
+        """The order's entries: by its id, or "<order id>:<refund id>" for its refunds."""
         return self.rows(
-            "SELECT kind, reference FROM journal_entries WHERE reference = %s ORDER BY kind",
-            (order_id,),
+            "SELECT kind, reference FROM journal_entries WHERE reference = %s "
+            "OR reference LIKE %s ORDER BY kind, reference",
+            (order_id, f"{order_id}:%"),
         )
 
     def wait_outbox_done(self, order_id: str, kind: str, timeout: float = 20.0) -> dict:

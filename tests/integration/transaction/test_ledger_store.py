@@ -532,3 +532,59 @@ def test_invariants_flag_escrow_outside_orders_and_overdrawn_shops(scratch):
     assert "escrow balance 500 != sum of per-order escrow 0" in text
     assert f"shop:{shop}:payable is overdrawn: available -500" in text
     assert "all journal lines sum to" not in text  # the entry itself balances
+
+
+def test_invariants_with_partial_and_manual_refunds(scratch):
+    """Escrow is net of the refunds the refunds table says were posted; a manual refund's
+    money sits in manual_refunds_payable until its transfer; each disagreement is named."""
+    db = scratch.database
+    shop = _shop()
+    with db.transaction() as cursor:
+        ids = {}
+        for name, status, method in (("partly", "AWAITING_SHIPMENT", "ewallet"),
+                                     ("manual", "CANCELLED", "bank_transfer")):
+            cursor.execute(
+                """
+                INSERT INTO orders (buyer_id, shop_id, status, payment_method, shipping_address,
+                                    subtotal, total, placed_at)
+                VALUES ('b1', %s, %s, %s, '{}'::jsonb, 100000, 100000, now())
+                RETURNING id::text AS id
+                """,
+                (shop, status, method),
+            )
+            ids[name] = cursor.fetchone()["id"]
+            cursor.execute("INSERT INTO payments (order_id, provider, method, amount, status)"
+                           " VALUES (%s, 'sandbox', %s, 100000, 'settled')", (ids[name], method))
+            ledger_store.post(cursor, ledger.payment_settled(ids[name], 100_000))
+        refund_ids = {}
+        for name, method, status, amount in (("partly", "provider", "succeeded", 30_000),
+                                             ("manual", "manual", "awaiting_account", 100_000)):
+            cursor.execute(
+                "INSERT INTO refunds (payment_id, order_id, refund_key, amount, method, status)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id::text AS id",
+                (ids[name], ids[name], f"k-{uuid.uuid4().hex}", amount, method, status))
+            refund_ids[name] = cursor.fetchone()["id"]
+        ledger_store.post(cursor, ledger.refund_issued(ids["partly"], 30_000,
+                                                       refund_ids["partly"]))
+        ledger_store.post(cursor, ledger.manual_refund_owed(ids["manual"], refund_ids["manual"],
+                                                            100_000))
+    with db.transaction() as cursor:
+        assert invariants.check(cursor) == []
+        assert -ledger_store.account_sum(cursor, ledger.MANUAL_REFUNDS_PAYABLE) == 100_000
+
+    # the manual refund marked transferred without its entry is caught
+    with db.transaction() as cursor:
+        cursor.execute("UPDATE refunds SET status = 'succeeded', transfer_reference = 'T-1' "
+                       "WHERE id = %s", (refund_ids["manual"],))
+        violations = invariants.check(cursor)
+        cursor.connection.rollback()
+    text = "\n".join(violations)
+    assert refund_ids["manual"] in text and "disagrees with the ledger" in text
+    assert "manual_refunds_payable holds 100000 but open manual refunds total 0" in text
+
+    # a provider refund posted twice over (a second entry) breaks the order's escrow
+    with db.transaction() as cursor:
+        ledger_store.post(cursor, ledger.refund_issued(ids["partly"], 30_000, "other-refund"))
+        violations = invariants.check(cursor)
+        cursor.connection.rollback()
+    assert any(ids["partly"] in v and "escrow 40000" in v for v in violations), violations

@@ -92,8 +92,9 @@ def test_cancel_unpaid_releases_the_stock_and_the_virtual_account(market):
 
 
 def test_cancel_paid_refunds_through_the_provider(market):
+    """An e-wallet (GoPay) payment: the provider refunds it."""
     product = market.product(stock=3, price=99000)
-    order = market.paid(product)
+    order = market.paid(product, method="ewallet")
     response = market.post(f"/api/v1/orders/{order['id']}/cancel", token=market.buyer,
                            key=str(uuid.uuid4()))
     assert response.status_code == 200, response.text
@@ -110,15 +111,20 @@ def test_cancel_paid_refunds_through_the_provider(market):
                           auth=(market.server_key, ""), timeout=10).json()
     assert status["transaction_status"] == "refund"
     # The refund notification and the relay's refund both landed: still one refund.
-    rows = market.rows("SELECT count(*) AS n FROM journal_entries WHERE kind = 'refund_issued' "
-                       "AND reference = %s", (order["id"],))
-    assert rows[0]["n"] == 1
+    rows = market.rows("SELECT count(*) AS n, sum(l.amount) AS escrow FROM journal_entries e "
+                       "JOIN journal_lines l ON l.entry_id = e.id AND l.account = 'escrow' "
+                       "WHERE kind = 'refund_issued' AND reference LIKE %s",
+                       (f"{order['id']}:%",))
+    assert (rows[0]["n"], rows[0]["escrow"]) == (1, 99000)
+    [refund] = market.order(order["id"])["refunds"]
+    assert (refund["method"], refund["status"], refund["amount"]["amount"]) == (
+        "provider", "succeeded", 99000)
 
 
 def test_cancel_paid_after_the_commit_puts_the_stock_back_on_the_showcase(market):
     product = market.product(stock=6, price=87000)
     before = market.stock(product)
-    response = market.checkout([{"product_id": product, "quantity": 2}])
+    response = market.checkout([{"product_id": product, "quantity": 2}], method="ewallet")
     assert response.status_code == 201, response.text
     order_id = response.json()["order"]["id"]
     assert market.pay(order_id).status_code == 200

@@ -136,25 +136,46 @@ def test_out_of_order_and_unknown(market):
 
 
 def test_expire_notification_then_late_settlement_is_refunded(market):
+    """An e-wallet payment made after the order expired: the provider refunds it, and its
+    refund notification confirms that refund (once)."""
     product = market.product(stock=2)
-    order = market.placed(product)
+    order = market.placed(product, method="ewallet")
     expired = market.notify(market.notification(order, "expire"))
     assert expired.status_code == 200 and expired.json()["outcome"] == "expired"
     assert market.order(order["id"])["status"] == "EXPIRED"
     market.wait_outbox_done(order["id"], "reservation_release")
     assert market.stock(product) == 2
     # The customer paid anyway (the provider's expiry raced ours): keep it, refund it.
-    late = market.notify(market.notification(order, "settlement"))
-    assert late.status_code == 200 and late.json()["outcome"] == "late-payment-refund"
-    final = market.order(order["id"])
-    assert final["status"] == "EXPIRED" and final["payment"]["status"] == "refund_pending"
+    assert market.pay(order["id"]).status_code == 200
+    outcome = market.wait_for(lambda: market.one(
+        "SELECT outcome FROM payment_notifications WHERE order_id = %s "
+        "AND transaction_status = 'settlement'", (order["id"],)))
+    assert outcome["outcome"] == "late-payment-refund"
     refund = [r for r in market.outbox(order["id"]) if r["kind"] == "provider_refund"]
     assert len(refund) == 1 and refund[0]["payload"]["refund_key"] == f"refund-{order['id']}"
-    # the provider reports the refund: reconciled once
-    done = market.notify(market.notification(order, "refund"))
-    assert done.status_code == 200 and done.json()["outcome"] == "refunded"
+    final = market.wait_for(
+        lambda: (o := market.order(order["id"]))["payment"]["status"] == "refunded" and o)
+    assert final["status"] == "EXPIRED"
+    # the provider's own refund notification lands too, reconciled against our refund
+    notice = market.wait_for(lambda: market.one(
+        "SELECT outcome FROM payment_notifications WHERE order_id = %s "
+        "AND transaction_status = 'refund'", (order["id"],)))
+    assert notice["outcome"] in ("refunded", "already-refunded")
     again = market.notify(market.notification(order, "refund", transaction_id="other-tx"))
     assert again.json()["outcome"] == "already-refunded"
-    assert market.order(order["id"])["payment"]["status"] == "refunded"
     assert {e["kind"] for e in market.ledger(order["id"])} == {
         "payment_settled", "refund_issued"}
+    [row] = market.order(order["id"])["refunds"]
+    assert (row["method"], row["status"], row["amount"]["amount"]) == (
+        "provider", "succeeded", int(order["total"]["amount"]))
+
+
+def test_a_refund_we_never_asked_for_needs_attention(market):
+    order = market.paid(market.product(stock=2), method="ewallet")
+    body = market.notification(order, "partial_refund", refund_amount="1000.00",
+                               refunds=[{"refund_key": "dashboard-1",
+                                         "refund_amount": "1000.00"}])
+    answer = market.notify(body)
+    assert answer.status_code == 200 and answer.json()["outcome"] == "needs-attention"
+    assert market.order(order["id"])["refunds"] == []
+    assert {e["kind"] for e in market.ledger(order["id"])} == {"payment_settled"}

@@ -53,7 +53,7 @@ def test_unpaid_order_expires_via_the_worker(qm):
 
 
 def test_payment_after_our_expiry_is_recorded_and_refunded(qm):
-    order = qm.placed()
+    order = qm.placed(method="ewallet")  # GoPay: the provider can refund it
     # Our clock says the deadline passed while the provider still takes the payment.
     qm.execute("UPDATE orders SET payment_deadline = now() - interval '1 second' "
                "WHERE id = %s", (order["id"],))
@@ -69,6 +69,43 @@ def test_payment_after_our_expiry_is_recorded_and_refunded(qm):
     status = requests.get(f"{qm.sandbox}/v2/{order['id']}/status",
                           auth=(qm.server_key, ""), timeout=10).json()
     assert status["transaction_status"] == "refund"
+
+
+def test_late_bank_transfer_becomes_a_manual_refund(qm):
+    """A VA paid after our expiry: Midtrans cannot refund it, so nothing is asked of the
+    provider; the refund waits for the buyer's account and the admin's transfer."""
+    order = qm.placed()
+    qm.execute("UPDATE orders SET payment_deadline = now() - interval '1 second' "
+               "WHERE id = %s", (order["id"],))
+    qm.run_worker("payment-expiry")
+    assert qm.pay(order["id"]).status_code == 200
+    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-notifier")
+    final = qm.wait_for(
+        lambda: (o := qm.order(order["id"]))["payment"]["status"] == "refund_pending" and o)
+    [refund] = final["refunds"]
+    assert (refund["method"], refund["status"]) == ("manual", "awaiting_account")
+    _relay(qm)
+    assert not [r for r in qm.outbox(order["id"]) if r["kind"] == "provider_refund"]
+    assert {e["kind"] for e in qm.ledger(order["id"])} == {
+        "payment_settled", "manual_refund_owed"}
+
+
+def test_a_payment_whose_notification_never_came_is_found_by_asking(qm):
+    """Midtrans gives up on a notification after a few retries (a 500 once): the
+    payment-expiry worker asks `GET /v2/{order_id}/status` and applies the signed answer."""
+    order = qm.placed()
+    assert qm.pay(order["id"]).status_code == 200  # settled at the sandbox; nobody is told
+    qm.run_worker("payment-expiry", {"PAYMENT_RECONCILE_SECONDS": "0"})
+    paid = qm.order(order["id"])
+    assert paid["status"] == "AWAITING_SHIPMENT" and paid["payment"]["status"] == "settled"
+    assert {e["kind"] for e in qm.ledger(order["id"])} == {"payment_settled"}
+    # the notification arriving after all is a duplicate: nothing twice
+    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-notifier")
+    assert {e["kind"] for e in qm.ledger(order["id"])} == {"payment_settled"}
+    outcomes = [r["outcome"] for r in qm.rows(
+        "SELECT outcome FROM payment_notifications WHERE order_id = %s "
+        "AND transaction_status = 'settlement'", (order["id"],))]
+    assert outcomes == ["paid"]
 
 
 def test_in_transit_order_auto_completes(qm):

@@ -143,3 +143,47 @@ def test_retry_schedule_then_exhausted():
     assert tx.next_retry_delay((), 1) is None
     with pytest.raises(ValueError):
         tx.next_retry_delay(schedule, 0)
+
+
+# Midtrans' rules added for the strict sandbox ---------------------------------------------
+
+
+@pytest.mark.parametrize("payment_type", ["bank_transfer", "echannel", "permata"])
+def test_bank_transfers_are_never_refundable(payment_type):
+    with pytest.raises(tx.TransitionError) as error:
+        tx.refund_decision("settlement", 150000, 0, None, payment_type)
+    assert error.value.code == "refund-not-supported"
+
+
+@pytest.mark.parametrize("payment_type", sorted(tx.REFUNDABLE_PAYMENT_TYPES))
+def test_wallets_cards_and_paylater_are_refundable(payment_type):
+    decision = tx.refund_decision("settlement", 150000, 0, 1000, payment_type)
+    assert (decision.amount, decision.new_status) == (1000, "partial_refund")
+
+
+def test_only_pending_can_be_expired_by_the_merchant():
+    assert tx.expire_outcome("pending") == "expire"
+    for status in ("settlement", "expire", "cancel", "refund"):
+        with pytest.raises(tx.TransitionError) as error:
+            tx.expire_outcome(status)
+        assert error.value.code == "cannot-expire"
+
+
+@pytest.mark.parametrize(
+    ("answer", "retries"),
+    [(200, 0), (201, 0), (500, 1), (503, 4), (400, 2), (404, 2), (301, 0), (302, 0),
+     (303, 0), (502, 5), (401, 5), (None, 5)],
+)
+def test_midtrans_retry_rules_per_answer(answer, retries):
+    assert tx.retries_allowed(answer) == retries
+
+
+def test_retries_stop_at_the_rule_or_the_schedule_whichever_is_first():
+    schedule = (1, 2, 3, 4, 5, 6)
+    assert tx.next_retry_delay(schedule, 1, 500) == 1.0
+    assert tx.next_retry_delay(schedule, 2, 500) is None
+    assert [tx.next_retry_delay(schedule, n, 503) for n in range(1, 6)] == [1, 2, 3, 4, None]
+    assert tx.next_retry_delay(schedule, 1, 302) is None
+    assert tx.next_retry_delay((1.0,), 2, None) is None
+    assert tx.is_followed_redirect(307) and tx.is_followed_redirect(308)
+    assert not tx.is_followed_redirect(302)

@@ -1,8 +1,10 @@
 // The buyer's orders, and one order: payment instructions and deadline, "Pay in sandbox",
-// and a status that follows the payment without a reload (polled every 1.5 s).
+// a status that follows the payment without a reload (polled every 1.5 s), and the
+// order's refunds: their state, and the bank account form of a manual refund (a bank
+// transfer the payment provider cannot refund).
 
 import { api, newIdempotencyKey, tokenClaims } from '../api.js';
-import { field, h, replace } from '../dom.js';
+import { field, h, replace, setFieldError } from '../dom.js';
 import {
   EXPIRED_MESSAGE, PAYMENT_METHODS, dateTime, plural, rupiah, shortId, timeLeft,
 } from '../format.js';
@@ -66,8 +68,11 @@ function statusMessage(order) {
     case 'EXPIRED':
       return EXPIRED_MESSAGE;
     case 'CANCELLED':
-      return order.payment && ['refunded', 'refund_pending'].includes(order.payment.status)
-        ? 'This order was cancelled. Your payment is refunded to you.'
+      if (order.payment && order.payment.status === 'refunded') {
+        return 'This order was cancelled. Your payment was refunded to you.';
+      }
+      return order.payment && order.payment.status === 'refund_pending'
+        ? 'This order was cancelled. Your payment is being refunded (see Refunds below).'
         : 'This order was cancelled.';
     default:
       return '';
@@ -152,6 +157,93 @@ function paymentInstructions(order, onPaid) {
       payStatus));
 }
 
+const REFUND_BANKS = ['bca', 'bni', 'bri', 'mandiri', 'permata', 'cimb', 'danamon', 'btn',
+  'bsi', 'ocbc', 'panin', 'maybank'];
+
+export function refundStateText(refund) {
+  switch (refund.status) {
+    case 'pending':
+      return 'Being refunded by the payment provider.';
+    case 'awaiting_account':
+      return 'Waiting for your bank account: this payment cannot be refunded automatically.';
+    case 'awaiting_transfer': {
+      const account = refund.account || {};
+      return `We will transfer it to ${(account.bank || '').toUpperCase()} ${account.account_number || ''} (${account.account_name || ''}).`;
+    }
+    case 'succeeded':
+      return refund.method === 'manual'
+        ? `Transferred to your bank account${refund.transfer_reference ? ` (reference ${refund.transfer_reference})` : ''}.`
+        : 'Refunded to your payment method.';
+    case 'failed':
+      return 'This refund failed; our team has been told.';
+    default:
+      return refund.status;
+  }
+}
+
+function refundAccountForm(order, isBuyer, onSaved) {
+  const waiting = (order.refunds || []).some((r) => r.method === 'manual'
+    && ['awaiting_account', 'awaiting_transfer'].includes(r.status));
+  if (!isBuyer || !waiting) return null;
+  const bankId = 'refund-bank';
+  const bank = h('select', { id: bankId, name: 'bank', required: true },
+    REFUND_BANKS.map((code) => h('option', { value: code }, code.toUpperCase())));
+  const bankError = h('p', { class: 'field-error', id: `${bankId}-error` });
+  const number = field({ label: 'Account number', name: 'account_number', inputmode: 'numeric',
+    autocomplete: 'off', hint: 'Digits only.' });
+  const name = field({ label: 'Account holder name', name: 'account_name', autocomplete: 'name' });
+  const fields = { account_number: number, account_name: name };
+  const out = h('div', { 'aria-live': 'polite' });
+  const button = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-refund-account' },
+    'Send my refund here');
+  return h('form', {
+    class: 'refund-account-form',
+    noValidate: true,
+    'aria-labelledby': 'refund-account-title',
+    onsubmit: (event) => {
+      event.preventDefault();
+      busy(button, 'Saving…', async () => {
+        replace(out);
+        Object.values(fields).forEach((f) => setFieldError(f, ''));
+        bankError.textContent = '';
+        try {
+          const next = await api(`/api/v1/orders/${encodeURIComponent(order.id)}/refund-account`, {
+            method: 'POST',
+            body: { bank: bank.value, account_number: number.input.value.trim(),
+                    account_name: name.input.value.trim() },
+          });
+          onSaved(next);
+        } catch (error) {
+          if (error.name === 'AbortError') return;
+          const errors = error.fieldErrors;
+          for (const [key, messages] of Object.entries(errors)) {
+            const text = Array.isArray(messages) ? messages.join(' ') : String(messages);
+            if (fields[key]) setFieldError(fields[key], text);
+            if (key === 'bank') bankError.textContent = text;
+          }
+          replace(out, errorBox(error));
+        }
+      });
+    },
+  },
+  h('h3', { class: 'section-title', id: 'refund-account-title' }, 'Where should we send your refund?'),
+  h('div', { class: 'field' }, h('label', { for: bankId }, 'Bank'), bank, bankError),
+  number.wrap, name.wrap, button, out);
+}
+
+function refundsPanel(order, isBuyer, onSaved) {
+  const refunds = order.refunds || [];
+  if (!refunds.length) return null;
+  return h('section', { class: 'card pad refunds', id: 'refunds', 'aria-labelledby': 'refunds-title' },
+    h('h2', { class: 'section-title', id: 'refunds-title' }, 'Refunds'),
+    h('ul', { class: 'refund-list' }, refunds.map((refund) => h('li', {
+      class: 'refund-row', dataset: { refundStatus: refund.status, refundMethod: refund.method },
+    },
+    h('strong', { class: 'refund-amount' }, rupiah(refund.amount)), ' ',
+    h('span', { class: 'refund-state' }, refundStateText(refund))))),
+    refundAccountForm(order, isBuyer, onSaved));
+}
+
 function orderDetails(order) {
   const address = order.shipping_address || {};
   return [
@@ -183,10 +275,12 @@ export async function orderView(ctx) {
 
   const statusPanel = h('div', { class: 'status-panel', role: 'status', 'aria-live': 'polite', id: 'order-status' });
   const paymentPanel = h('div');
+  const refundPanel = h('div');
   const detailsPanel = h('div', { class: 'order-details' });
   const actionsPanel = h('div', { class: 'order-actions' });
   const pollNote = h('p', { class: 'muted small poll-note', 'aria-live': 'off' });
   let shownStatus = null;
+  let shownRefunds = null;
   let cancelKey = null;
 
   function renderStatus() {
@@ -212,12 +306,34 @@ export async function orderView(ctx) {
     shownStatus = order.status;
     renderStatus();
     replace(paymentPanel, order.status === 'UNPAID' && isBuyer ? paymentInstructions(order, pollSoon) : null);
+    renderRefunds();
     replace(detailsPanel, orderDetails(order));
     renderActions();
   }
 
+  function refundsKey(o) {
+    return JSON.stringify((o.refunds || []).map((r) => [r.id, r.status]));
+  }
+
+  function renderRefunds() {
+    shownRefunds = refundsKey(order);
+    replace(refundPanel, refundsPanel(order, isBuyer, (next) => {
+      update(next);
+      ctx.toast('Refund account saved.');
+    }));
+  }
+
+  function refundInProgress() {
+    return (order.refunds || []).some((r) => ['pending', 'awaiting_transfer'].includes(r.status));
+  }
+
   function update(next) {
     order = next;
+    if (order.status === shownStatus && refundsKey(order) !== shownRefunds) {
+      renderStatus();
+      renderRefunds();
+      schedule(POLL_MS); // follow a refund in progress (e.g. after giving the account)
+    }
     if (order.status !== shownStatus) {
       renderAll();
       if (order.status === 'AWAITING_SHIPMENT') {
@@ -225,6 +341,7 @@ export async function orderView(ctx) {
         // The paid items leave the cart once the showcase commits the reservation.
         setTimeout(session.refreshCart, 2000);
       }
+      schedule(POLL_MS); // a cancelled paid order follows its refund
     } else if (order.status === 'UNPAID') {
       const left = paymentPanel.querySelector('.deadline-left');
       if (left) left.textContent = `(${timeLeft(order.payment && order.payment.expires_at)})`;
@@ -314,7 +431,7 @@ export async function orderView(ctx) {
   let polling = false;
   async function poll() {
     timer = null;
-    if (!ctx.isCurrent() || order.status !== 'UNPAID') return;
+    if (!ctx.isCurrent() || !(order.status === 'UNPAID' || refundInProgress())) return;
     polling = true;
     try {
       update(await api(`/api/v1/orders/${encodeURIComponent(id)}`, { signal: ctx.signal }));
@@ -330,7 +447,8 @@ export async function orderView(ctx) {
     schedule(POLL_MS);
   }
   function schedule(ms) {
-    if (timer || polling || !ctx.isCurrent() || order.status !== 'UNPAID') return;
+    if (timer || polling || !ctx.isCurrent()
+        || !(order.status === 'UNPAID' || refundInProgress())) return;
     timer = setTimeout(poll, ms);
   }
   function pollSoon() {
@@ -356,6 +474,7 @@ export async function orderView(ctx) {
     pageTitle(`Order ${shortId(order.id)}`),
     statusPanel,
     paymentPanel,
+    refundPanel,
     actionsPanel,
     pollNote,
     detailsPanel);
