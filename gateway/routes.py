@@ -94,6 +94,8 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/api/v1/sellers/me/", TRANSACTION, ("GET", "POST"), "balance, ledger, payouts"),
     Route("/api/v1/admin/", TRANSACTION, ("GET",), "admin: audit chain verification"),
+    Route("/api/v1/audit", TRANSACTION, ("GET",),
+          "transparency log: checkpoints, entries with proofs, consistency, verifier keys"),
     # --- payment sandbox (local and compose only) --------------------------------------
     Route(
         "/sandbox/",

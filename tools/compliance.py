@@ -225,6 +225,9 @@ MARKETPLACE_PROBES = (
     "/api/v1/sellers/me/ledger",
     "/api/v1/sellers/me/payouts",
     "/api/v1/admin/audit/verify",
+    "/api/v1/audit/checkpoint",
+    "/api/v1/audit/entries/0",
+    "/api/v1/orders/00000000-0000-0000-0000-000000000000/audit",
     "/sandbox/v2/00000000-0000-0000-0000-000000000000/pay",
 )
 # A showcase route whose path even mentions money movement is a breach in the making.
