@@ -15,13 +15,14 @@ PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
 DOCKERFILES := Dockerfile $(wildcard */Dockerfile)
 
-.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance chaos bench
+.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance compliance-record chaos bench
 
 help:
 	@echo "make run             start the whole system at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	@echo "make test            lint + the full test suite against a real local stack"
 	@echo "make lint            ruff, compose schema, hadolint"
 	@echo "make compliance      report that the showcase/marketplace separation holds"
+	@echo "make compliance-record REASON=...  record the audit of what changed since the last"
 	@echo "make bench           load benchmarks against the machine's own ceilings"
 	@echo "make chaos           fault injection during checkout-and-pay load"
 	@echo "make contract        consumer-driven contract tests (pact) between the services"
@@ -68,6 +69,11 @@ BENCH_ARGS ?=
 
 compliance: venv
 	$(PY) -m tools.compliance --fresh-stack --json $(COMPLIANCE_JSON)
+
+# After auditing a change (a route, a column, a grant, a new service): record it.
+compliance-record: venv
+	@test -n "$(REASON)" || { echo "usage: make compliance-record REASON='what changed and why it is fine'"; exit 2; }
+	AUDITED_BY="$$(git config user.name || echo $$USER)" $(PY) -m tools.compliance --fresh-stack --record "$(REASON)" --json $(COMPLIANCE_JSON)
 
 chaos: venv
 	$(PY) -m tools.chaos --duration $(CHAOS_DURATION) --json bench/results/chaos.json

@@ -754,7 +754,7 @@ def explain(scenarios: dict[str, Scenario], checks: list, profile: dict, rss: di
                 f"about {cores * 1000 / total:.0f} orders/s even with perfect parallelism and "
                 "an idle load generator. One order is ~7 HTTP requests (checkout, reserve, "
                 "charge, pay, notification, the outbox relay's commit) and several Postgres "
-                "transactions, each appending to the audit chain under its one row lock.")
+                "transactions, each appending to the audit log with one lock-free INSERT.")
         churn = {name: pct for name, data in profile.items() if isinstance(data, dict)
                  for fn, pct in data.get("leaf_pct", []) if fn.startswith("connect (psycopg2")}
         if churn:
@@ -883,6 +883,10 @@ def render_markdown(doc: dict) -> str:
         split = ", ".join(f"{k} {v}" for k, v in sorted(s["cpu_ms_per_request"].items(),
                                                          key=lambda kv: -kv[1]))
         lines.append(f"| {s['name']} | {split} |")
+    if doc.get("audit"):
+        from bench.audit_cost import markdown as audit_markdown
+
+        lines += ["", *audit_markdown(doc["audit"])]
     if doc["notes"]:
         lines += ["", "## Why targets were missed", ""]
         lines += [f"- {note}" for note in doc["notes"]]
@@ -1016,6 +1020,9 @@ def main(argv: list[str] | None = None) -> int:
                 profile = profile_pipeline(stack, tokens, product["id"], roots, workdir)
         finally:
             ceilings.stop()
+        from bench import audit_cost  # CPU per paid order spent in the audit log
+
+        audit = audit_cost.measure(stack)
         rss = {
             "at_rest_mb": mb(sum(rest_by_tree.values())),
             "at_rest_by_tree_mb": {k: mb(v) for k, v in rest_by_tree.items()},
@@ -1051,6 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss": rss,
         "ready": ready,
         "profile": profile,
+        "audit": audit,
         "notes": explain(scenarios, checks, profile, rss),
         "bench_seconds": round(time.monotonic() - started, 1),
         "login_flood": login_flood_result,

@@ -1,5 +1,6 @@
 """python -m devstack run [--data-dir .data] [--port 8080]   (what `make run` calls)
 python -m devstack keys DIR [--kid KID] [--publish-jwks DIR] (JWT key pair into DIR)
+    [--audit-log-key DIR] [--witness-key DIR] (transparency-log and witness keys)
 python -m devstack doctor                                   (are the system tools there?)
 python -m devstack clean-data [--data-dir .data]            (delete local data)
 """
@@ -107,6 +108,15 @@ def _keys(args: argparse.Namespace) -> int:
         public.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(jwks, public / "jwks.json")
         print(f"published={public / 'jwks.json'}")
+    if args.audit_log_key or args.witness_key:
+        from devstack.keys import ensure_audit_keys
+
+        audit = ensure_audit_keys(Path(args.audit_log_key or args.dir),
+                                  Path(args.witness_key or args.dir))
+        print("\n".join(f"{name}={path}" for name, path in audit.items()))
+        if args.publish_jwks:  # the verifier keys are public like the JWKS
+            for name in ("log_vkeys", "witness_vkeys"):
+                shutil.copyfile(audit[name], Path(args.publish_jwks) / audit[name].name)
     return 0
 
 
@@ -163,8 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         "--publish-jwks",
         default=None,
         metavar="DIR",
-        help="also copy the public jwks.json into DIR",
+        help="also copy the public jwks.json (and audit vkeys) into DIR",
     )
+    keys.add_argument("--audit-log-key", metavar="DIR", default=None,
+                      help="create the audit log's Ed25519 signing key in DIR")
+    keys.add_argument("--witness-key", metavar="DIR", default=None,
+                      help="create the witness's Ed25519 cosigning key in DIR")
     keys.set_defaults(func=_keys)
 
     doctor = sub.add_parser("doctor", help="check that nginx and Postgres are installed")

@@ -92,3 +92,57 @@ def ensure_jwt_keys(keys_dir: Path, kid: str | None = None) -> tuple[str, Path, 
     tmp.write_text(json.dumps({"keys": [jwk]}, indent=2) + "\n")
     os.replace(tmp, jwks_path)
     return kid, private_path, jwks_path
+
+
+# ----------------------------------------------------------------- transparency-log keys
+# Ed25519 keys of the marketplace's audit log and of the showcase's witness (DESIGN.md §9):
+# `<stem>.pem` (private) and `<stem>.vkeys` (C2SP verifier keys, the current one first,
+# retired ones after it so old checkpoints still verify). The names must match the
+# services' AUDIT_LOG_ORIGIN and WITNESS_NAME (their defaults are these).
+
+AUDIT_LOG_ORIGIN = "etalase.test/marketplace/audit"
+WITNESS_NAME = "etalase.test/showcase/witness"
+AUDIT_LOG_STEM = "audit-log"
+WITNESS_STEM = "witness"
+
+
+def _verifier_line(name: str, pem: bytes, cosigner: bool) -> str:
+    from servicekit.tlog import Signer
+
+    return Signer.from_pem(name, pem, cosigner=cosigner).verifier.vkey
+
+
+def _write_vkeys(path: Path, current: str) -> None:
+    lines = [current]
+    if path.exists():
+        lines += [line for line in path.read_text().splitlines()
+                  if line.strip() and line != current]
+    tmp = path.with_suffix(".vkeys.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def ensure_note_key(keys_dir: Path, stem: str, name: str, *, cosigner: bool,
+                    rotate: bool = False) -> tuple[Path, Path]:
+    """Return (private key path, vkeys path), generating the key on first use; `rotate`
+    replaces the key, keeping the old verifier key as retired in the vkeys file."""
+    from servicekit.tlog import generate_private_pem
+
+    keys_dir = Path(keys_dir)
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    private = keys_dir / f"{stem}.pem"
+    vkeys = keys_dir / f"{stem}.vkeys"
+    if rotate or not private.exists():
+        _write_private(private, generate_private_pem())
+    _write_vkeys(vkeys, _verifier_line(name, private.read_bytes(), cosigner))
+    return private, vkeys
+
+
+def ensure_audit_keys(log_dir: Path, witness_dir: Path | None = None) -> dict[str, Path]:
+    """The log's and the witness's keys (each directory mounted only where it is needed)."""
+    log_key, log_vkeys = ensure_note_key(log_dir, AUDIT_LOG_STEM, AUDIT_LOG_ORIGIN,
+                                         cosigner=False)
+    witness_key, witness_vkeys = ensure_note_key(witness_dir or log_dir, WITNESS_STEM,
+                                                 WITNESS_NAME, cosigner=True)
+    return {"log_key": log_key, "log_vkeys": log_vkeys, "witness_key": witness_key,
+            "witness_vkeys": witness_vkeys}

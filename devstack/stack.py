@@ -11,7 +11,8 @@ Used by `python -m devstack run` (make run) and by the test fixtures:
     stack.stop()
 
 Process names: postgres, storefront, transaction, sandbox, the workers
-(reservation-sweeper, outbox-relay, payment-expiry, auto-complete, sandbox-notifier) and
+(reservation-sweeper, outbox-relay, payment-expiry, auto-complete, audit-log,
+sandbox-notifier) and
 gateway. Environment variables follow docs/architecture.md.
 """
 
@@ -64,6 +65,7 @@ WORKERS = {
     "outbox-relay": ("transaction", "outbox-relay"),
     "payment-expiry": ("transaction", "payment-expiry"),
     "auto-complete": ("transaction", "auto-complete"),
+    "audit-log": ("transaction", "audit-log"),
     "sandbox-notifier": ("sandbox", "notifier"),
 }
 SETUP_STEPS = ("storefront-migrate", "transaction-migrate", "storefront-seed")
@@ -133,6 +135,7 @@ class Stack:
         self.jwt_kid: str | None = None
         self.jwt_private_key_path: Path | None = None
         self.jwks_path: Path | None = None
+        self.audit_keys: dict[str, Path] = {}
         self.postgres: PostgresCluster | None = None
         self.processes: dict[str, ManagedProcess] = {}
         self._started = False
@@ -208,6 +211,7 @@ class Stack:
         self.jwt_kid, self.jwt_private_key_path, self.jwks_path = keymod.ensure_jwt_keys(
             self.keys_dir
         )
+        self.audit_keys = keymod.ensure_audit_keys(self.keys_dir)
         self._started = True
         self.postgres.init()
         self.postgres.start()
@@ -332,6 +336,8 @@ class Stack:
                     "JWT_PRIVATE_KEY_FILE": str(self.jwt_private_key_path),
                     "JWT_KID": str(self.jwt_kid),
                     "INTERNAL_TOKEN": self.secrets["internal_token"],
+                    "WITNESS_KEY_FILE": str(self.audit_keys["witness_key"]),
+                    "WITNESS_LOG_VKEYS_FILE": str(self.audit_keys["log_vkeys"]),
                 }
             )
         elif service == "transaction":
@@ -342,6 +348,8 @@ class Stack:
                     "PAYMENT_PROVIDER": "sandbox",
                     "PAYMENT_BASE_URL": f"http://127.0.0.1:{p['sandbox']}",
                     "PAYMENT_SERVER_KEY": self.secrets["sandbox_server_key"],
+                    "AUDIT_LOG_VKEYS_FILE": str(self.audit_keys["log_vkeys"]),
+                    "AUDIT_WITNESS_VKEYS_FILE": str(self.audit_keys["witness_vkeys"]),
                 }
             )
         elif service == "sandbox":
@@ -374,7 +382,10 @@ class Stack:
         return env
 
     def _worker_env(self, worker: str) -> dict[str, str]:
-        return self._single_process_env(WORKERS[worker][0], worker)
+        env = self._single_process_env(WORKERS[worker][0], worker)
+        if worker == "audit-log":  # the only process that holds the log's signing key
+            env.setdefault("AUDIT_LOG_KEY_FILE", str(self.audit_keys["log_key"]))
+        return env
 
     def _argv(self, name: str) -> list[str]:
         if name in self.commands:

@@ -98,6 +98,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/admin/manual-refunds", TRANSACTION, ("GET", "POST"),
           "admin: the manual refund queue (list, record a transfer)"),
     Route("/api/v1/admin/orders", TRANSACTION, ("POST",), "admin: refund part of an order"),
+    Route("/api/v1/audit", TRANSACTION, ("GET",),
+          "transparency log: checkpoints, entries with proofs, consistency, verifier keys"),
     # --- payment sandbox (local and compose only) --------------------------------------
     Route(
         "/sandbox/",

@@ -39,3 +39,15 @@ class Config:
         default_factory=lambda: env_int("SWEEPER_GRACE_SECONDS", 600)
     )
     sweeper_batch_size: int = field(default_factory=lambda: env_int("SWEEPER_BATCH_SIZE", 100))
+    # The witness of the marketplace's transparency log (DESIGN.md §9): its own cosigning
+    # key, and the log's verifier keys (C2SP vkey lines, current and retired) and origin.
+    witness_name: str = field(
+        default_factory=lambda: env_str("WITNESS_NAME", "etalase.test/showcase/witness")
+    )
+    witness_key_file: str = field(default_factory=lambda: env_str("WITNESS_KEY_FILE", ""))
+    witness_log_vkeys_file: str = field(
+        default_factory=lambda: env_str("WITNESS_LOG_VKEYS_FILE", "")
+    )
+    witness_log_origin: str = field(
+        default_factory=lambda: env_str("WITNESS_LOG_ORIGIN", "etalase.test/marketplace/audit")
+    )

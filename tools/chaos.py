@@ -2,7 +2,7 @@
 
 While buyers check out and pay (through the gateway, distinct idempotency keys), the run
 SIGKILLs each service's gunicorn master, one worker of each, the sandbox, and each
-background worker process (outbox relay, payment expiry, auto-complete, reservation
+background worker process (outbox relay, payment expiry, auto-complete, audit log, reservation
 sweeper, sandbox notifier), restarting what does not come back by itself; stops and
 restarts Postgres; and makes the showcase
 answer slower than the marketplace's timeout (SIGSTOP/SIGCONT of its gunicorn processes:
@@ -22,7 +22,8 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
   refund); each ends with refunds of exactly its total, no provider refund left pending;
 - the ledger invariants (transaction_service.store.invariants.check: Σ = 0, escrow =
   paid-unsettled net of refunds, manual_refunds_payable = open manual refunds) and the
-  audit chain;
+  audit log (every entry in the tree, the tree's checkpoint cosigned by the witness,
+  signatures checked);
 - every failed client request was answered with an application/problem+json document
   (a connection error counts as a failure: nginx stays up throughout);
 - a retried Idempotency-Key never yields a second order: a buyer whose checkout got no
@@ -404,6 +405,32 @@ def wait_caught_up(stack, timeout: float,
         time.sleep(0.5)
 
 
+def _log_vkeys(stack) -> list | None:
+    from servicekit import tlog
+
+    path = getattr(stack, "audit_keys", {}).get("log_vkeys")
+    if not path:
+        return None
+    return [tlog.Verifier.parse(line) for line in path.read_text().splitlines() if line]
+
+
+def _wait_audit_log(tx: str, timeout: float = 45) -> str | None:
+    """None once every entry is in the tree and the tree's checkpoint is cosigned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        (pending, size, cosigned), = _pg_rows(tx, """
+            SELECT (SELECT count(*) FROM audit_log WHERE leaf_index IS NULL),
+                   (SELECT coalesce(max(leaf_index) + 1, 0) FROM audit_log),
+                   (SELECT coalesce(max(tree_size), -1) FROM audit_checkpoints
+                     WHERE cosigned_note IS NOT NULL)""")
+        if pending == 0 and cosigned == size:
+            return None
+        if time.monotonic() > deadline:
+            return (f"{pending} entries without a position, tree of {size} leaves, largest "
+                    f"cosigned checkpoint {cosigned} after {timeout:.0f}s")
+        time.sleep(1)
+
+
 def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | None) -> (
     tuple[list[str], dict]
 ):
@@ -495,12 +522,18 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
          LIMIT 10""", (product_id,))
     violations += [f"placed order {oid} is recorded on no Idempotency-Key" for oid, in unkeyed]
 
-    # Money and audit.
+    # Money and audit: the audit-log worker (killed too) catches up: every entry gets a
+    # position and the witness cosigns a checkpoint of the whole tree.
+    audit_lag = _wait_audit_log(tx)
+    if audit_lag:
+        violations.append(f"audit log: {audit_lag}")
+    log_keys = _log_vkeys(stack)
     conn = psycopg2.connect(tx, connect_timeout=5)
     try:
         with conn.cursor() as cursor:
-            violations += [f"ledger: {v}" for v in invariants.check(cursor)]
-            audit_result = audit.verify(cursor)
+            violations += [f"ledger: {v}" for v in invariants.check(cursor,
+                                                                    log_verifiers=log_keys)]
+            audit_result = audit.verify(cursor, log_verifiers=log_keys)
             audit_rows = audit.head(cursor).seq
     finally:
         conn.rollback()

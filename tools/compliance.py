@@ -13,13 +13,23 @@ separation is not a pass):
               after payments or the ledger (followed into the repo's shared packages);
 4. roles    - each service's database role is refused by the other database (and can use
               its own, so the refusal is not a typo), and holds no superuser powers;
-5. audit    - the marketplace's hash-chained audit log verifies.
+5. audit    - the marketplace's audit log (RFC 9162 Merkle tree) verifies;
+6. audited  - what this report audits (route table, both schemas, database role grants and
+              attributes, compose and Kubernetes network policies where present) has the
+              fingerprint recorded at the last audit (compliance/audited.json: who, when,
+              why); any difference is listed and fails the report until it is audited and
+              recorded with `make compliance-record REASON=...`.
+
+Every report is appended to the marketplace's transparency log (entity
+`compliance_report`), so which reports ran, and what they found, cannot be quietly dropped.
 
     python -m tools.compliance --fresh-stack [--json PATH]    # a throwaway stack (CI)
     python -m tools.compliance --data-dir .data [--json PATH] # a running `make run`
     python -m tools.compliance --stack-from-env [--json PATH] # STOREFRONT_DATABASE_URL,
                                                               # TRANSACTION_DATABASE_URL
                                                               # [, GATEWAY_NGINX_CONF]
+    python -m tools.compliance --fresh-stack --record "REASON" # audit the changes: record
+                                                              # the current fingerprint
 Exit status: 0 all checks passed, 1 a check failed.
 """
 
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import re
@@ -225,6 +236,9 @@ MARKETPLACE_PROBES = (
     "/api/v1/sellers/me/ledger",
     "/api/v1/sellers/me/payouts",
     "/api/v1/admin/audit/verify",
+    "/api/v1/audit/checkpoint",
+    "/api/v1/audit/entries/0",
+    "/api/v1/orders/00000000-0000-0000-0000-000000000000/audit",
     "/sandbox/v2/00000000-0000-0000-0000-000000000000/pay",
 )
 # A showcase route whose path even mentions money movement is a breach in the making.
@@ -497,15 +511,307 @@ def _first_line(exc: BaseException) -> str:
 def check_audit(cursor) -> CheckResult:
     from transaction_service.store import audit
 
-    result = CheckResult("audit", "the marketplace's audit chain verifies")
+    result = CheckResult("audit", "the marketplace's audit log (Merkle tree) verifies")
     verified = audit.verify(cursor)
     if verified.ok:
-        head = audit.head(cursor)
-        result.evidence.append(f"audit chain intact: {head.seq if head else 0} rows")
+        result.evidence.append(
+            f"audit log intact: {verified.tree_size} leaves recomputed, "
+            f"{verified.checkpoints} signed checkpoints matched, {verified.unsequenced} "
+            "entries awaiting a position")
     else:
         result.violation(f"audit chain broken at seq {verified.first_broken_seq}: "
                          f"{verified.reason}")
     return result
+
+
+# ----------------------------------------------------------------------------- 6. audited
+
+AUDITED_FILE = Path("compliance") / "audited.json"
+K8S_DIR = Path("deploy") / "k8s"
+MAX_LISTED_DIFFERENCES = 40
+
+# Everything that shapes what a database holds and who may touch it: tables and columns
+# with their types, indexes, constraints, triggers (the append-only guards among them),
+# functions (by a hash of their source), sequences and views. Extension objects excluded.
+_FINGERPRINT_SCHEMA_SQL = """
+WITH user_ns AS (
+    SELECT oid, nspname FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+      AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'
+), ext AS (
+    SELECT objid FROM pg_depend WHERE deptype = 'e'
+)
+SELECT 'relation ' || n.nspname || '.' || c.relname || ' (' || c.relkind::text || ')'
+FROM pg_class c JOIN user_ns n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.oid NOT IN (SELECT objid FROM ext)
+UNION ALL
+SELECT 'column ' || n.nspname || '.' || c.relname || '.' || a.attname || ' '
+       || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null'
+       ELSE '' END || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+JOIN user_ns n ON n.oid = c.relnamespace
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+  AND c.oid NOT IN (SELECT objid FROM ext)
+UNION ALL
+SELECT 'index ' || n.nspname || '.' || c.relname || ': ' || pg_get_indexdef(c.oid)
+FROM pg_class c JOIN user_ns n ON n.oid = c.relnamespace
+WHERE c.relkind = 'i' AND c.oid NOT IN (SELECT objid FROM ext)
+UNION ALL
+SELECT 'constraint ' || n.nspname || '.' || c.relname || '.' || k.conname || ': '
+       || pg_get_constraintdef(k.oid)
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+JOIN user_ns n ON n.oid = c.relnamespace
+UNION ALL
+SELECT 'trigger ' || n.nspname || '.' || c.relname || '.' || t.tgname || ': '
+       || pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'D' THEN ' (DISABLED)' ELSE '' END
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN user_ns n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal
+UNION ALL
+SELECT 'function ' || n.nspname || '.' || p.proname || '('
+       || pg_get_function_identity_arguments(p.oid) || ') source sha256:'
+       || encode(sha256(convert_to(coalesce(p.prosrc, ''), 'UTF8')), 'hex')
+FROM pg_proc p JOIN user_ns n ON n.oid = p.pronamespace
+WHERE p.oid NOT IN (SELECT objid FROM ext)
+UNION ALL
+SELECT 'type ' || n.nspname || '.' || t.typname
+FROM pg_type t JOIN user_ns n ON n.oid = t.typnamespace
+WHERE t.typtype IN ('e', 'd', 'c') AND t.typrelid = 0 AND t.oid NOT IN (SELECT objid FROM ext)
+UNION ALL
+SELECT 'extension ' || extname || ' ' || extversion FROM pg_extension
+"""
+
+# The connected role: its attributes, memberships, what it may do to every database of
+# the server, and the access lists of the objects it can see (grants to other roles).
+_FINGERPRINT_ROLE_SQL = """
+SELECT 'role ' || r.rolname || ': ' || concat_ws(',',
+       CASE WHEN r.rolsuper THEN 'superuser' END, CASE WHEN r.rolcreaterole THEN 'createrole' END,
+       CASE WHEN r.rolcreatedb THEN 'createdb' END, CASE WHEN r.rolbypassrls THEN 'bypassrls' END,
+       CASE WHEN r.rolreplication THEN 'replication' END,
+       CASE WHEN r.rolcanlogin THEN 'login' END, CASE WHEN r.rolinherit THEN 'inherit' END)
+FROM pg_roles r WHERE r.rolname = current_user
+UNION ALL
+SELECT 'role ' || current_user || ' member of ' || g.rolname
+FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+WHERE u.rolname = current_user
+UNION ALL
+SELECT 'role ' || current_user || ' on database ' || d.datname || ': ' || concat_ws(',',
+       CASE WHEN has_database_privilege(current_user, d.datname, 'CONNECT') THEN 'connect' END,
+       CASE WHEN has_database_privilege(current_user, d.datname, 'CREATE') THEN 'create' END,
+       CASE WHEN has_database_privilege(current_user, d.datname, 'TEMP') THEN 'temp' END)
+FROM pg_database d WHERE NOT d.datistemplate
+UNION ALL
+SELECT 'database ' || current_database() || ' owner ' || pg_get_userbyid(d.datdba)
+       || ' acl ' || coalesce(d.datacl::text, 'default')
+FROM pg_database d WHERE d.datname = current_database()
+UNION ALL
+SELECT 'schema ' || n.nspname || ' owner ' || pg_get_userbyid(n.nspowner) || ' acl '
+       || coalesce(n.nspacl::text, 'default')
+FROM pg_namespace n
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+UNION ALL
+SELECT 'acl ' || n.nspname || '.' || c.relname || ' owner ' || pg_get_userbyid(c.relowner)
+       || ' ' || coalesce(c.relacl::text, 'default')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+"""
+
+
+def _query_items(sql_text: str) -> Callable:
+    def run(cursor) -> list[str]:
+        cursor.execute(sql_text)
+        return [row[0] for row in cursor.fetchall()]
+
+    return run
+
+
+def flatten(value, path: str = "") -> list[str]:
+    """`a.b[0].c=value` lines for a parsed YAML/JSON document: diffs name what changed."""
+    if isinstance(value, dict):
+        items = []
+        for key in sorted(value, key=str):
+            items += flatten(value[key], f"{path}.{key}" if path else str(key))
+        return items or [f"{path}={{}}"]
+    if isinstance(value, list):
+        items = []
+        for index, item in enumerate(value):
+            items += flatten(item, f"{path}[{index}]")
+        return items or [f"{path}=[]"]
+    return [f"{path}={json.dumps(value, ensure_ascii=False)}"]
+
+
+def _file_items(path: Path, root: Path) -> list[str]:
+    """A deployment file as flattened YAML (every document), or its hash if it is not
+    YAML."""
+    import yaml
+
+    rel = path.relative_to(root).as_posix()
+    data = path.read_bytes()
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            documents = list(yaml.safe_load_all(data.decode("utf-8")))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            return [f"{rel}: unparseable YAML ({type(exc).__name__})"]
+        items = []
+        for n, document in enumerate(documents):
+            if document is not None:
+                items += [f"{rel}#{n} {line}" for line in flatten(document)]
+        return items
+    return [f"{rel} sha256:{hashlib.sha256(data).hexdigest()}"]
+
+
+def route_items(table: Iterable | None = None) -> list[str]:
+    table = tuple(gateway_routes.ROUTES if table is None else table)
+    items = []
+    for r in table:
+        flags = [name for name in ("auth_rate_limited", "strip_prefix", "sandbox_only",
+                                   "shared_cache") if getattr(r, name)]
+        items.append(f"{r.prefix} -> {r.upstream} [{','.join(r.methods)}]"
+                     + (f" ({','.join(flags)})" if flags else ""))
+    items += [f"blocked {p}" for p in gateway_routes.BLOCKED_PREFIXES]
+    return items
+
+
+def deployment_items(root: Path) -> dict[str, list[str]]:
+    sections = {}
+    compose = root / "compose.yaml"
+    if compose.exists():
+        sections["compose"] = _file_items(compose, root)
+    k8s = root / K8S_DIR
+    if k8s.is_dir():
+        items = []
+        for path in sorted(p for p in k8s.rglob("*") if p.is_file()):
+            items += _file_items(path, root)
+        sections["k8s"] = items
+    return sections
+
+
+def fingerprint(target: Target) -> dict[str, list[str]]:
+    """What the report audits, section by section, as sorted lines."""
+    sections = {
+        "routes": route_items(),
+        "schema.storefront": _on(target.storefront_dsn, _query_items(_FINGERPRINT_SCHEMA_SQL)),
+        "schema.transaction": _on(target.transaction_dsn,
+                                  _query_items(_FINGERPRINT_SCHEMA_SQL)),
+        "roles.storefront": _on(target.storefront_dsn, _query_items(_FINGERPRINT_ROLE_SQL)),
+        "roles.transaction": _on(target.transaction_dsn, _query_items(_FINGERPRINT_ROLE_SQL)),
+        **deployment_items(target.repo_root),
+    }
+    return {name: sorted(set(items)) for name, items in sections.items()}
+
+
+def _digest(items: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()
+
+
+def fingerprint_document(sections: dict[str, list[str]]) -> dict:
+    digests = {name: _digest(items) for name, items in sorted(sections.items())}
+    return {
+        "sha256": _digest(f"{name} {value}" for name, value in digests.items()),
+        "sections": {name: {"sha256": digests[name], "items": sections[name]}
+                     for name in sorted(sections)},
+    }
+
+
+def load_audited(root: Path) -> dict | None:
+    path = root / AUDITED_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def differences(current: dict[str, list[str]], recorded: dict | None) -> list[str]:
+    """Human-readable differences between the current sections and the recorded ones."""
+    if recorded is None:
+        return ["no audited fingerprint is recorded"]
+    old_sections = (recorded.get("fingerprint") or {}).get("sections") or {}
+    found = []
+    for name in sorted(set(current) | set(old_sections)):
+        if name not in old_sections:
+            found.append(f"{name}: new section ({len(current[name])} items), never audited")
+            continue
+        if name not in current:
+            found.append(f"{name}: audited before, now absent")
+            continue
+        old, new = set(old_sections[name].get("items") or []), set(current[name])
+        found += [f"{name}: + {item}" for item in sorted(new - old)]
+        found += [f"{name}: - {item}" for item in sorted(old - new)]
+    return found
+
+
+def check_audited(target: Target, current: dict[str, list[str]] | None = None) -> CheckResult:
+    result = CheckResult("audited", "what this report audits has not changed since the "
+                                    "last recorded audit")
+    current = fingerprint(target) if current is None else current
+    recorded = load_audited(target.repo_root)
+    document = fingerprint_document(current)
+    found = differences(current, recorded)
+    for text in found[:MAX_LISTED_DIFFERENCES]:
+        result.violation(text)
+    if len(found) > MAX_LISTED_DIFFERENCES:
+        result.violation(f"... and {len(found) - MAX_LISTED_DIFFERENCES} more differences")
+    if found:
+        result.violation("audit the change, then record it: make compliance-record "
+                         "REASON='what changed and why it is fine'")
+    if recorded is not None:
+        result.evidence.append(
+            f"last audit: {recorded.get('audited_at')} by {recorded.get('audited_by')}: "
+            f"{recorded.get('reason')} (fingerprint {recorded['fingerprint']['sha256'][:16]})")
+    result.evidence.append(
+        f"current fingerprint {document['sha256'][:16]}: "
+        + ", ".join(f"{name} {len(items)}" for name, items in sorted(current.items())))
+    return result
+
+
+def _auditor() -> str:
+    """Who audits: AUDITED_BY (`make compliance-record` sets it from git), else the user."""
+    return os.environ.get("AUDITED_BY") or os.environ.get("USER") or "unknown"
+
+
+def record_audit(target: Target, reason: str) -> dict:
+    """Write compliance/audited.json: the current fingerprint, who, when and why (earlier
+    audits kept, newest first, as the history)."""
+    if not reason or not reason.strip():
+        raise SystemExit("recording an audit needs a reason: make compliance-record "
+                         "REASON='...'")
+    previous = load_audited(target.repo_root)
+    history = []
+    if previous is not None:
+        history = [{k: previous.get(k) for k in ("audited_by", "audited_at", "reason")}
+                   | {"sha256": previous["fingerprint"]["sha256"]}] + previous.get("history", [])
+    document = {
+        "audited_by": _auditor(),
+        "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reason": reason.strip(),
+        "fingerprint": fingerprint_document(fingerprint(target)),
+        "history": history,
+    }
+    path = target.repo_root / AUDITED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return document
+
+
+def append_report_to_log(transaction_dsn: str, document: dict) -> None:
+    """The report's outcome as an entry of the marketplace's transparency log."""
+    from transaction_service.store import audit
+
+    audited = next((c for c in document["checks"] if c["name"] == "audited"), None)
+    conn = connect(transaction_dsn)
+    try:
+        with conn.cursor() as cursor:
+            audit.append(cursor, entity="compliance_report",
+                         entity_id=document["generated_at"], action="compliance.report",
+                         actor=_auditor(), data={
+                             "ok": document["ok"],
+                             "checks": {c["name"]: c["ok"] for c in document["checks"]},
+                             "fingerprint": document.get("fingerprint"),
+                             "differences": len(audited["violations"]) if audited else None,
+                         })
+        conn.commit()
+    finally:
+        conn.close()
 
 
 # ----------------------------------------------------------------------------- running
@@ -544,6 +850,7 @@ def run_checks(target: Target) -> list[CheckResult]:
         _guarded("roles", "database roles", lambda: check_roles(target.storefront_dsn,
                                                                  target.transaction_dsn)),
         _guarded("audit", "audit chain", lambda: _on(target.transaction_dsn, check_audit)),
+        _guarded("audited", "audited fingerprint", lambda: check_audited(target)),
     ]
 
 
@@ -591,6 +898,18 @@ def record_history(gateway: str) -> None:
             raise RuntimeError(f"cancel: {cancelled.status_code} {cancelled.text[:300]}")
 
 
+def _checkpoint(stack) -> None:
+    """Sequence, sign and witness the fresh stack's log (it runs no workers), so the audit
+    check walks a tree with a cosigned checkpoint."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "transaction_service", "audit-checkpoint"],
+                          env=stack.env("audit-log"), capture_output=True, text=True,
+                          timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"audit-checkpoint: {done.stdout[-300:]} {done.stderr[-300:]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.compliance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -604,6 +923,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-port", type=int, help="with --data-dir: Postgres port "
                         "(default: the one devstack configured)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--record", metavar="REASON",
+                        help="audit what changed: record the current fingerprint in "
+                             f"{AUDITED_FILE} with who, when and this reason")
+    parser.add_argument("--no-log", action="store_true",
+                        help="do not append the report to the marketplace's audit log")
     args = parser.parse_args(argv)
 
     if args.fresh_stack:
@@ -612,16 +936,38 @@ def main(argv: list[str] | None = None) -> int:
         with throwaway_stack("etalase-compliance-", fast_unsafe_db=True,
                              with_workers=False) as stack:
             record_history(stack.urls.gateway)
-            results = run_checks(Target.from_stack(stack))
-    elif args.data_dir:
-        results = run_checks(Target.from_data_dir(args.data_dir, args.pg_port))
-    else:
-        results = run_checks(Target.from_env())
+            _checkpoint(stack)
+            return _report(Target.from_stack(stack), args)
+    if args.data_dir:
+        return _report(Target.from_data_dir(args.data_dir, args.pg_port), args)
+    return _report(Target.from_env(), args)
 
+
+def _report(target: Target, args) -> int:
+    if args.record is not None:
+        recorded = record_audit(target, args.record)
+        print(f"recorded the audit of {recorded['fingerprint']['sha256'][:16]} in "
+              f"{AUDITED_FILE} ({recorded['audited_by']}, {recorded['audited_at']}): "
+              f"{recorded['reason']}")
+    results = run_checks(target)
+    document = report(results)
+    try:
+        document["fingerprint"] = fingerprint_document(fingerprint(target))["sha256"]
+    except Exception:  # noqa: BLE001 - the audited check already reports why
+        document["fingerprint"] = None
+    if not args.no_log:
+        try:
+            append_report_to_log(target.transaction_dsn, document)
+            document["appended_to_audit_log"] = True
+        except Exception as exc:  # noqa: BLE001 - a report that cannot be logged fails
+            results.append(CheckResult("logged", "the report is in the transparency log",
+                                       ok=False, violations=[
+                                           f"could not append: {_first_line(exc)}"]))
+            document = {**report(results), "fingerprint": document["fingerprint"]}
     print(render_text(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report(results), indent=2, ensure_ascii=False) + "\n")
+        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(f"JSON report: {args.json}")
     return 0 if all(r.ok for r in results) else 1
 

@@ -1,4 +1,5 @@
-"""Command line: `python -m transaction_service migrate | worker NAME | audit-verify`."""
+"""Command line: `python -m transaction_service migrate | worker NAME | audit-verify |
+audit-checkpoint`."""
 
 from __future__ import annotations
 
@@ -17,12 +18,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m transaction_service")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
-    commands.add_parser("audit-verify", help="verify the audit hash chain (exit 1 if broken)")
+    verify = commands.add_parser(
+        "audit-verify",
+        help="verify the audit log: the whole database, or offline (--checkpoint) saved API "
+             "answers with only the public keys (exit 1 if not verified)")
+    verify.add_argument("--checkpoint", help="offline: a saved GET /api/v1/audit/checkpoint")
+    verify.add_argument("--keys", help="offline: a saved GET /api/v1/audit/keys")
+    verify.add_argument("--log-vkey", action="append", help="offline: the log's vkey")
+    verify.add_argument("--witness-vkey", action="append", help="offline: a witness vkey")
+    verify.add_argument("--entries", nargs="*", help="offline: saved entry / order audit "
+                        "answers")
+    verify.add_argument("--previous", help="offline: an earlier checkpoint you kept")
+    verify.add_argument("--consistency", help="offline: the consistency answer from it")
+    commands.add_parser("audit-checkpoint",
+                        help="sequence, sign a checkpoint now and have the witness cosign it")
     worker = commands.add_parser("worker", help="run a background worker loop")
     worker.add_argument("name", choices=sorted(_worker_names()))
     worker.add_argument("--once", action="store_true", help="run one step and exit")
     args = parser.parse_args(argv)
 
+    if args.command == "audit-verify" and args.checkpoint:
+        from .audit_verifier import run
+
+        return run(args)  # offline: no database, no configuration
     config = Config()
     configure_logging("transaction", config.log_level)
     # Commands and workers run one loop on one thread: one connection, not a web pool
@@ -33,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"applied {len(applied)} migration(s): {', '.join(m.name for m in applied) or '-'}")
         return 0
     if args.command == "audit-verify":
-        return _audit_verify(database)
+        return _audit_verify(config, database)
+    if args.command == "audit-checkpoint":
+        return _audit_checkpoint(config, database)
     if args.command == "worker":
         return _run_worker(config, database, args.name, once=args.once)
     return 2
@@ -59,15 +79,40 @@ def _run_worker(config: Config, database, name: str, *, once: bool) -> int:
         database.close()
 
 
-def _audit_verify(database) -> int:
+def _audit_verify(config: Config, database) -> int:
     import json
 
+    from .operations.audit_log import keys
     from .store import audit as audit_store
 
+    log_keys = keys(config).log or None
     with database.transaction() as cursor:
-        result = audit_store.verify(cursor)
+        result = audit_store.verify(cursor, log_verifiers=log_keys)
     print(json.dumps(result.to_dict()))
     return 0 if result.ok else 1
+
+
+def _audit_checkpoint(config: Config, database) -> int:
+    import json
+
+    from .context import build_context
+    from .operations import audit_log
+    from .store import audit_checkpoints
+
+    ctx = build_context(config, database)
+    if audit_log.signer(config) is None:
+        print(json.dumps({"ok": False, "error": "AUDIT_LOG_KEY_FILE is not set"}))
+        return 1
+    sequenced = audit_log.sequence_all(ctx)
+    audit_log.sign_checkpoint(ctx, force=True)
+    outcome = audit_log.submit_to_witness(ctx)
+    with database.transaction() as cursor:
+        latest = audit_checkpoints.latest(cursor)
+    print(json.dumps({"ok": outcome in ("cosigned", "nothing") and latest is not None
+                      and latest["cosigned_note"] is not None,
+                      "sequenced": sequenced, "witness": outcome,
+                      "tree_size": latest["tree_size"] if latest else 0}))
+    return 0 if latest is not None and latest["cosigned_note"] is not None else 1
 
 
 if __name__ == "__main__":

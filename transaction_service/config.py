@@ -75,3 +75,20 @@ class Config:
     outbox_max_backoff_seconds: float = field(
         default_factory=lambda: env_float("OUTBOX_MAX_BACKOFF_SECONDS", 300.0)
     )
+    # The transparency log (DESIGN.md §9). The signing key is needed only by the audit-log
+    # worker (and `audit-checkpoint`); the web service serves the public verifier keys.
+    audit_log_origin: str = field(
+        default_factory=lambda: env_str("AUDIT_LOG_ORIGIN", "etalase.test/marketplace/audit")
+    )
+    audit_log_key_file: str = field(default_factory=lambda: env_str("AUDIT_LOG_KEY_FILE", ""))
+    # The log's verifier keys (C2SP vkey lines: the current one and any retired ones).
+    audit_log_vkeys_file: str = field(
+        default_factory=lambda: env_str("AUDIT_LOG_VKEYS_FILE", "")
+    )
+    # The witness's cosigner verifier key(s) (vkey lines).
+    audit_witness_vkeys_file: str = field(
+        default_factory=lambda: env_str("AUDIT_WITNESS_VKEYS_FILE", "")
+    )
+    audit_checkpoint_interval_seconds: float = field(
+        default_factory=lambda: env_float("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 3.0)
+    )

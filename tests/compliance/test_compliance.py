@@ -59,7 +59,8 @@ def assert_fails(result, *needles: str) -> None:
 
 def test_every_check_passes_on_the_real_stack(target):
     results = compliance.run_checks(target)
-    assert [r.name for r in results] == ["schema", "routes", "imports", "roles", "audit"]
+    assert [r.name for r in results] == ["schema", "routes", "imports", "roles", "audit",
+                                         "audited"]
     failed = [r for r in results if not r.ok]
     assert not failed, compliance.render_text(results)
     # Each check really looked at something.
@@ -75,11 +76,21 @@ def test_cli_reports_a_running_data_dir_as_text_and_json(stack, tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "RESULT: PASS (5/5 checks passed)" in result.stdout
+    assert "RESULT: PASS (6/6 checks passed)" in result.stdout
     document = json.loads(out.read_text())
     assert document["ok"] is True
     assert {c["name"]: c["ok"] for c in document["checks"]} == {
-        "schema": True, "routes": True, "imports": True, "roles": True, "audit": True}
+        "schema": True, "routes": True, "imports": True, "roles": True, "audit": True,
+        "audited": True}
+    # The report itself went into the transparency log.
+    assert document["appended_to_audit_log"] is True
+    with psycopg2.connect(stack.dsn("transaction")) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT data FROM audit_log WHERE entity = 'compliance_report'"
+                       " AND entity_id = %s", (document["generated_at"],))
+        (logged,) = cursor.fetchone()
+    conn.close()
+    assert logged["ok"] is True and logged["fingerprint"] == document["fingerprint"]
+    assert logged["checks"]["audited"] is True
 
 
 def test_cli_exits_non_zero_when_a_check_fails(stack, tmp_path):
@@ -298,6 +309,8 @@ def test_audit_check_catches_a_tampered_row(stack):
         for n in range(3):
             audit.append(cursor, entity="compliance-probe", entity_id=str(n), action="probe",
                          actor="test", data={"n": n})
+        while audit.sequence(cursor):  # give them positions (the worker may race us: fine)
+            pass
         assert compliance.check_audit(cursor).ok
         # The log is append-only by trigger; its owner may switch that off, and this
         # transaction is rolled back, so nothing survives the test.
@@ -307,3 +320,86 @@ def test_audit_check_catches_a_tampered_row(stack):
         cursor.execute("UPDATE audit_log SET data = '{\"n\": 99}' WHERE seq = %s", (seq,))
         result = compliance.check_audit(cursor)
     assert_fails(result, f"audit chain broken at seq {seq}")
+
+
+# --------------------------------------------------------------------- 6. audited
+
+
+def _copy_repo_files(root: Path) -> None:
+    """The files the deployment fingerprint reads, and the recorded audit."""
+    (root / "compliance").mkdir(parents=True)
+    for name in ("compose.yaml", "compliance/audited.json"):
+        (root / name).write_bytes((REPO_ROOT / name).read_bytes())
+
+
+def test_the_recorded_audit_matches_the_real_stack(target):
+    result = compliance.check_audited(target)
+    assert result.ok, compliance.render_text([result])
+    recorded = compliance.load_audited(REPO_ROOT)
+    assert recorded["audited_by"] and recorded["audited_at"] and recorded["reason"]
+    assert set(recorded["fingerprint"]["sections"]) >= {
+        "routes", "schema.storefront", "schema.transaction", "roles.storefront",
+        "roles.transaction", "compose"}
+
+
+def test_every_kind_of_change_is_listed_until_recorded(target, tmp_path, monkeypatch):
+    _copy_repo_files(tmp_path)
+    here = replace(target, repo_root=tmp_path)
+    assert compliance.check_audited(here).ok
+    current = compliance.fingerprint(here)
+
+    # a route, a column, a grant, a new service, a new Kubernetes policy
+    changed = {name: list(items) for name, items in current.items()}
+    changed["routes"].append("/api/v1/loyalty -> storefront [GET]")
+    changed["schema.storefront"].append("column public.products.cashback integer")
+    changed["roles.transaction"].append(
+        "role transaction on database etalase_storefront: connect")
+    compose = (tmp_path / "compose.yaml").read_text()
+    (tmp_path / "compose.yaml").write_text(compose.replace(
+        "services:\n", "services:\n  loyalty:\n    image: loyalty:latest\n", 1))
+    k8s = tmp_path / "deploy" / "k8s"
+    k8s.mkdir(parents=True)
+    (k8s / "netpol.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
+        "  name: showcase-egress\nspec:\n  podSelector: {}\n")
+    changed.update(compliance.deployment_items(tmp_path))
+    result = compliance.check_audited(here, current=changed)
+    assert_fails(result,
+                 "routes: + /api/v1/loyalty -> storefront [GET]",
+                 "schema.storefront: + column public.products.cashback integer",
+                 "roles.transaction: + role transaction on database etalase_storefront",
+                 'compose: + compose.yaml#0 services.loyalty.image="loyalty:latest"',
+                 "k8s: new section",
+                 "make compliance-record")
+
+    # Recording the audit (who, when, why) makes the report pass again; the old record
+    # is kept as history.
+    monkeypatch.setattr(compliance, "fingerprint", lambda _target: changed)
+    monkeypatch.setenv("AUDITED_BY", "auditor@etalase.test")
+    with pytest.raises(SystemExit):
+        compliance.record_audit(here, "  ")
+    recorded = compliance.record_audit(here, "loyalty service reviewed: no payment data")
+    assert recorded["audited_by"] == "auditor@etalase.test"
+    assert recorded["reason"] == "loyalty service reviewed: no payment data"
+    assert recorded["history"][0]["sha256"] == compliance.load_audited(REPO_ROOT)[
+        "fingerprint"]["sha256"]
+    assert compliance.check_audited(here, current=changed).ok
+    # A removed item is a difference too.
+    smaller = dict(changed, routes=changed["routes"][1:])
+    assert_fails(compliance.check_audited(here, current=smaller), "routes: - ")
+
+
+def test_no_recorded_audit_fails(target, tmp_path):
+    (tmp_path / "compose.yaml").write_bytes((REPO_ROOT / "compose.yaml").read_bytes())
+    assert_fails(compliance.check_audited(replace(target, repo_root=tmp_path)),
+                 "no audited fingerprint is recorded")
+
+
+def test_a_real_schema_change_shows_in_the_fingerprint(stack, target):
+    """The fingerprint reads the live catalog: a column added (and rolled back) shows."""
+    with rolled_back(stack.dsn("storefront")) as cursor:
+        cursor.execute("ALTER TABLE products ADD COLUMN audit_probe integer")
+        items = compliance._query_items(compliance._FINGERPRINT_SCHEMA_SQL)(cursor)
+    assert "column public.products.audit_probe integer" in items
+    assert "column public.products.audit_probe integer" not in compliance.fingerprint(
+        target)["schema.storefront"]

@@ -40,6 +40,8 @@ ENDPOINTS = [
         "items": [{"product_id": str(uuid.uuid4()), "quantity": 1}],
         "shipping_address": ADDRESS, "payment_method": "bank_transfer"}),
     ("transaction", "GET", "/api/v1/admin/audit/verify", None),
+    ("transaction", "GET", "/api/v1/audit/entries/0", None),
+    ("transaction", "GET", f"/api/v1/orders/{uuid.uuid4()}/audit", None),
 ]
 
 
@@ -180,6 +182,7 @@ INTERNAL_CALLS = [
     ("POST", f"/internal/reservations/{uuid.uuid4()}/commit", None),
     ("POST", f"/internal/reservations/{uuid.uuid4()}/release", None),
     ("POST", f"/internal/reservations/{uuid.uuid4()}/restock", None),
+    ("POST", "/internal/witness/add-checkpoint", None),
 ]
 
 
@@ -207,6 +210,7 @@ def test_user_jwt_is_refused_on_internal_endpoints(client, buyer, seller):
 INTERNAL_VARIANTS = [
     "/internal/jwks.json",
     "/internal/reservations",
+    "/internal/witness/add-checkpoint",
     "/internal/",
     "/internal",
     "//internal/jwks.json",

@@ -37,6 +37,11 @@ PUBLIC_API = [
     ("GET", "/api/v1/sellers/me/ledger", TRANSACTION),
     ("POST", "/api/v1/sellers/me/payouts", TRANSACTION),
     ("GET", "/api/v1/admin/audit/verify", TRANSACTION),
+    ("GET", "/api/v1/audit/checkpoint", TRANSACTION),
+    ("GET", "/api/v1/audit/entries/12", TRANSACTION),
+    ("GET", "/api/v1/audit/consistency", TRANSACTION),
+    ("GET", "/api/v1/audit/keys", TRANSACTION),
+    ("GET", "/api/v1/orders/6f1c/audit", TRANSACTION),
     ("POST", "/sandbox/v2/order-1/pay", SANDBOX),
     ("GET", "/sandbox/v2/order-1/status", SANDBOX),
 ]

@@ -8,9 +8,9 @@ from ..domain.orders import IllegalTransition
 
 
 def register_blueprints(app, api) -> None:
-    from . import admin, checkout, notifications, orders, refunds, sellers
+    from . import admin, audit, checkout, notifications, orders, refunds, sellers
 
-    for module in (checkout, orders, notifications, sellers, admin, refunds):
+    for module in (checkout, orders, notifications, sellers, admin, refunds, audit):
         api.register_blueprint(module.blp)
 
     @app.errorhandler(IllegalTransition)

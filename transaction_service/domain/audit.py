@@ -1,4 +1,5 @@
-"""The audit log's hash chain (DESIGN.md §9), as pure functions.
+"""The audit log's hash chain (DESIGN.md §9, until migration 0005) and its Merkle tree
+leaves (since), as pure functions.
 
 Each audit row stores the hash of the row before it (`prev_hash`) and its own `hash`:
 
@@ -27,6 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from servicekit.tlog import CompactRange, leaf_hash
 
 GENESIS_HASH = "0" * 64
 
@@ -267,3 +270,127 @@ def verify_chain(records: Iterable[AuditRecord], head: ChainHead | None = None) 
         if not verifier.feed(record):
             break
     return verifier.finish(head)
+
+
+# ----------------------------------------------------------------------------- the tree
+#
+# Since migration 0005 the log is an RFC 9162 Merkle tree (servicekit.tlog): each row is a
+# leaf once the sequencer has given it a position. A leaf's bytes are the canonical JSON of
+# the row's recorded fields; `seq` (the append number) makes every leaf distinct.
+
+LEAF_FIELDS = ("seq", "entity", "entity_id", "action", "actor", "data", "created_at")
+
+
+def leaf_bytes(*, seq: int, entity: str, entity_id: str, action: str, actor: str | None,
+               data: Mapping[str, Any] | None, created_at: datetime) -> bytes:
+    """The leaf an audit row becomes: what the inclusion proofs are about."""
+    return canonical_json({
+        "seq": int(seq),
+        "entity": entity,
+        "entity_id": entity_id,
+        "action": action,
+        "actor": actor,
+        "data": normalize_data(data),
+        "created_at": format_timestamp(created_at),
+    })
+
+
+def decode_leaf(leaf: bytes) -> dict:
+    """The fields of a leaf (what a verifier reads after checking the leaf's proof)."""
+    value = json.loads(leaf.decode("utf-8"))
+    if not isinstance(value, dict) or set(value) != set(LEAF_FIELDS):
+        raise AuditDataError("not an audit leaf")
+    if canonical_json(value) != leaf:
+        raise AuditDataError("the leaf is not in canonical form")
+    return value
+
+
+@dataclass(frozen=True)
+class LogVerifyResult(VerifyResult):
+    """VerifyResult of the tree walk: `checked` leaves; `first_broken_seq` the row (seq)
+    where it broke, `first_broken_index` its position; `tree_size` leaves in the tree;
+    `checkpoints` the signed checkpoints checked against the recomputed roots."""
+
+    first_broken_index: int | None = None
+    tree_size: int = 0
+    checkpoints: int = 0
+    unsequenced: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            **super().to_dict(),
+            "first_broken_index": self.first_broken_index,
+            "tree_size": self.tree_size,
+            "checkpoints": self.checkpoints,
+            "unsequenced": self.unsequenced,
+        }
+
+
+class TreeVerifier:
+    """Recomputes the tree from the rows' own fields, leaf by leaf in position order, and
+    compares every perfect-subtree hash the store holds (what proofs are served from) and
+    every signed checkpoint's root with the recomputed ones.
+
+    Catches: an edited row (its leaf hash changes), a deleted row (a gap in positions), a
+    reordering (a leaf at the wrong position), a truncation (a checkpoint larger than the
+    tree), and stored nodes that do not match the rows. A rewrite that also recomputes the
+    nodes and re-signs the checkpoints with the log's key passes here; only a witness that
+    kept an earlier checkpoint catches that (servicekit.tlog, storefront witness)."""
+
+    def __init__(self) -> None:
+        self.range = CompactRange()
+        self.checked = 0
+        self.checkpoints = 0
+        self.broken: LogVerifyResult | None = None
+
+    def _break(self, seq: int | None, index: int | None, reason: str) -> bool:
+        self.broken = LogVerifyResult(False, self.checked, seq, reason,
+                                      first_broken_index=index, tree_size=self.range.size,
+                                      checkpoints=self.checkpoints)
+        return False
+
+    def feed(self, *, leaf_index: int, seq: int, leaf: bytes | None,
+             stored: Mapping[tuple[int, int], bytes], error: str | None = None) -> bool:
+        if self.broken is not None:
+            return False
+        expected = self.range.size
+        if leaf_index != expected:
+            if leaf_index > expected:
+                return self._break(seq, expected, f"leaves {expected}..{leaf_index - 1} are "
+                                   f"missing (positions jump to {leaf_index} at seq {seq})")
+            return self._break(seq, leaf_index, f"position {leaf_index} is taken twice")
+        if leaf is None:
+            return self._break(seq, leaf_index, f"row {seq} cannot be hashed: {error}")
+        for level, index, value in self.range.append(leaf_hash(leaf)):
+            if bytes(stored.get((level, index)) or b"") != value:
+                what = (f"row {seq} (leaf {leaf_index}) was altered or moved: its leaf hash "
+                        "does not match the tree" if level == 0 else
+                        f"the tree node at level {level}, index {index} does not match the "
+                        "rows below it")
+                return self._break(seq, leaf_index, what)
+        self.checked += 1
+        return True
+
+    def check_checkpoint(self, size: int, root: bytes, seq: int | None = None) -> bool:
+        """Call when exactly `size` leaves have been fed."""
+        if self.broken is not None:
+            return False
+        if self.range.root() != root:
+            return self._break(seq, size - 1 if size else None,
+                               f"the signed checkpoint of size {size} does not match the "
+                               "tree recomputed from the rows")
+        self.checkpoints += 1
+        return True
+
+    def finish(self, *, largest_checkpoint: int = 0, unsequenced: int = 0) -> LogVerifyResult:
+        if self.broken is not None:
+            return LogVerifyResult(**{**self.broken.__dict__, "unsequenced": unsequenced})
+        if largest_checkpoint > self.range.size:
+            return LogVerifyResult(
+                False, self.checked, None,
+                f"leaves {self.range.size}..{largest_checkpoint - 1} are missing (a signed "
+                f"checkpoint covers {largest_checkpoint} leaves; the log was truncated)",
+                first_broken_index=self.range.size, tree_size=self.range.size,
+                checkpoints=self.checkpoints, unsequenced=unsequenced)
+        return LogVerifyResult(True, self.checked, tree_size=self.range.size,
+                               checkpoints=self.checkpoints, unsequenced=unsequenced)

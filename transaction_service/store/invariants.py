@@ -11,7 +11,10 @@
    the order total; UNPAID / COMPLETED hold nothing; CANCELLED / EXPIRED hold the total
    until the refund is posted, then nothing); no escrow for an unknown order;
 4. no shop's available balance (payable) is negative, and every payout row has its entry;
-5. the audit chain verifies;
+5. the audit log verifies: the Merkle tree recomputed from the rows matches every stored
+   node and every signed checkpoint's root, no position is missing, no checkpoint is
+   larger than the tree (store/audit.py `verify`); `check(cursor, log_verifiers=...)`
+   also checks each checkpoint's signature.
 6. refunds: escrow per order is net of the refunds the refunds table says were posted
    (provider refunds that succeeded, manual refunds once created), each such refund has
    exactly its entry, and `manual_refunds_payable` holds exactly the manual refunds not
@@ -37,7 +40,7 @@ def _table_exists(cursor, name: str) -> bool:
     return bool(_value(cursor.fetchone(), "present", 0))
 
 
-def check(cursor) -> list[str]:
+def check(cursor, log_verifiers=None) -> list[str]:
     violations: list[str] = []
 
     # 1. each entry balances
@@ -104,8 +107,8 @@ def check(cursor) -> list[str]:
         for row in cursor.fetchall():
             violations.append(f"payout {_value(row, 'id', 0)} has no matching ledger entry")
 
-    # 5. audit chain
-    result = audit_store.verify(cursor)
+    # 5. audit log (Merkle tree and signed checkpoints)
+    result = audit_store.verify(cursor, log_verifiers=log_verifiers)
     if not result.ok:
         violations.append(
             f"audit chain broken at seq {result.first_broken_seq}: {result.reason}"

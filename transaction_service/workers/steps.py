@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context import Context
-from ..operations import lifecycle, notifications
+from ..operations import audit_log, lifecycle, notifications
 from ..store import idempotency
 from .outbox_relay import relay_once
 
@@ -29,8 +29,14 @@ def outbox_relay(ctx: Context) -> int:
     return relay_once(ctx)
 
 
+def audit_log_worker(ctx: Context) -> int:
+    """Sequence committed audit entries, sign a checkpoint, get it cosigned by the witness."""
+    return audit_log.step(ctx)
+
+
 WORKERS: dict[str, Callable[[Context], int]] = {
     "outbox-relay": outbox_relay,
     "payment-expiry": payment_expiry,
     "auto-complete": auto_complete,
+    "audit-log": audit_log_worker,
 }

@@ -14,7 +14,6 @@ import pytest
 from ledger_scratch import ScratchDatabase, dsns_from
 
 from transaction_service.domain import ledger
-from transaction_service.domain.audit import make_record
 from transaction_service.store import audit as audit_store
 from transaction_service.store import invariants
 from transaction_service.store import ledger as ledger_store
@@ -141,12 +140,14 @@ def test_post_rolls_back_with_the_callers_transaction(scratch):
         assert cursor.fetchone()["n"] == 0
         cursor.execute("SELECT count(*) AS n FROM audit_log")
         assert cursor.fetchone()["n"] == 0
-    # No hole in the chain either.
+    # The rolled-back append leaves a gap in seq (it only names rows); the tree, whose
+    # positions the sequencer assigns to committed rows, has none.
     with db.transaction() as cursor:
         ledger_store.post(cursor, ledger.payment_settled("o-ok", 1_000))
+        assert audit_store.sequence(cursor) == 1
         assert audit_store.verify(cursor).ok
-        cursor.execute("SELECT seq FROM audit_log")
-        assert [r["seq"] for r in cursor.fetchall()] == [1]
+        cursor.execute("SELECT leaf_index FROM audit_log")
+        assert [r["leaf_index"] for r in cursor.fetchall()] == [0]
 
 
 def test_post_accepts_a_plain_cursor(scratch):
@@ -178,15 +179,22 @@ def test_post_accepts_a_plain_cursor(scratch):
         "UPDATE audit_log SET actor = 'mallory'",
         "DELETE FROM audit_log",
         "TRUNCATE audit_log",
-        "DELETE FROM audit_chain_head",
-        "UPDATE audit_chain_head SET seq = 0",
-        "UPDATE audit_chain_head SET hash = repeat('f', 64)",
+        "UPDATE audit_log SET leaf_index = 5",
+        "UPDATE audit_tree_nodes SET hash = sha256(hash)",
+        "DELETE FROM audit_tree_nodes",
+        "TRUNCATE audit_tree_nodes",
+        "UPDATE audit_checkpoints SET root_hash = sha256(root_hash)",
+        "DELETE FROM audit_checkpoints",
     ],
 )
 def test_history_cannot_be_changed_by_the_app_role(scratch, statement):
     db = scratch.database
     with db.transaction() as cursor:
         ledger_store.post(cursor, ledger.payment_settled("o-imm", 1_000))
+    with db.transaction() as cursor:
+        audit_store.sequence(cursor)  # positions and nodes exist, so the statements hit rows
+        cursor.execute("INSERT INTO audit_checkpoints (tree_size, root_hash, note)"
+                       " VALUES (1, %s, 'n')", (audit_store.root(cursor, 1),))
     with pytest.raises(psycopg2.Error) as caught:
         with db.transaction() as cursor:
             cursor.execute(statement)
@@ -214,24 +222,24 @@ def test_database_rejects_unbalanced_lines_at_commit(scratch):
             cursor.execute("INSERT INTO journal_entries (kind, reference) VALUES ('manual', 'm2')")
 
 
-# --- audit chain --------------------------------------------------------------------------
+# --- audit log (the tree's own tests: test_audit_log.py) ---------------------------------
 
 
-def test_concurrent_appends_form_one_linear_chain(scratch):
+def test_concurrent_appends_take_no_shared_lock_and_all_become_leaves(scratch):
+    """50 appenders, each holding its transaction open until all have appended: with the
+    old chain head lock they would queue one by one; now they all append at once."""
     threads = 50
+    barrier = threading.Barrier(threads, timeout=30)
 
     def append(index: int) -> None:
         conn = scratch.connect()
         try:
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
                 audit_store.append(
-                    cursor,
-                    entity="order",
-                    entity_id=f"o{index}",
-                    action="paid",
-                    actor=f"acc-{index}",
-                    data={"amount": index * 1000, "i": index},
+                    cursor, entity="order", entity_id=f"o{index}", action="paid",
+                    actor=f"acc-{index}", data={"amount": index * 1000, "i": index},
                 )
+                barrier.wait()  # every appender is inside its transaction, none blocked
             conn.commit()
         finally:
             conn.close()
@@ -239,105 +247,36 @@ def test_concurrent_appends_form_one_linear_chain(scratch):
     results = _run_threads(threads, append)
     assert not [r for r in results if isinstance(r, BaseException)], results
     with scratch.database.transaction() as cursor:
-        result = audit_store.verify(cursor, batch_size=7)  # several batches
-        cursor.execute("SELECT seq, prev_hash, hash FROM audit_log ORDER BY seq")
+        assert audit_store.sequence(cursor, batch_size=7) == 7
+        while audit_store.sequence(cursor, batch_size=7):
+            pass
+        result = audit_store.verify(cursor, batch_size=9)  # several batches
+        cursor.execute("SELECT seq, leaf_index FROM audit_log ORDER BY leaf_index")
         rows = cursor.fetchall()
         head = audit_store.head(cursor)
     assert result.ok, result
-    assert result.checked == threads
-    assert [r["seq"] for r in rows] == list(range(1, threads + 1))
-    assert all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, threads))
-    assert len({r["hash"] for r in rows}) == threads
-    assert (head.seq, head.hash) == (threads, rows[-1]["hash"])
-
-
-def _append_many(db, count: int) -> None:
-    with db.transaction() as cursor:
-        for i in range(count):
-            audit_store.append(
-                cursor, entity="payout", entity_id=f"p{i}", action="requested",
-                actor="acc-1", data={"amount": 100 + i},
-            )
-
-
-def test_altered_row_is_detected(scratch):
-    _append_many(scratch.database, 12)
-    with scratch.tamper() as cursor:
-        cursor.execute(
-            "UPDATE audit_log SET data = jsonb_set(data, '{amount}', '999999') WHERE seq = 7"
-        )
-    with scratch.database.transaction() as cursor:
-        result = audit_store.verify(cursor, batch_size=5)
-        assert any("audit chain broken at seq 7" in v for v in invariants.check(cursor))
-    assert not result.ok
-    assert result.first_broken_seq == 7
-    assert result.checked == 6
-    assert "altered" in result.reason
-
-
-def test_altered_timestamp_is_detected(scratch):
-    _append_many(scratch.database, 4)
-    with scratch.tamper() as cursor:
-        cursor.execute(
-            "UPDATE audit_log SET created_at = created_at - interval '1 day' WHERE seq = 2"
-        )
-    with scratch.database.transaction() as cursor:
-        assert audit_store.verify(cursor).first_broken_seq == 2
-
-
-def test_removed_row_is_detected(scratch):
-    _append_many(scratch.database, 12)
-    with scratch.tamper() as cursor:
-        cursor.execute("DELETE FROM audit_log WHERE seq = 4")
-    with scratch.database.transaction() as cursor:
-        result = audit_store.verify(cursor)
-    assert not result.ok
-    assert result.first_broken_seq == 4
-    assert "missing" in result.reason
-
-
-def test_removed_tail_is_detected(scratch):
-    _append_many(scratch.database, 5)
-    with scratch.tamper() as cursor:
-        cursor.execute("DELETE FROM audit_log WHERE seq >= 4")
-    with scratch.database.transaction() as cursor:
-        result = audit_store.verify(cursor)
-    assert not result.ok
-    assert result.first_broken_seq == 4
-
-
-def test_rehashed_row_breaks_the_next_link(scratch):
-    """Recomputing the altered row's hash does not help: the next row still points at
-    the old one."""
-    _append_many(scratch.database, 6)
-    with scratch.tamper() as cursor:
-        cursor.execute("SELECT * FROM audit_log WHERE seq = 3")
-        row = cursor.fetchone()
-        forged = make_record(
-            seq=3, prev_hash=row["prev_hash"], entity=row["entity"], entity_id=row["entity_id"],
-            action=row["action"], actor="mallory", data=row["data"], created_at=row["created_at"],
-        )
-        cursor.execute(
-            "UPDATE audit_log SET actor = %s, hash = %s WHERE seq = 3", ("mallory", forged.hash)
-        )
-    with scratch.database.transaction() as cursor:
-        result = audit_store.verify(cursor)
-    assert result.first_broken_seq == 4
-    assert "prev_hash" in result.reason
+    assert result.checked == threads == result.tree_size
+    assert [r["leaf_index"] for r in rows] == list(range(threads))
+    assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)  # in seq order
+    assert head.seq == threads
 
 
 def test_audit_verify_cli(scratch, monkeypatch, capsys):
     from transaction_service.__main__ import main
 
-    _append_many(scratch.database, 3)
+    with scratch.database.transaction() as cursor:
+        for i in range(3):
+            audit_store.append(cursor, entity="payout", entity_id=f"p{i}", action="requested",
+                               actor="acc-1", data={"amount": 100 + i})
+        audit_store.sequence(cursor)
     monkeypatch.setenv("DATABASE_URL", scratch.app_dsn)
     assert main(["audit-verify"]) == 0
     assert '"ok": true' in capsys.readouterr().out
     with scratch.tamper() as cursor:
-        cursor.execute("UPDATE audit_log SET action = 'x' WHERE seq = 2")
+        cursor.execute("UPDATE audit_log SET action = 'x' WHERE leaf_index = 1")
     assert main(["audit-verify"]) == 1
     out = capsys.readouterr().out
-    assert '"ok": false' in out and '"first_broken_seq": 2' in out
+    assert '"ok": false' in out and '"first_broken_index": 1' in out
 
 
 # --- payouts ------------------------------------------------------------------------------

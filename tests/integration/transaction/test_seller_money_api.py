@@ -341,8 +341,11 @@ def test_openapi_documents_the_money_endpoints(client):
 def test_zz_admin_verify_reports_tampering(client, scratch, token):
     """Last in the module: it breaks the chain on purpose (then the invariants check of
     this test is expected to fail, so it is checked here and the row restored)."""
+    from transaction_service.store import audit as audit_store
+
     admin = token(roles=["admin"])
     with scratch.database.transaction() as cursor:
+        audit_store.sequence(cursor)  # no audit-log worker here: give the rows positions
         cursor.execute("SELECT seq, actor FROM audit_log ORDER BY seq LIMIT 1 OFFSET 2")
         row = cursor.fetchone()
     with scratch.tamper() as cursor:

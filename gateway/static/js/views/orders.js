@@ -10,6 +10,7 @@ import {
 } from '../format.js';
 import * as session from '../session.js';
 import { busy, errorBox, infoBox, pagedFooter, pageTitle, statusBadge } from '../ui.js';
+import { auditTrail } from './audit.js';
 
 const POLL_MS = 1500;
 const PAGE_SIZE = 20;
@@ -477,5 +478,6 @@ export async function orderView(ctx) {
     refundPanel,
     actionsPanel,
     pollNote,
-    detailsPanel);
+    detailsPanel,
+    auditTrail(order.id, ctx));
 }

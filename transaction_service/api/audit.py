@@ -1,0 +1,200 @@
+"""The transparency log's public face (DESIGN.md §9): the latest cosigned checkpoint, the
+verifier keys, consistency proofs (anyone: they are hashes and sizes), one entry with its
+inclusion proof (admins: entries name buyers and amounts), and an order's own audit trail
+with proofs (its buyer, its shop's seller, admins; anyone else 404).
+
+Hashes and leaves are base64; a leaf is the entry's canonical JSON (sorted keys, no
+spaces, UTF-8). Everything here can be checked offline with `python -m
+transaction_service audit-verify --checkpoint <file>`.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from servicekit import tlog
+from servicekit.problems import Problem
+
+from ..domain.audit import decode_leaf
+from ..operations import audit_log, lifecycle
+from ..store import audit as audit_store
+from ..store import audit_checkpoints
+from .auth import principal, principal_with_role
+from .context import ctx
+from .docs import problems
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1",
+                description="Transparency log: checkpoints, proofs, verifier keys.")
+
+_SECURITY = [{"bearerAuth": []}]
+_HASH = {"type": "string", "format": "byte", "description": "base64, 32 bytes"}
+
+
+class CheckpointSchema(ma.Schema):
+    checkpoint = ma.fields.String(required=True, metadata={
+        "description": "The C2SP tlog-checkpoint note signed by the log and cosigned "
+                       "(cosignature/v1) by the witness."})
+    tree_size = ma.fields.Integer(required=True)
+    root_hash = ma.fields.String(required=True, metadata=_HASH)
+    cosigned_at = ma.fields.DateTime(required=True)
+
+
+class KeysSchema(ma.Schema):
+    origin = ma.fields.String(required=True, metadata={"description": "The log's origin."})
+    log = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "C2SP vkeys of the log (Ed25519 note signatures), current first."})
+    witnesses = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "C2SP vkeys of the witnesses (cosignature/v1)."})
+
+
+class ConsistencyArgsSchema(ma.Schema):
+    from_size = ma.fields.Integer(required=True, data_key="from",
+                                  validate=ma.validate.Range(min=1))
+    to_size = ma.fields.Integer(required=True, data_key="to",
+                                validate=ma.validate.Range(min=1))
+
+    @ma.validates_schema
+    def _ordered(self, data, **_kwargs):
+        if data["from_size"] > data["to_size"]:
+            raise ma.ValidationError("must not exceed `to`", "from")
+
+
+class ConsistencySchema(ma.Schema):
+    from_size = ma.fields.Integer(required=True, data_key="from")
+    to_size = ma.fields.Integer(required=True, data_key="to")
+    proof = ma.fields.List(ma.fields.String(metadata=_HASH), required=True)
+
+
+class EntryArgsSchema(ma.Schema):
+    tree_size = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1),
+                                  metadata={"description": "Prove against this tree size "
+                                            "(default: the latest cosigned checkpoint)."})
+
+
+class EntrySchema(ma.Schema):
+    index = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The leaf's position; null while the sequencer has not placed it."})
+    tree_size = ma.fields.Integer(required=True, allow_none=True)
+    leaf = ma.fields.String(required=True, metadata={
+        "format": "byte", "description": "base64 of the leaf bytes (canonical JSON)"})
+    entry = ma.fields.Dict(required=True, metadata={"description": "The leaf, decoded."})
+    inclusion_proof = ma.fields.List(ma.fields.String(metadata=_HASH), required=True,
+                                     allow_none=True)
+
+
+class OrderAuditSchema(ma.Schema):
+    order_id = ma.fields.String(required=True)
+    checkpoint = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "The cosigned checkpoint the proofs lead to (null: none yet)."})
+    tree_size = ma.fields.Integer(required=True, allow_none=True)
+    entries = ma.fields.List(ma.fields.Nested(EntrySchema), required=True)
+
+
+def _no_checkpoint() -> Problem:
+    return Problem(404, "Not Found", "No cosigned checkpoint yet; the log signs one every "
+                   "few seconds.", slug="no-checkpoint", headers={"Retry-After": "5"})
+
+
+def _b64(items):
+    return [base64.b64encode(x).decode("ascii") for x in items]
+
+
+def _entry(cursor, row: dict, size: int | None) -> dict:
+    if row["leaf"] is None:
+        raise Problem(500, "Internal Server Error", "An audit entry cannot be encoded; run "
+                      "audit-verify.", slug="audit-damaged")
+    index = row["leaf_index"]
+    proof = None
+    if index is not None and size is not None and index < size:
+        proof = _b64(audit_store.inclusion_proof(cursor, index, size))
+    return {"index": index, "tree_size": size if proof is not None else None,
+            "leaf": base64.b64encode(row["leaf"]).decode("ascii"),
+            "entry": decode_leaf(row["leaf"]), "inclusion_proof": proof}
+
+
+@blp.route("/audit/checkpoint", methods=["GET"])
+@blp.response(200, CheckpointSchema)
+@problems(blp, 404, s404="No cosigned checkpoint yet.")
+def checkpoint():
+    """The latest checkpoint the witness cosigned. Anyone; no credentials."""
+    with ctx().database.transaction() as cursor:
+        row = audit_checkpoints.latest_cosigned(cursor)
+    if row is None:
+        raise _no_checkpoint()
+    return {"checkpoint": row["cosigned_note"], "tree_size": row["tree_size"],
+            "root_hash": tlog.b64(row["root_hash"]), "cosigned_at": row["cosigned_at"]}
+
+
+@blp.route("/audit/keys", methods=["GET"])
+@blp.response(200, KeysSchema)
+def keys():
+    """The verifier keys (C2SP vkeys) of the log and its witnesses. Pin them out of band:
+    a verifier that trusts keys from the party it audits proves nothing."""
+    found = audit_log.keys(ctx().config)
+    return {"origin": found.origin, "log": [v.vkey for v in found.log],
+            "witnesses": [v.vkey for v in found.witnesses]}
+
+
+@blp.route("/audit/consistency", methods=["GET"])
+@blp.arguments(ConsistencyArgsSchema(), location="query")
+@blp.response(200, ConsistencySchema)
+@problems(blp, 422, s422="`from`/`to` missing, not 1 <= from <= to, or `to` beyond the tree.")
+def consistency(args):
+    """RFC 9162 consistency proof between two tree sizes. Anyone."""
+    with ctx().database.transaction() as cursor:
+        size = audit_store.tree_size(cursor)
+        if args["to_size"] > size:
+            raise Problem(422, "Unprocessable Content", f"The tree has {size} leaves.",
+                          slug="validation", errors={"to": [f"must be at most {size}"]})
+        proof = audit_store.consistency_proof(cursor, args["from_size"], args["to_size"])
+    return {"from_size": args["from_size"], "to_size": args["to_size"], "proof": _b64(proof)}
+
+
+@blp.route("/audit/entries/<int:index>", methods=["GET"])
+@blp.doc(security=_SECURITY)
+@blp.arguments(EntryArgsSchema(), location="query")
+@blp.response(200, EntrySchema)
+@problems(blp, 401, 403, 404, 422, s404="No such entry in the tree (or no checkpoint yet).")
+def entry(args, index):
+    """One leaf with its RFC 9162 inclusion proof in the tree of `tree_size` (default: the
+    latest cosigned checkpoint). Admins only."""
+    principal_with_role("admin")
+    with ctx().database.transaction() as cursor:
+        size = args["tree_size"]
+        if size is None:
+            latest = audit_checkpoints.latest_cosigned(cursor)
+            if latest is None:
+                raise _no_checkpoint()
+            size = latest["tree_size"]
+        elif size > audit_store.tree_size(cursor):
+            raise Problem(422, "Unprocessable Content", "The tree is not that large yet.",
+                          slug="validation", errors={"tree_size": ["beyond the tree"]})
+        if index >= size:
+            raise Problem(404, "Not Found", f"Entry {index} is not in the tree of size {size}.",
+                          slug="not-found")
+        row = audit_store.entry_at(cursor, index)
+        if row is None:
+            raise Problem(404, "Not Found", f"Entry {index} is missing.", slug="not-found")
+        return _entry(cursor, row, size)
+
+
+@blp.route("/orders/<uuid:order_id>/audit", methods=["GET"])
+@blp.doc(security=_SECURITY)
+@blp.response(200, OrderAuditSchema)
+@problems(blp, 401, 404)
+def order_audit(order_id):
+    """The order's audit entries, each with its inclusion proof in the latest cosigned
+    checkpoint (entries newer than it have `index`/`inclusion_proof` null until the next
+    one). The order's buyer, its shop's seller and admins; anyone else 404."""
+    user = principal()
+    lifecycle.get_order(ctx(), str(order_id), user)
+    with ctx().database.transaction() as cursor:
+        latest = audit_checkpoints.latest_cosigned(cursor)
+        size = latest["tree_size"] if latest else None
+        rows = audit_store.entries_for(cursor, "order", str(order_id))
+        entries = [_entry(cursor, row, size) for row in rows]
+    return {"order_id": str(order_id), "checkpoint": latest["cosigned_note"] if latest else None,
+            "tree_size": size, "entries": entries}
