@@ -11,7 +11,8 @@ Used by `python -m devstack run` (make run) and by the test fixtures:
     stack.stop()
 
 Process names: postgres, storefront, transaction, sandbox, the workers
-(reservation-sweeper, outbox-relay, payment-expiry, auto-complete, sandbox-notifier) and
+(reservation-sweeper, outbox-relay, payment-expiry, auto-complete, webhook-dispatcher,
+sandbox-notifier) and
 gateway. Environment variables follow docs/architecture.md.
 """
 
@@ -64,6 +65,7 @@ WORKERS = {
     "outbox-relay": ("transaction", "outbox-relay"),
     "payment-expiry": ("transaction", "payment-expiry"),
     "auto-complete": ("transaction", "auto-complete"),
+    "webhook-dispatcher": ("transaction", "webhook-dispatcher"),
     "sandbox-notifier": ("sandbox", "notifier"),
 }
 SETUP_STEPS = ("storefront-migrate", "transaction-migrate", "storefront-seed")
@@ -342,6 +344,9 @@ class Stack:
                     "PAYMENT_PROVIDER": "sandbox",
                     "PAYMENT_BASE_URL": f"http://127.0.0.1:{p['sandbox']}",
                     "PAYMENT_SERVER_KEY": self.secrets["sandbox_server_key"],
+                    "WEBHOOK_ENCRYPTION_KEYS": self.secrets["webhook_encryption_key"],
+                    # Local runs and tests send webhooks to receivers on this machine.
+                    "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
                 }
             )
         elif service == "sandbox":

@@ -94,6 +94,8 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/api/v1/sellers/me/", TRANSACTION, ("GET", "POST"), "balance, ledger, payouts"),
     Route("/api/v1/admin/", TRANSACTION, ("GET",), "admin: audit chain verification"),
+    Route("/api/v1/webhooks/", TRANSACTION, ("GET", "POST", "PATCH", "DELETE"),
+          "webhook endpoints, test sends, deliveries"),
     # --- payment sandbox (local and compose only) --------------------------------------
     Route(
         "/sandbox/",

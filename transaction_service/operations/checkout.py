@@ -29,6 +29,7 @@ from ..domain.money import line_total
 from ..domain.orders import OrderStatus, payment_deadline
 from ..store import orders as order_store
 from ..store import outbox
+from . import webhooks
 from .common import audit, move
 
 log = logging.getLogger("transaction.checkout")
@@ -143,6 +144,7 @@ def place_order(ctx: Context, request: CheckoutRequest) -> dict:
             expires_at=min(deadline, charge.expires_at) if charge.expires_at else deadline,
         )
         order_store.mark_placed(cursor, order_id)
+        webhooks.order_event(cursor, "order.created", order)
         audit(
             cursor, order_id, "order.placed", actor=actor,
             data={

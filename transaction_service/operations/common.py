@@ -14,6 +14,7 @@ from ..domain.orders import TIMESTAMP_OF, transition
 from ..store import audit as audit_store
 from ..store import ledger as ledger_store
 from ..store import orders as order_store
+from . import webhooks
 
 log = logging.getLogger("transaction.orders")
 
@@ -64,6 +65,7 @@ def move(cursor, order: dict, target: str, *, actor: str | None, stamp: dict | N
         actor=actor,
         data={"from": order["status"], "to": str(new_status), **(data or {})},
     )
+    webhooks.order_status_event(cursor, order, new_status)
     log.info(
         "order transition",
         extra={"order_id": order["id"], "from": order["status"], "to": str(new_status)},

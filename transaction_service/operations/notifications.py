@@ -20,6 +20,7 @@ from ..domain.orders import OrderStatus
 from ..store import notifications as notification_store
 from ..store import orders as order_store
 from ..store import outbox
+from . import webhooks
 from .common import audit, is_uuid, move, post_payment_settled, post_refund_issued
 from .lifecycle import refund_key, request_refund
 
@@ -192,3 +193,4 @@ def finish_refund(cursor, order_id: str, amount: int, *, actor: str) -> None:
     order_store.update_payment(cursor, order_id, status="refunded", refunded_at="now()")
     post_refund_issued(cursor, order_id, amount, actor=actor)
     audit(cursor, order_id, "payment.refunded", actor=actor, data={"amount": amount})
+    webhooks.refund_event(cursor, order_id, amount)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..context import Context
 from ..operations import lifecycle
+from ..operations import webhooks as webhook_operations
 from ..store import idempotency
 from .outbox_relay import relay_once
 
@@ -27,8 +28,13 @@ def outbox_relay(ctx: Context) -> int:
     return relay_once(ctx)
 
 
+def webhook_dispatcher(ctx: Context) -> int:
+    return webhook_operations.dispatch_due(ctx)
+
+
 WORKERS: dict[str, Callable[[Context], int]] = {
     "outbox-relay": outbox_relay,
     "payment-expiry": payment_expiry,
     "auto-complete": auto_complete,
+    "webhook-dispatcher": webhook_dispatcher,
 }
