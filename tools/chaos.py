@@ -19,7 +19,9 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
   state;
 - the ledger invariants (transaction_service.store.invariants.check) and the audit chain;
 - every failed client request was answered with an application/problem+json document
-  (a connection error counts as a failure: nginx stays up throughout).
+  (a connection error counts as a failure: nginx stays up throughout);
+- every committed webhook event reached a healthy receiver exactly once by webhook-id,
+  signed (tools/chaos_webhooks.py; the webhook dispatcher is SIGKILLed too).
 
     python -m tools.chaos --duration 60 [--concurrency 8] [--faults a,b] [--json PATH]
 Exit status: 0 when every assertion holds.
@@ -49,7 +51,7 @@ import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
 from devstack.stack import WORKERS  # noqa: E402
-from tools import procs, shopper  # noqa: E402
+from tools import chaos_webhooks, procs, shopper  # noqa: E402
 
 PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
 SETTLED_AT_PROVIDER = ("settlement", "capture", "refund", "partial_refund")
@@ -63,6 +65,7 @@ CHAOS_ENV = {
         "PAYMENT_TIMEOUT_SECONDS": "2",
         "ABANDONED_CHECKOUT_SECONDS": "8",
         "OUTBOX_MAX_BACKOFF_SECONDS": "2",
+        **chaos_webhooks.CHAOS_WEBHOOK_ENV,
     },
 }
 CHAOS_RETRY_SCHEDULE = "1,1,2,2,3,5,8,13"
@@ -267,6 +270,7 @@ ALL_FAULTS = (
     "kill-process:reservation-sweeper",
     "kill-worker:storefront",
     "kill-process:auto-complete",
+    "kill-process:webhook-dispatcher",
     "kill-master:transaction",
     "restart:postgres",
 )
@@ -307,11 +311,14 @@ def backlog(stack) -> dict[str, int]:
     }
 
 
-def wait_caught_up(stack, timeout: float) -> tuple[bool, dict[str, int], float]:
+def wait_caught_up(stack, timeout: float, webhooks_pending: Callable[[], int] | None = None
+                   ) -> tuple[bool, dict[str, int], float]:
     started = time.monotonic()
     while True:
         try:
             left = backlog(stack)
+            if webhooks_pending is not None:
+                left["webhook_deliveries_pending"] = webhooks_pending()
         except (psycopg2.Error, sqlite3.Error) as exc:
             left = {"unreadable": 1, "error": str(exc)[:200]}
         if not any(v for k, v in left.items() if k != "error"):
@@ -462,6 +469,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     product = shopper.create_product(gateway, seller, stock=initial_stock, price=125000,
                                      title="Chaos batik")
     tokens = [shopper.new_buyer(gateway, "chaos") for _ in range(buyers)]
+    webhooks = chaos_webhooks.WebhookCheck(stack, seller)  # a healthy receiver of the shop
     faults = build_faults(stack)
     unknown = [n for n in fault_names if n not in faults]
     if unknown:
@@ -499,7 +507,8 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     _attribute_failures(report, load)
     log(f"chaos: load stopped after {report.duration_s}s: {report.requests}")
 
-    report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout)
+    report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout,
+                                                                   webhooks.pending)
     report.catch_up_seconds = round(waited, 2)
     if not report.caught_up:
         report.violations.append(f"workers did not catch up within {catch_up_timeout}s: "
@@ -507,6 +516,9 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     violations, report.facts = verify(stack, product["id"], initial_stock, load)
     report.violations += violations
     report.facts["paid_orders_per_client"] = len(load.paid)
+    violations, facts = webhooks.verify()
+    report.violations += violations
+    report.facts.update(facts)
     return report
 
 

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import InvalidToken
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from transaction_service.domain import webhooks as rules
@@ -159,7 +160,7 @@ def test_secret_box_encrypts_and_rotates_keys():
     assert "whsec_abc" not in token
     rotated = rules.SecretBox(f"{new_key},{old_key}")
     assert rotated.decrypt(token) == "whsec_abc"
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidToken):
         rules.SecretBox(new_key).decrypt(token)
     assert not rules.SecretBox("").configured
     with pytest.raises(ValueError):
