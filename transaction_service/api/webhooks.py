@@ -106,7 +106,7 @@ def rotate_secret(endpoint_id):
 @blp.route("/endpoints/<uuid:endpoint_id>/test", methods=["POST"])
 @blp.doc(security=_SECURITY)
 @blp.response(202, WebhookDeliverySchema)
-@problems(blp, 401, 403, 404, 429, s404=_404,
+@problems(blp, 401, 403, 404, 409, 429, s404=_404, s409="endpoint-disabled.",
           s429="Too many test sends this minute; see Retry-After.")
 def send_test(endpoint_id):
     """Queue a `webhook.test` event to this endpoint (delivered within seconds; follow it in

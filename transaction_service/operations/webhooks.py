@@ -210,6 +210,10 @@ def send_test(ctx: Context, principal: Principal, endpoint_id: str) -> dict:
         endpoint = store.get_endpoint(cursor, owner, endpoint_id)
         if endpoint is None:
             raise _not_found("endpoint", endpoint_id)
+        if endpoint["disabled"]:
+            raise Problem(409, "Endpoint disabled",
+                          "Enable the endpoint (PATCH disabled: false) before testing it.",
+                          slug="endpoint-disabled")
         if store.count_tests_since(cursor, endpoint_id, 60) >= limit:
             raise _rate_limited(f"At most {limit} test sends a minute per endpoint.", 60)
         event_id, delivery_id = store.record_test_event(cursor, endpoint_id, {
@@ -379,18 +383,21 @@ def dispatch_one(ctx: Context) -> bool:
             result = sender.send(row["url"], headers, row["body"].encode(),
                                  timeout=ctx.config.webhook_timeout_seconds,
                                  allow_private=ctx.config.webhook_allow_private_targets)
-        _record(ctx, cursor, row, result, schedule)
+        _record(cursor, row, result, schedule)
+    # The endpoint's health in a transaction of its own: this one locked only the delivery,
+    # so it can never deadlock with a DELETE of the endpoint (endpoint, then deliveries).
+    with ctx.database.transaction() as cursor:
+        _note_health(ctx, cursor, row["endpoint_id"], result.delivered)
     return True
 
 
-def _record(ctx: Context, cursor, row: dict, result: sender.AttemptResult,
+def _record(cursor, row: dict, result: sender.AttemptResult,
             schedule: tuple[int, ...]) -> None:
     store.record_attempt(cursor, row["id"], status_code=result.status_code,
                          duration_ms=result.duration_ms, error=result.error,
                          response_body=result.response_body)
     if result.delivered:
         store.finish_attempt(cursor, row["id"], delivered=True, retry_in_seconds=None)
-        store.endpoint_succeeded(cursor, row["endpoint_id"])
         return
     delay = rules.retry_delay(row["attempts"] + 1, schedule)
     store.finish_attempt(cursor, row["id"], delivered=False, retry_in_seconds=delay)
@@ -398,13 +405,20 @@ def _record(ctx: Context, cursor, row: dict, result: sender.AttemptResult,
              extra={"delivery_id": row["id"], "endpoint_id": row["endpoint_id"],
                     "status_code": result.status_code, "error": result.error,
                     "retry_in": delay})
-    failing_since = store.endpoint_failed(cursor, row["endpoint_id"])
+
+
+def _note_health(ctx: Context, cursor, endpoint_id: str, delivered: bool) -> None:
+    """Success clears the failure clock; failing everything for 5 days disables."""
+    if delivered:
+        store.endpoint_succeeded(cursor, endpoint_id)
+        return
+    failing_since, disabled = store.endpoint_failed(cursor, endpoint_id)
     after = timedelta(seconds=ctx.config.webhook_disable_after_seconds)
-    if rules.should_disable(failing_since, store.db_now(cursor), after):
+    if not disabled and rules.should_disable(failing_since, store.db_now(cursor), after):
         reason = rules.disabled_reason(failing_since)
-        store.update_endpoint(cursor, row["endpoint_id"], disabled=True,
+        store.update_endpoint(cursor, endpoint_id, disabled=True,
                               disabled_reason=reason, disabled_at="now()")
-        _audit(cursor, row["endpoint_id"], "disabled", DISPATCHER_ACTOR, {"reason": reason})
+        _audit(cursor, endpoint_id, "disabled", DISPATCHER_ACTOR, {"reason": reason})
         log.warning("webhook endpoint disabled",
-                    extra={"endpoint_id": row["endpoint_id"], "reason": reason})
+                    extra={"endpoint_id": endpoint_id, "reason": reason})
 

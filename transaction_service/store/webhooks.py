@@ -39,6 +39,9 @@ def record_event(cursor, event_type: str, data: dict | Callable[[], dict], *,
            AND (e.owner_kind = 'admin'
                 OR (e.owner_kind = 'shop' AND e.owner_id = %(shop)s)
                 OR (e.owner_kind = 'creator' AND e.owner_id = %(creator)s))
+           -- What the deliveries' foreign key takes anyway, taken now: an endpoint being
+           -- deleted meanwhile is skipped instead of failing the caller's transaction.
+           FOR KEY SHARE OF e
         """,
         {"type": event_type, "shop": shop_id, "creator": creator_id},
     )
@@ -347,17 +350,18 @@ def endpoint_succeeded(cursor, endpoint_id: str) -> None:
     )
 
 
-def endpoint_failed(cursor, endpoint_id: str) -> datetime | None:
-    """Note a failed attempt; returns since when the endpoint has failed everything."""
+def endpoint_failed(cursor, endpoint_id: str) -> tuple[datetime | None, bool]:
+    """Note a failed attempt; returns (since when the endpoint has failed everything,
+    whether it is disabled already). A deleted endpoint gives (None, True)."""
     cursor.execute(
         """
         UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now())
-         WHERE id = %s RETURNING failing_since
+         WHERE id = %s RETURNING failing_since, disabled
         """,
         (endpoint_id,),
     )
     row = cursor.fetchone()
-    return row["failing_since"] if row else None
+    return (row["failing_since"], row["disabled"]) if row else (None, True)
 
 
 def db_now(cursor) -> datetime:
