@@ -1010,6 +1010,10 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"pipeline {via}" if via == "direct" else "pipeline via gateway"
                 scenarios[name] = run_pipeline(stack, name, via, tokens, product["id"],
                                                args.pipeline_duration, roots)
+            from bench import webhooks as webhook_bench  # issue 19: webhook cost, throughput
+
+            scenarios.update(webhook_bench.run(stack, tokens, product["id"], roots, seller,
+                                               duration=args.pipeline_duration, log=log))
             sampler.stop()
             scenarios["pgbench TPC-B"] = run_pgbench(stack, args.duration)
             login_flood_result = login_flood.run(stack, tokens[0], product["id"], log=log)

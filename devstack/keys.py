@@ -19,6 +19,8 @@ SECRET_NAMES = (
     "transaction_db_password",
     "internal_token",
     "sandbox_server_key",
+    # 32 random bytes, URL-safe base64: a Fernet key for webhook secrets at rest.
+    "webhook_encryption_key",
 )
 
 

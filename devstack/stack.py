@@ -12,6 +12,7 @@ Used by `python -m devstack run` (make run) and by the test fixtures:
 
 Process names: postgres, storefront, transaction, sandbox, the workers
 (reservation-sweeper, outbox-relay, payment-expiry, auto-complete, audit-log,
+webhook-dispatcher,
 sandbox-notifier) and
 gateway. Environment variables follow docs/architecture.md.
 """
@@ -66,6 +67,7 @@ WORKERS = {
     "payment-expiry": ("transaction", "payment-expiry"),
     "auto-complete": ("transaction", "auto-complete"),
     "audit-log": ("transaction", "audit-log"),
+    "webhook-dispatcher": ("transaction", "webhook-dispatcher"),
     "sandbox-notifier": ("sandbox", "notifier"),
 }
 SETUP_STEPS = ("storefront-migrate", "transaction-migrate", "storefront-seed")
@@ -350,6 +352,9 @@ class Stack:
                     "PAYMENT_SERVER_KEY": self.secrets["sandbox_server_key"],
                     "AUDIT_LOG_VKEYS_FILE": str(self.audit_keys["log_vkeys"]),
                     "AUDIT_WITNESS_VKEYS_FILE": str(self.audit_keys["witness_vkeys"]),
+                    "WEBHOOK_ENCRYPTION_KEYS": self.secrets["webhook_encryption_key"],
+                    # Local runs and tests send webhooks to receivers on this machine.
+                    "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
                 }
             )
         elif service == "sandbox":

@@ -100,6 +100,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/admin/orders", TRANSACTION, ("POST",), "admin: refund part of an order"),
     Route("/api/v1/audit", TRANSACTION, ("GET",),
           "transparency log: checkpoints, entries with proofs, consistency, verifier keys"),
+    Route("/api/v1/webhooks/", TRANSACTION, ("GET", "POST", "PATCH", "DELETE"),
+          "webhook endpoints, test sends, deliveries"),
     # --- payment sandbox (local and compose only) --------------------------------------
     Route(
         "/sandbox/",

@@ -30,6 +30,8 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
   answer, a 5xx or a 409 retries with the same key (as a client that lost the answer
   does), every 201 for one key names the same order, and every placed order of the run is
   the one recorded on exactly one key.
+- every committed webhook event reached a healthy receiver exactly once by webhook-id,
+  signed (tools/chaos_webhooks.py; the webhook dispatcher is SIGKILLed too).
 
     python -m tools.chaos --duration 60 [--concurrency 8] [--faults a,b] [--json PATH]
 Exit status: 0 when every assertion holds.
@@ -60,7 +62,7 @@ import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
 from devstack.stack import WORKERS  # noqa: E402
-from tools import procs, shopper  # noqa: E402
+from tools import chaos_webhooks, procs, shopper  # noqa: E402
 
 PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
 SETTLED_AT_PROVIDER = ("settlement", "capture", "refund", "partial_refund")
@@ -82,6 +84,7 @@ CHAOS_ENV = {
         # Midtrans retries a notification only a few times (a 502 five, a 503 four); what
         # an outage outlasts is found by asking the provider's status.
         "PAYMENT_RECONCILE_SECONDS": "2",
+        **chaos_webhooks.CHAOS_WEBHOOK_ENV,
     },
 }
 CHAOS_RETRY_SCHEDULE = "1,1,2,2,3,5,8,13"
@@ -341,6 +344,7 @@ ALL_FAULTS = (
     "kill-process:reservation-sweeper",
     "kill-worker:storefront",
     "kill-process:auto-complete",
+    "kill-process:webhook-dispatcher",
     "kill-master:transaction",
     "restart:postgres",
 )
@@ -390,12 +394,15 @@ def backlog(stack, since: datetime | None = None) -> dict[str, int]:
     }
 
 
-def wait_caught_up(stack, timeout: float,
-                   since: datetime | None = None) -> tuple[bool, dict[str, int], float]:
+def wait_caught_up(stack, timeout: float, since: datetime | None = None,
+                   webhooks_pending: Callable[[], int] | None = None
+                   ) -> tuple[bool, dict[str, int], float]:
     started = time.monotonic()
     while True:
         try:
             left = backlog(stack, since)
+            if webhooks_pending is not None:
+                left["webhook_deliveries_pending"] = webhooks_pending()
         except (psycopg2.Error, sqlite3.Error) as exc:
             left = {"unreadable": 1, "error": str(exc)[:200]}
         if not any(v for k, v in left.items() if k != "error"):
@@ -606,6 +613,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     product = shopper.create_product(gateway, seller, stock=initial_stock, price=125000,
                                      title="Chaos batik")
     tokens = [shopper.new_buyer(gateway, "chaos") for _ in range(buyers)]
+    webhooks = chaos_webhooks.WebhookCheck(stack, seller)  # a healthy receiver of the shop
     faults = build_faults(stack)
     unknown = [n for n in fault_names if n not in faults]
     if unknown:
@@ -645,7 +653,8 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     log(f"chaos: load stopped after {report.duration_s}s: {report.requests}")
 
     report.caught_up, report.backlog_left, waited = wait_caught_up(stack, catch_up_timeout,
-                                                                   stopped_at)
+                                                                   stopped_at,
+                                                                   webhooks.pending)
     report.catch_up_seconds = round(waited, 2)
     if not report.caught_up:
         report.violations.append(f"workers did not catch up within {catch_up_timeout}s: "
@@ -654,6 +663,9 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     report.violations += violations
     report.facts["paid_orders_per_client"] = len(load.paid)
     report.facts["cancelled_paid_orders"] = len(load.cancelled)
+    violations, facts = webhooks.verify()
+    report.violations += violations
+    report.facts.update(facts)
     return report
 
 

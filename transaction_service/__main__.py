@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     # Commands and workers run one loop on one thread: one connection, not a web pool
     # (four idle Postgres backends per worker process otherwise).
     database = make_database(replace(config, db_pool_min=1, db_pool_max=2))
+    if getattr(args, "name", None) == "webhook-dispatcher":  # one connection per sender thread
+        database = make_database(replace(config, db_pool_min=1,
+                                         db_pool_max=config.webhook_dispatch_concurrency + 1))
     if args.command == "migrate":
         applied = migrations.apply(database, MIGRATIONS_DIR)
         print(f"applied {len(applied)} migration(s): {', '.join(m.name for m in applied) or '-'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from servicekit.config import env_float, env_int, env_str
+from servicekit.config import env_bool, env_float, env_int, env_str
 
 
 @dataclass(frozen=True)
@@ -91,4 +91,36 @@ class Config:
     )
     audit_checkpoint_interval_seconds: float = field(
         default_factory=lambda: env_float("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 3.0)
+    )
+    # Webhooks (DESIGN.md §13). Keys that encrypt endpoint secrets at rest (comma-separated,
+    # the first encrypts); without one, endpoints cannot be registered.
+    webhook_encryption_keys: str = field(
+        default_factory=lambda: env_str("WEBHOOK_ENCRYPTION_KEYS", "")
+    )
+    # Local development and tests only: allow http:// and loopback/private targets.
+    webhook_allow_private_targets: bool = field(
+        default_factory=lambda: env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+    )
+    webhook_timeout_seconds: float = field(
+        default_factory=lambda: env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+    )
+    # Seconds between attempts (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    webhook_retry_schedule: str = field(
+        default_factory=lambda: env_str("WEBHOOK_RETRY_SCHEDULE",
+                                        "5,300,1800,7200,18000,36000,36000")
+    )
+    webhook_disable_after_seconds: int = field(
+        default_factory=lambda: env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 86400)
+    )
+    # Rate limits: registrations per owner per hour, test sends per endpoint per minute.
+    webhook_registrations_per_hour: int = field(
+        default_factory=lambda: env_int("WEBHOOK_REGISTRATIONS_PER_HOUR", 20)
+    )
+    webhook_tests_per_minute: int = field(
+        default_factory=lambda: env_int("WEBHOOK_TESTS_PER_MINUTE", 5)
+    )
+    webhook_max_endpoints: int = field(default_factory=lambda: env_int("WEBHOOK_MAX_ENDPOINTS", 20))
+    # Deliveries a dispatcher process sends at once (one slow receiver does not stall the rest).
+    webhook_dispatch_concurrency: int = field(
+        default_factory=lambda: env_int("WEBHOOK_DISPATCH_CONCURRENCY", 8)
     )

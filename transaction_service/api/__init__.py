@@ -8,9 +8,9 @@ from ..domain.orders import IllegalTransition
 
 
 def register_blueprints(app, api) -> None:
-    from . import admin, audit, checkout, notifications, orders, refunds, sellers
+    from . import admin, audit, checkout, notifications, orders, refunds, sellers, webhooks
 
-    for module in (checkout, orders, notifications, sellers, admin, refunds, audit):
+    for module in (checkout, orders, notifications, sellers, admin, refunds, audit, webhooks):
         api.register_blueprint(module.blp)
 
     @app.errorhandler(IllegalTransition)

@@ -11,6 +11,7 @@ _DESCRIPTIONS = {
     404: "No such order visible to the caller.",
     409: "Conflict: illegal state transition, insufficient stock, or key in use.",
     422: "Validation failed; `errors` names the fields.",
+    429: "Rate limited; see Retry-After.",
     503: "A service this request depends on is unavailable; see Retry-After.",
 }
 

@@ -17,6 +17,7 @@ from servicekit.pagination import PageArgsSchema
 from ..domain import refunds as refund_rules
 from ..domain.money import CURRENCY, money
 from ..domain.orders import OrderStatus
+from ..domain.webhooks import EVENT_TYPES as WEBHOOK_EVENT_TYPES
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -405,3 +406,90 @@ def present_order(order: dict) -> dict:
             "provider_transaction_id": payment["provider_transaction_id"],
         },
     }
+
+
+# --- webhooks (DESIGN.md §13) ---------------------------------------------------------------
+
+_WEBHOOK_EVENT_CHOICES = [*WEBHOOK_EVENT_TYPES, "*"]
+
+
+class WebhookEndpointCreateSchema(ma.Schema):
+    url = Text(required=True, validate=ma.validate.Length(min=8, max=2048),
+               metadata={"example": "https://example.com/etalase/webhooks"})
+    events = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(_WEBHOOK_EVENT_CHOICES)),
+        required=True, validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": "Event types to receive, or [\"*\"] for every event.",
+                  "example": ["order.paid", "order.shipped"]},
+    )
+    description = Text(load_default="", validate=ma.validate.Length(max=200))
+
+
+class WebhookEndpointUpdateSchema(ma.Schema):
+    url = Text(validate=ma.validate.Length(min=8, max=2048))
+    events = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(_WEBHOOK_EVENT_CHOICES)),
+        validate=ma.validate.Length(min=1, max=50),
+    )
+    description = Text(validate=ma.validate.Length(max=200))
+    # JSON true/false only (not "yes" or 1).
+    disabled = ma.fields.Boolean(truthy={True}, falsy={False})
+
+
+class WebhookEndpointSchema(ma.Schema):
+    id = ma.fields.String()
+    url = ma.fields.String()
+    events = ma.fields.List(ma.fields.String())
+    description = ma.fields.String()
+    owner_kind = ma.fields.String(metadata={"description": "shop | creator | admin"})
+    disabled = ma.fields.Boolean()
+    disabled_reason = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Why it is disabled (by its owner, or automatically after "
+                                 "failing every delivery for 5 days)."})
+    disabled_at = UtcDateTime(allow_none=True)
+    failing_since = UtcDateTime(allow_none=True)
+    previous_secret_expires_at = UtcDateTime(
+        allow_none=True,
+        metadata={"description": "Until then the previous secret also signs (after a "
+                                 "rotation)."})
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class WebhookEndpointWithSecretSchema(WebhookEndpointSchema):
+    secret = ma.fields.String(
+        metadata={"description": "whsec_ + base64: shown only in this answer.",
+                  "example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+
+
+class WebhookEndpointPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(WebhookEndpointSchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class WebhookAttemptSchema(ma.Schema):
+    attempted_at = UtcDateTime()
+    status_code = ma.fields.Integer(allow_none=True)
+    duration_ms = ma.fields.Integer()
+    error = ma.fields.String(allow_none=True)
+    response_body = ma.fields.String(allow_none=True,
+                                     metadata={"description": "At most 1 KiB."})
+
+
+class WebhookDeliverySchema(ma.Schema):
+    id = ma.fields.String()
+    event_id = ma.fields.String(metadata={"description": "The webhook-id header."})
+    event_type = ma.fields.String(metadata={"example": "order.paid"})
+    endpoint_id = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "pending | delivered | failed"})
+    attempts = ma.fields.Integer()
+    next_attempt_at = UtcDateTime(allow_none=True)
+    delivered_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    attempt_log = ma.fields.List(ma.fields.Nested(WebhookAttemptSchema))
+
+
+class WebhookDeliveryPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(WebhookDeliverySchema))
+    next_cursor = ma.fields.String(allow_none=True)

@@ -24,6 +24,7 @@ from servicekit.problems import Problem
 
 from ..domain import ledger
 from ..domain.money import MAX_AMOUNT, money
+from ..operations import webhooks as webhook_operations
 from ..store import ledger as ledger_store
 from ..store import payouts as payouts_store
 from . import idempotency
@@ -301,6 +302,7 @@ def _create_payout(user: Principal, shop_id: str, body: dict):
                 requested_by=user.account_id,
                 bank_account=body.get("bank_account"),
             )
+            webhook_operations.payout_event(cursor, row)
     except payouts_store.InsufficientBalance as exc:
         raise Problem(
             409,

@@ -31,6 +31,7 @@ from ..domain.orders import OrderStatus, payment_deadline
 from ..store import idempotency as idempotency_store
 from ..store import orders as order_store
 from ..store import outbox
+from . import webhooks
 from .common import audit, move
 
 log = logging.getLogger("transaction.checkout")
@@ -181,6 +182,7 @@ def _place(ctx: Context, request: CheckoutRequest, order_id: str, snapshot: dict
             cursor, request.idempotency, order_id
         ):
             raise _KeyTakenOver()
+        webhooks.order_event(cursor, "order.created", order)
         audit(
             cursor, order_id, "order.placed", actor=actor,
             data={

@@ -15,6 +15,7 @@ from ..store import audit as audit_store
 from ..store import ledger as ledger_store
 from ..store import orders as order_store
 from ..store import refunds as refund_store
+from . import webhooks
 
 log = logging.getLogger("transaction.orders")
 
@@ -65,6 +66,7 @@ def move(cursor, order: dict, target: str, *, actor: str | None, stamp: dict | N
         actor=actor,
         data={"from": order["status"], "to": str(new_status), **(data or {})},
     )
+    webhooks.order_status_event(cursor, order, new_status)
     log.info(
         "order transition",
         extra={"order_id": order["id"], "from": order["status"], "to": str(new_status)},

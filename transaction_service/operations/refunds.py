@@ -37,6 +37,7 @@ from ..domain.orders import OrderStatus
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import refunds as refund_store
+from . import webhooks
 from .common import audit, lock_visible_order, move, post_ledger
 
 log = logging.getLogger("transaction.refunds")
@@ -151,6 +152,7 @@ def provider_confirmed(cursor, refund_row: dict, *, actor: str,
     audit(cursor, refund_row["order_id"], "refund.succeeded", actor=actor,
           data={"refund_id": refund_row["id"], "refund_key": refund_row["refund_key"],
                 "amount": int(refund_row["amount"]), "method": rules.PROVIDER})
+    webhooks.refund_event(cursor, refund_row["order_id"], int(refund_row["amount"]))
     return True
 
 
@@ -351,4 +353,5 @@ def complete_manual(ctx: Context, refund_id: str, principal: Principal, *,
         audit(cursor, row["order_id"], "refund.completed", actor=principal.account_id,
               data={"refund_id": refund_id, "amount": int(row["amount"]),
                     "transfer_reference": transfer_reference, "method": rules.MANUAL})
+        webhooks.refund_event(cursor, row["order_id"], int(row["amount"]))
         return row

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..context import Context
 from ..operations import audit_log, lifecycle, notifications
+from ..operations import webhooks as webhook_operations
 from ..store import idempotency
 from .outbox_relay import relay_once
 
@@ -34,9 +35,14 @@ def audit_log_worker(ctx: Context) -> int:
     return audit_log.step(ctx)
 
 
+def webhook_dispatcher(ctx: Context) -> int:
+    return webhook_operations.dispatch_due(ctx)
+
+
 WORKERS: dict[str, Callable[[Context], int]] = {
     "outbox-relay": outbox_relay,
     "payment-expiry": payment_expiry,
     "auto-complete": auto_complete,
     "audit-log": audit_log_worker,
+    "webhook-dispatcher": webhook_dispatcher,
 }

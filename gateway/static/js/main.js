@@ -12,6 +12,7 @@ import { loginView } from './views/login.js';
 import { orderView, ordersView } from './views/orders.js';
 import { productView } from './views/product.js';
 import { sellerView } from './views/seller.js';
+import { webhooksView } from './views/webhooks.js';
 
 const ROUTES = [
   { pattern: /^\/feed$/, view: feedView, nav: 'feed' },
@@ -23,6 +24,7 @@ const ROUTES = [
   { pattern: /^\/orders$/, view: ordersView, nav: 'orders' },
   { pattern: /^\/orders\/([\w-]+)$/, view: orderView, nav: 'orders', params: ['id'] },
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },
+  { pattern: /^\/seller\/webhooks$/, view: webhooksView, nav: 'webhooks' },
 ];
 
 const viewEl = document.getElementById('view');
@@ -180,6 +182,7 @@ function renderNav() {
   }
   if (signedIn && session.hasRole('seller')) {
     items.push(navItem('seller', '#/seller', 'To ship'));
+    items.push(navItem('webhooks', '#/seller/webhooks', 'Webhooks'));
   }
   if (signedIn) {
     const account = session.account();
