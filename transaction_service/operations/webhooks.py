@@ -386,8 +386,10 @@ def dispatch_one(ctx: Context) -> bool:
         _record(cursor, row, result, schedule)
     # The endpoint's health in a transaction of its own: this one locked only the delivery,
     # so it can never deadlock with a DELETE of the endpoint (endpoint, then deliveries).
-    with ctx.database.transaction() as cursor:
-        _note_health(ctx, cursor, row["endpoint_id"], result.delivered)
+    # A healthy endpoint that succeeded again has nothing to note.
+    if not (result.delivered and row["failing_since"] is None):
+        with ctx.database.transaction() as cursor:
+            _note_health(ctx, cursor, row["endpoint_id"], result.delivered)
     return True
 
 
