@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from ..operations.checkout import CheckoutRequest, place_order
+from ..operations.common import visible_order
 from .auth import principal_with_role
 from .context import ctx
 from .docs import problems
@@ -42,13 +43,18 @@ blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
 @idempotent
 def checkout(body):
     """Buyer only. Items of one shop; the storefront's prices are authoritative. A retry
-    with the same Idempotency-Key and body replays the first answer."""
+    with the same Idempotency-Key and body replays the first answer.
+
+    A line's `content_id` credits the creator of that video or live session (it must tag
+    the product: 422 otherwise); a line without one takes its cart item's attribution
+    (the last content it was added from, within 7 days)."""
     buyer = principal_with_role("buyer")
     order = place_order(
         ctx(),
         CheckoutRequest(
             buyer_id=buyer.account_id,
-            items=[{"product_id": i["product_id"], "quantity": i["quantity"]}
+            items=[{"product_id": i["product_id"], "quantity": i["quantity"],
+                    **({"content_id": i["content_id"]} if i.get("content_id") else {})}
                    for i in body["items"]],
             shipping_address=body["shipping_address"],
             payment_method=body["payment_method"],
@@ -57,7 +63,7 @@ def checkout(body):
     # OrderSchema presents the order; the payment row carries the instruction fields.
     payment = order.get("payment") or {}
     return {
-        "order": order,
+        "order": visible_order(order, buyer),
         "payment": {
             "method": payment.get("method"),
             "va_number": payment.get("va_number"),

@@ -73,14 +73,18 @@ def save_snapshot(
     )
     cursor.execute("DELETE FROM order_items WHERE order_id = %s", (order_id,))
     for position, item in enumerate(items):
+        attribution = item.get("attribution") or {}
         cursor.execute(
             """
             INSERT INTO order_items
-                (order_id, position, product_id, title, quantity, unit_price, line_total)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
+                (order_id, position, product_id, title, quantity, unit_price, line_total,
+                 content_id, creator_id, commission_rate_bps, commission)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             """,
             (order_id, position, item["product_id"], item["title"], item["quantity"],
-             item["unit_price"], item["line_total"]),
+             item["unit_price"], item["line_total"], attribution.get("content_id"),
+             attribution.get("creator_id"), attribution.get("commission_rate_bps"),
+             attribution.get("commission")),
         )
 
 
@@ -165,14 +169,15 @@ def _attach_details(cursor, orders: list[dict]) -> None:
     ids = [order["id"] for order in orders]
     cursor.execute(
         """
-        SELECT order_id::text AS order_id, product_id, title, quantity, unit_price, line_total
+        SELECT order_id::text AS order_id, product_id, title, quantity, unit_price, line_total,
+               content_id, creator_id, commission_rate_bps, commission
           FROM order_items WHERE order_id = ANY(%s::uuid[]) ORDER BY order_id, position
         """,
         (ids,),
     )
     items: dict[str, list] = {}
     for row in cursor.fetchall():
-        items.setdefault(row.pop("order_id"), []).append(row)
+        items.setdefault(row.pop("order_id"), []).append(_with_attribution(row))
     cursor.execute(
         f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY(%s::uuid[])", (ids,)
     )
@@ -180,6 +185,29 @@ def _attach_details(cursor, orders: list[dict]) -> None:
     for order in orders:
         order["items"] = items.get(order["id"], [])
         order["payment"] = payments.get(order["id"])
+
+
+def order_items(cursor, order_id: str) -> list[dict]:
+    """One order's item snapshot with each line's `attribution`, in position order."""
+    cursor.execute(
+        """
+        SELECT product_id, title, quantity, unit_price, line_total,
+               content_id, creator_id, commission_rate_bps, commission
+          FROM order_items WHERE order_id = %s ORDER BY position
+        """,
+        (order_id,),
+    )
+    return [_with_attribution(dict(row)) for row in cursor.fetchall()]
+
+
+def _with_attribution(row: dict) -> dict:
+    """Fold the attribution columns of an item row into `attribution` (None if none)."""
+    keys = ("content_id", "creator_id", "commission_rate_bps", "commission")
+    values = {key: row.pop(key) for key in keys}
+    row["attribution"] = None if values["content_id"] is None else {
+        **values, "commission": int(values["commission"]),
+    }
+    return row
 
 
 # --- payments -------------------------------------------------------------------------
