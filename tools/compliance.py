@@ -224,6 +224,8 @@ MARKETPLACE_PROBES = (
     "/api/v1/sellers/me/balance",
     "/api/v1/sellers/me/ledger",
     "/api/v1/sellers/me/payouts",
+    "/api/v1/creators/me/balance",
+    "/api/v1/creators/me/payouts",
     "/api/v1/admin/audit/verify",
     "/sandbox/v2/00000000-0000-0000-0000-000000000000/pay",
 )

@@ -8,9 +8,9 @@ from ..domain.orders import IllegalTransition
 
 
 def register_blueprints(app, api) -> None:
-    from . import admin, checkout, notifications, orders, sellers
+    from . import admin, checkout, creators, notifications, orders, sellers
 
-    for module in (checkout, orders, notifications, sellers, admin):
+    for module in (checkout, orders, notifications, sellers, creators, admin):
         api.register_blueprint(module.blp)
 
     @app.errorhandler(IllegalTransition)
