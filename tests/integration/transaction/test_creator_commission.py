@@ -7,9 +7,11 @@ from __future__ import annotations
 import uuid
 
 import psycopg2
+import psycopg2.extras
 import pytest
 
 from tools.shopper import DEMO_PASSWORD
+from transaction_service.store import invariants
 
 RATE = 1000  # 10 %
 
@@ -163,6 +165,32 @@ def test_cart_attribution_sells_settles_and_pays_out_the_creator(market, creator
     assert balance["available"] == 500 and balance["paid_out"] == commission - 500
     listed = market.get("/api/v1/creators/me/payouts", token=creator_token).json()["data"]
     assert [p["id"] for p in listed] == [paid.json()["id"]]
+    assert _invariant_violations(market) == []
+
+
+def _invariant_violations(market) -> list[str]:
+    with psycopg2.connect(market.dsn) as conn, conn.cursor(
+        cursor_factory=psycopg2.extras.RealDictCursor
+    ) as cursor:
+        found = invariants.check(cursor)
+    conn.close()
+    return found
+
+
+def test_invariants_catch_a_commission_above_its_line(market, creator):
+    creator_token, _ = creator
+    product = _product(market)
+    content = _content(market, creator_token, [product])
+    order = market.checkout([{"product_id": product, "quantity": 1, "content_id": content}],
+                            token=market.new_buyer()).json()["order"]
+    market.execute("UPDATE order_items SET commission = commission + 1 WHERE order_id = %s",
+                   (order["id"],))
+    try:
+        assert any(order["id"] in v and "commission" in v for v in _invariant_violations(market))
+    finally:
+        market.execute("UPDATE order_items SET commission = commission - 1 WHERE order_id = %s",
+                       (order["id"],))
+    assert not any(order["id"] in v for v in _invariant_violations(market))
 
 
 def test_checkout_line_content_wins_and_two_creators_share_an_order(market):
