@@ -7,6 +7,7 @@ import * as session from './session.js';
 import { errorBox, pageTitle } from './ui.js';
 import { cartView } from './views/cart.js';
 import { checkoutView } from './views/checkout.js';
+import { creatorView } from './views/creator.js';
 import { contentView, feedView } from './views/feed.js';
 import { loginView } from './views/login.js';
 import { orderView, ordersView } from './views/orders.js';
@@ -23,6 +24,7 @@ const ROUTES = [
   { pattern: /^\/orders$/, view: ordersView, nav: 'orders' },
   { pattern: /^\/orders\/([\w-]+)$/, view: orderView, nav: 'orders', params: ['id'] },
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },
+  { pattern: /^\/creator$/, view: creatorView, nav: 'creator' },
 ];
 
 const viewEl = document.getElementById('view');
@@ -180,6 +182,9 @@ function renderNav() {
   }
   if (signedIn && session.hasRole('seller')) {
     items.push(navItem('seller', '#/seller', 'To ship'));
+  }
+  if (signedIn && session.hasRole('creator')) {
+    items.push(navItem('creator', '#/creator', 'Earnings'));
   }
   if (signedIn) {
     const account = session.account();
