@@ -83,8 +83,11 @@ class Outcome:
 class CheckoutPayLoad:
     """`concurrency` buyers in threads, each looping checkout -> pay until stopped."""
 
-    def __init__(self, gateway: str, tokens: list[str], product_id: str, concurrency: int):
+    def __init__(self, gateway: str, tokens: list[str], product_id: str, concurrency: int,
+                 content_id: str | None = None):
         self.gateway = gateway
+        # Every other buyer buys from a creator's live: commissions join the load.
+        self.content_id = content_id
         self.tokens = tokens
         self.product_id = product_id
         self.concurrency = concurrency
@@ -136,9 +139,10 @@ class CheckoutPayLoad:
         session = requests.Session()
         token = self.tokens[n % len(self.tokens)]
         sandbox = f"{self.gateway}/sandbox"
+        content_id = self.content_id if n % 2 else None
         while not self._stop.is_set():
             response = self._call("checkout", lambda: shopper.checkout(
-                session, self.gateway, token, self.product_id))
+                session, self.gateway, token, self.product_id, content_id=content_id))
             if response is None or response.status_code != 201:
                 self._stop.wait(0.2)  # a failing system is not hammered in a tight loop
                 continue
@@ -406,7 +410,12 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         violations.append(f"... and {len(not_problems) - 10} more non-problem failures")
 
     order_states = Counter(status for status, placed, _p in orders.values() if placed)
+    (attributed_lines,), = _pg_rows(tx, """
+        SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id
+        WHERE i.product_id = %s AND i.creator_id IS NOT NULL AND o.placed_at IS NOT NULL
+        """, (product_id,))
     facts = {
+        "attributed_lines": attributed_lines,
         "initial_stock": initial_stock,
         "stock": stock,
         "reserved_active": active,
@@ -460,7 +469,8 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     seller = shopper.login(gateway, shopper.DEMO_SELLER)
     initial_stock = 100_000
     product = shopper.create_product(gateway, seller, stock=initial_stock, price=125000,
-                                     title="Chaos batik")
+                                     title="Chaos batik", commission_rate_bps=1500)
+    content_id = shopper.creator_content(gateway, [product["id"]], "chaos")
     tokens = [shopper.new_buyer(gateway, "chaos") for _ in range(buyers)]
     faults = build_faults(stack)
     unknown = [n for n in fault_names if n not in faults]
@@ -468,7 +478,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
         raise SystemExit(f"unknown fault(s) {unknown}; known: {', '.join(faults)}")
 
     report = ChaosReport(datetime.now(UTC).isoformat(timespec="seconds"), duration, concurrency)
-    load = CheckoutPayLoad(gateway, tokens, product["id"], concurrency)
+    load = CheckoutPayLoad(gateway, tokens, product["id"], concurrency, content_id)
     t0 = time.monotonic()
     load.start()
     # Faults spread evenly; the first after a short warm-up, the rest each in its own slot.
