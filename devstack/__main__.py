@@ -46,6 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         print(f"devstack: starting Etalase (data in {stack.data_dir}) ...", flush=True)
         stack.start()
+        _seed_demo_orders(stack, args)
         _print_summary(stack, args)
         reported: set[str] = set()
         while True:
@@ -70,6 +71,22 @@ def _run(args: argparse.Namespace) -> int:
         stack.stop()
         if stopping:
             print("devstack: stopped.", flush=True)
+
+
+def _seed_demo_orders(stack, args) -> None:
+    """Creator-attributed orders for the demo (through the public API, once per data dir);
+    needs the sandbox route and the workers. A failure is reported, never fatal."""
+    if args.no_sandbox or args.no_workers:
+        return
+    from tools.demo_orders import seed_once
+
+    try:
+        placed = seed_once(stack.urls.gateway, stack.data_dir)
+    except Exception as exc:  # noqa: BLE001 - the demo must not stop the system starting
+        print(f"devstack: demo orders not placed: {exc}", file=sys.stderr, flush=True)
+        return
+    if placed:
+        print(f"devstack: placed {len(placed)} demo orders from creators' content", flush=True)
 
 
 def _print_summary(stack, args) -> None:

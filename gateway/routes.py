@@ -94,6 +94,8 @@ ROUTES: tuple[Route, ...] = (
         "payment provider notifications (signature, no JWT)",
     ),
     Route("/api/v1/sellers/me/", TRANSACTION, ("GET", "POST"), "balance, ledger, payouts"),
+    Route("/api/v1/creators/me/", TRANSACTION, ("GET", "POST"),
+          "creators' commission: balance, ledger, payouts, earnings"),
     Route("/api/v1/admin/", TRANSACTION, ("GET",), "admin: audit chain verification"),
     Route("/api/v1/admin/manual-refunds", TRANSACTION, ("GET", "POST"),
           "admin: the manual refund queue (list, record a transfer)"),

@@ -38,6 +38,10 @@ class Config:
     sweeper_grace_seconds: int = field(
         default_factory=lambda: env_int("SWEEPER_GRACE_SECONDS", 600)
     )
+    # A cart item's content attribution counts at checkout for this long (DESIGN.md §11).
+    attribution_window_seconds: int = field(
+        default_factory=lambda: env_int("ATTRIBUTION_WINDOW_SECONDS", 7 * 24 * 3600)
+    )
     sweeper_batch_size: int = field(default_factory=lambda: env_int("SWEEPER_BATCH_SIZE", 100))
     # The witness of the marketplace's transparency log (DESIGN.md §9): its own cosigning
     # key, and the log's verifier keys (C2SP vkey lines, current and retired) and origin.

@@ -118,8 +118,19 @@ PRODUCTS = [
      "description": "Lapis legit wisman butter, 18 lapis, harum kayu manis dan cengkih. "
                     "Dipanggang sesuai pesanan."},
 ]
+# Commission offered to creators (basis points), so the feed's content earns something.
+COMMISSION_RATES_BPS = {
+    "kemeja-batik-parang": 1000,
+    "kain-batik-tulis-sogan": 800,
+    "dress-batik-kawung": 1200,
+    "kopi-arabika-gayo": 1500,
+    "paket-v60-kintamani": 1000,
+    "sambal-roa": 2000,
+    "lapis-legit": 500,
+}
 for _age, _product in enumerate(PRODUCTS):
     _product["id"] = _id("product", _product["slug"])
+    _product["commission_rate_bps"] = COMMISSION_RATES_BPS.get(_product["slug"], 0)
     _product["images"] = _img(_product["slug"])
     _product["age_hours"] = 24 * 14 - _age  # created over the last two weeks, in order
 

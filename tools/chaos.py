@@ -105,8 +105,11 @@ class Outcome:
 class CheckoutPayLoad:
     """`concurrency` buyers in threads, each looping checkout -> pay until stopped."""
 
-    def __init__(self, gateway: str, tokens: list[str], product_id: str, concurrency: int):
+    def __init__(self, gateway: str, tokens: list[str], product_id: str, concurrency: int,
+                 content_id: str | None = None):
         self.gateway = gateway
+        # Every other buyer buys from a creator's live: commissions join the load.
+        self.content_id = content_id
         self.tokens = tokens
         self.product_id = product_id
         self.concurrency = concurrency
@@ -161,6 +164,7 @@ class CheckoutPayLoad:
         token = self.tokens[n % len(self.tokens)]
         sandbox = f"{self.gateway}/sandbox"
         key, key_deadline = None, 0.0
+        content_id = self.content_id if n % 2 else None
         rounds, cancel, method = 0, False, "bank_transfer"
         while not self._stop.is_set():
             if key is None or time.monotonic() > key_deadline:
@@ -170,7 +174,8 @@ class CheckoutPayLoad:
                 cancel = rounds % CANCEL_EVERY == 0
                 method = "ewallet" if cancel and (rounds // CANCEL_EVERY) % 2 else "bank_transfer"
             response = self._call("checkout", lambda k=key, m=method: shopper.checkout(
-                session, self.gateway, token, self.product_id, key=k, method=m))
+                session, self.gateway, token, self.product_id, key=k, method=m,
+                content_id=content_id))
             if response is None or response.status_code != 201:
                 if response is not None and response.status_code < 500 and (
                         response.status_code != 409 or "idempotency" not in response.text):
@@ -557,7 +562,12 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         violations.append(f"... and {len(not_problems) - 10} more non-problem failures")
 
     order_states = Counter(status for status, placed, _p in orders.values() if placed)
+    (attributed_lines,), = _pg_rows(tx, """
+        SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id
+        WHERE i.product_id = %s AND i.creator_id IS NOT NULL AND o.placed_at IS NOT NULL
+        """, (product_id,))
     facts = {
+        "attributed_lines": attributed_lines,
         "initial_stock": initial_stock,
         "stock": stock,
         "reserved_active": active,
@@ -611,7 +621,8 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     seller = shopper.login(gateway, shopper.DEMO_SELLER)
     initial_stock = 100_000
     product = shopper.create_product(gateway, seller, stock=initial_stock, price=125000,
-                                     title="Chaos batik")
+                                     title="Chaos batik", commission_rate_bps=1500)
+    content_id = shopper.creator_content(gateway, [product["id"]], "chaos")
     tokens = [shopper.new_buyer(gateway, "chaos") for _ in range(buyers)]
     webhooks = chaos_webhooks.WebhookCheck(stack, seller)  # a healthy receiver of the shop
     faults = build_faults(stack)
@@ -620,7 +631,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
         raise SystemExit(f"unknown fault(s) {unknown}; known: {', '.join(faults)}")
 
     report = ChaosReport(datetime.now(UTC).isoformat(timespec="seconds"), duration, concurrency)
-    load = CheckoutPayLoad(gateway, tokens, product["id"], concurrency)
+    load = CheckoutPayLoad(gateway, tokens, product["id"], concurrency, content_id)
     t0 = time.monotonic()
     load.start()
     # Faults spread evenly; the first after a short warm-up, the rest each in its own slot.

@@ -235,6 +235,8 @@ MARKETPLACE_PROBES = (
     "/api/v1/sellers/me/balance",
     "/api/v1/sellers/me/ledger",
     "/api/v1/sellers/me/payouts",
+    "/api/v1/creators/me/balance",
+    "/api/v1/creators/me/payouts",
     "/api/v1/admin/audit/verify",
     "/api/v1/audit/checkpoint",
     "/api/v1/audit/entries/0",

@@ -58,12 +58,12 @@ def new_buyer(base: str, label: str = "bench") -> str:
 
 
 def create_product(base: str, seller_token: str, *, stock: int, price: int = 150000,
-                   title: str | None = None) -> dict:
+                   title: str | None = None, commission_rate_bps: int = 0) -> dict:
     response = requests.post(
         f"{base}/api/v1/products",
         headers={"Authorization": f"Bearer {seller_token}"},
         json={"title": title or f"Bench batik {uuid.uuid4().hex[:8]}", "price": price,
-              "stock": stock},
+              "stock": stock, "commission_rate_bps": commission_rate_bps},
         timeout=30,
     )
     if response.status_code != 201:
@@ -71,13 +71,35 @@ def create_product(base: str, seller_token: str, *, stock: int, price: int = 150
     return response.json()
 
 
+def creator_content(base: str, product_ids: list[str], label: str = "bench") -> str:
+    """A fresh creator's video tagging the products; returns the content id."""
+    session = requests.Session()
+    email = f"{label}-creator-{uuid.uuid4().hex[:12]}@etalase.test"
+    response = _post_with_rate_limit(session, f"{base}/api/v1/auth/register", {
+        "email": email, "password": DEMO_PASSWORD, "name": "Bench Creator", "role": "creator"})
+    if response.status_code != 201:
+        raise ApiError(f"register {email}: {response.status_code} {response.text[:300]}")
+    token = login(base, email, session=session)
+    response = session.post(
+        f"{base}/api/v1/contents", headers={"Authorization": f"Bearer {token}"}, timeout=30,
+        json={"kind": "live", "title": f"{label} live", "product_ids": product_ids,
+              "media_url": "https://live.etalase.test/streams/bench.m3u8"})
+    if response.status_code != 201:
+        raise ApiError(f"create content: {response.status_code} {response.text[:300]}")
+    return response.json()["id"]
+
+
 def checkout(session: requests.Session, base: str, token: str, product_id: str, *,
              key: str | None = None, timeout: float = 30,
-             method: str = "bank_transfer") -> requests.Response:
+             method: str = "bank_transfer",
+             content_id: str | None = None) -> requests.Response:
+    line = {"product_id": product_id, "quantity": 1}
+    if content_id:
+        line["content_id"] = content_id  # bought from a creator's content
     return session.post(
         f"{base}/api/v1/checkout",
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key or str(uuid.uuid4())},
-        json={"items": [{"product_id": product_id, "quantity": 1}],
+        json={"items": [line],
               "shipping_address": ADDRESS, "payment_method": method},
         timeout=timeout,
     )

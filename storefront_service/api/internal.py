@@ -78,14 +78,24 @@ def account_status(account_id):
 @problem_doc(blp, 401, 404, 409, 422)
 def reserve(body):
     """Atomically take stock for every item (all from one shop) or none; idempotent on
-    `order_id`. Repeated product ids are merged by adding their quantities."""
+    `order_id`. Repeated product ids are merged by adding their quantities.
+
+    Each line answers its `attribution` `{content_id, creator_id, commission_rate_bps}` or
+    null: the item's `content_id` (it must tag the product and not be the buyer's own,
+    else 422), else the buyer's cart attribution within ATTRIBUTION_WINDOW_SECONDS. It is
+    decided once and frozen: a repeat answers the same, whatever changed since."""
     items = rules.merge_items([(str(i["product_id"]), i["quantity"]) for i in body["items"]])
+    # A product listed twice with contents: the last one named wins (last touch).
+    content_ids = {str(i["product_id"]): str(i["content_id"])
+                   for i in body["items"] if i.get("content_id")}
     reservation, created = reservations.reserve(
         database(),
         order_id=str(body["order_id"]),
         buyer_id=str(body["buyer_id"]),
         items=dict(items),
         ttl_seconds=config().reservation_ttl_seconds,
+        content_ids=content_ids,
+        attribution_window_seconds=config().attribution_window_seconds,
     )
     return reservation, 201 if created else 200
 

@@ -14,6 +14,7 @@ from marshmallow import fields, validate
 
 from servicekit.pagination import PageArgsSchema
 
+from ..domain import attribution as attribution_rules
 from ..domain import cart as cart_rules
 from ..domain.money import money
 
@@ -217,6 +218,12 @@ class ProductCreateSchema(StrictSchema):
     stock = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_STOCK))
     status = fields.String(load_default="active", validate=validate.OneOf(PRODUCT_STATUSES))
     images = fields.List(HttpUrl(), load_default=list, validate=validate.Length(max=10))
+    commission_rate_bps = StrictInt(
+        load_default=0,
+        validate=validate.Range(min=0, max=attribution_rules.MAX_COMMISSION_RATE_BPS),
+        metadata={"description": "Commission offered to creators whose content sells it, in "
+                                 "basis points (0-8000; 0 = not offered).", "example": 1000},
+    )
 
 
 class ProductPatchSchema(StrictSchema):
@@ -226,6 +233,11 @@ class ProductPatchSchema(StrictSchema):
     stock = StrictInt(validate=validate.Range(min=0, max=MAX_STOCK))
     status = fields.String(validate=validate.OneOf(PRODUCT_STATUSES))
     images = fields.List(HttpUrl(), validate=validate.Length(max=10))
+    commission_rate_bps = StrictInt(
+        validate=validate.Range(min=0, max=attribution_rules.MAX_COMMISSION_RATE_BPS),
+        metadata={"description": "Commission offered to creators whose content sells it, in "
+                                 "basis points (0-8000; 0 = not offered).", "example": 1000},
+    )
 
     @ma.validates_schema
     def _not_empty(self, data, **kwargs):
@@ -244,6 +256,9 @@ class ProductSchema(ma.Schema):
     in_stock = fields.Function(lambda row: row["stock"] > 0, metadata={"type": "boolean"})
     status = fields.String()
     images = fields.List(fields.String())
+    commission_rate_bps = fields.Integer(
+        metadata={"description": "Commission offered to creators (basis points; 0 = none)."}
+    )
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 
@@ -325,6 +340,20 @@ class CartItemPutSchema(StrictSchema):
         validate=validate.Range(min=1, max=cart_rules.MAX_QUANTITY),
         metadata={"example": 2},
     )
+    content_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The video or live session the product was added from "
+                                 "(must tag it); the last one wins for 7 days."},
+    )
+
+
+class CartAttributionSchema(ma.Schema):
+    content_id = fields.UUID()
+    content_kind = fields.String(metadata={"description": "video | live"})
+    content_title = fields.String()
+    creator = fields.Dict(metadata={"description": "The creator.", **PERSON_DOC})
+    attributed_at = UtcDateTime()
 
 
 class CartItemSchema(ma.Schema):
@@ -346,6 +375,11 @@ class CartItemSchema(ma.Schema):
         metadata={"description": "inactive | out_of_stock | insufficient_stock | null"},
     )
     line_total = money_field()
+    attribution = fields.Nested(
+        CartAttributionSchema,
+        allow_none=True,
+        metadata={"description": "The content this item was added from, while it counts."},
+    )
 
 
 class CartSchema(ma.Schema):
@@ -361,6 +395,12 @@ class CartSchema(ma.Schema):
 class ReservationItemRequestSchema(StrictSchema):
     product_id = fields.UUID(required=True)
     quantity = StrictInt(required=True, validate=validate.Range(min=1, max=999))
+    content_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The content the buyer bought this line from; without it "
+                                 "the buyer's cart attribution (within the window) applies."},
+    )
 
 
 class ReservationRequestSchema(StrictSchema):
@@ -374,12 +414,26 @@ class ReservationRequestSchema(StrictSchema):
     )
 
 
+class AttributionSchema(ma.Schema):
+    content_id = fields.UUID(required=True)
+    creator_id = fields.UUID(required=True)
+    commission_rate_bps = fields.Integer(
+        required=True, metadata={"description": "The product's rate when the stock was taken."}
+    )
+
+
 class ReservationItemSchema(ma.Schema):
     product_id = fields.UUID()
     shop_id = fields.UUID()
     title = fields.String()
     quantity = fields.Integer()
     unit_price = money_field(metadata={"description": "Authoritative price at reservation."})
+    attribution = fields.Nested(
+        AttributionSchema,
+        allow_none=True,
+        metadata={"description": "The creator credited with this line, frozen at sale; null "
+                                 "when no content attributes it."},
+    )
 
 
 class ReservationSchema(ma.Schema):

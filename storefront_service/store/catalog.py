@@ -8,26 +8,30 @@ from ..domain.errors import Conflict, NotFound, StaleVersion
 from .paging import Keyset
 
 _COLUMNS = """p.id, p.shop_id, s.name AS shop_name, p.title, p.description, p.price, p.stock,
-    p.status, p.images, p.created_at, p.updated_at, p.version"""
+    p.status, p.images, p.commission_rate_bps, p.created_at, p.updated_at, p.version"""
 
 # What a seller may change with PATCH; keys are trusted column names, values parameters.
-EDITABLE = ("title", "description", "price", "stock", "status", "images")
+EDITABLE = ("title", "description", "price", "stock", "status", "images",
+            "commission_rate_bps")
 
 
 def create_product(db: Database, *, owner_id: str, title: str, description: str, price: int,
-                   stock: int, status: str, images: list[str]) -> dict:
+                   stock: int, status: str, images: list[str],
+                   commission_rate_bps: int = 0) -> dict:
     """Create a product in the shop the seller owns, as recorded in the database (a token's
     shop_id claim alone is not trusted: it may predate the shop or be stale)."""
     with db.transaction() as cur:
         cur.execute(
             """
             WITH inserted AS (
-                INSERT INTO products (shop_id, title, description, price, stock, status, images)
-                SELECT s.id, %s, %s, %s, %s, %s, %s FROM shops s WHERE s.owner_id = %s
+                INSERT INTO products (shop_id, title, description, price, stock, status, images,
+                                      commission_rate_bps)
+                SELECT s.id, %s, %s, %s, %s, %s, %s, %s FROM shops s WHERE s.owner_id = %s
                 RETURNING *
             )
             SELECT """ + _COLUMNS + " FROM inserted p JOIN shops s ON s.id = p.shop_id",
-            (title, description, price, stock, status, images, str(owner_id)),
+            (title, description, price, stock, status, images, commission_rate_bps,
+             str(owner_id)),
         )
         row = cur.fetchone()
     if row is None:

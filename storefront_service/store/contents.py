@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from servicekit.db import Database
 
+from ..domain.attribution import Touch
 from ..domain.errors import Invalid
 from .paging import Keyset
 
@@ -88,3 +89,18 @@ def _with_products(cur, contents: list[dict]) -> list[dict]:
     for content in contents:
         content["products"] = by_content.get(content["id"], [])
     return contents
+
+
+def touch(cur, *, content_id: str, product_id: str):
+    """The content as a touch of the product (its creator), or None when the content does
+    not exist or does not tag the product. Runs in the caller's transaction."""
+    cur.execute(
+        """
+        SELECT c.id, c.creator_id FROM contents c
+        JOIN content_products cp ON cp.content_id = c.id AND cp.product_id = %s
+        WHERE c.id = %s
+        """,
+        (str(product_id), str(content_id)),
+    )
+    row = cur.fetchone()
+    return Touch(str(row["id"]), str(row["creator_id"])) if row else None

@@ -52,13 +52,14 @@ def load(db: Database, *, accounts: list[dict], shops: list[dict], products: lis
             cur.execute(
                 """
                 INSERT INTO products (id, shop_id, title, description, price, stock, images,
-                                      created_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, now() - make_interval(hours => %s))
+                                      commission_rate_bps, created_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now() - make_interval(hours => %s))
                 ON CONFLICT DO NOTHING
                 """,
                 (product["id"], shop_ids[product["shop"]], product["title"],
                  product["description"], product["price"], product["stock"],
-                 product["images"], product["age_hours"]),
+                 product["images"], product.get("commission_rate_bps", 0),
+                 product["age_hours"]),
             )
             inserted["products"] += cur.rowcount
 

@@ -17,8 +17,10 @@ from collections import defaultdict
 
 from servicekit.db import Database
 
+from ..domain import attribution
 from ..domain import reservations as rules
 from ..domain.errors import Conflict, Forbidden, NotFound
+from . import carts, contents
 from .accounts import as_account_id
 
 _RESERVATION_COLUMNS = """order_id, buyer_id, shop_id, status, expires_at, created_at,
@@ -30,22 +32,30 @@ class _Raced(Exception):
 
 
 def reserve(db: Database, *, order_id: str, buyer_id: str, items: dict[str, int],
-            ttl_seconds: int) -> tuple[dict, bool]:
+            ttl_seconds: int, content_ids: dict[str, str] | None = None,
+            attribution_window_seconds: int = attribution.DEFAULT_WINDOW_SECONDS,
+            ) -> tuple[dict, bool]:
     """Take stock for every item or none. Returns (reservation, created); a repeat with the
-    same request returns the existing reservation with created=False."""
+    same request returns the existing reservation with created=False.
+
+    Each line's attribution is decided here, once, and frozen with the line: the
+    `content_ids` named for it (validated: 422), else the buyer's cart touch within the
+    window, else none; the rate is the product's, read under the stock lock."""
     for _attempt in range(2):
         try:
             with db.transaction() as cur:
                 existing = _load(cur, order_id)
                 if existing is not None:
                     return _same_or_conflict(existing, buyer_id, items), False
-                return _create(cur, order_id, buyer_id, items, ttl_seconds), True
+                return _create(cur, order_id, buyer_id, items, ttl_seconds,
+                               content_ids or {}, attribution_window_seconds), True
         except _Raced:
             continue  # the other request committed: answer as a repeat
     raise Conflict("The reservation is being created concurrently; retry.", slug="busy")
 
 
-def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_seconds: int) -> dict:
+def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_seconds: int,
+            content_ids: dict[str, str], window_seconds: int) -> dict:
     # No stock for a disabled buyer, even while the marketplace still trusts its cached
     # "active" answer for the account (an unknown one it refuses at first sight). FOR
     # SHARE: a disable committing meanwhile waits for this reservation, or wins first.
@@ -57,19 +67,22 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
         raise Forbidden("The buyer's account is disabled.", slug="account-inactive")
     cur.execute(
         """
-        SELECT id, shop_id, title, price, stock, status FROM products
+        SELECT id, shop_id, title, price, stock, status, commission_rate_bps FROM products
         WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE
         """,
         (list(items),),
     )
+    rows = cur.fetchall()
     locked = {
         str(row["id"]): rules.LockedProduct(
             id=str(row["id"]), shop_id=str(row["shop_id"]), title=row["title"],
             price=row["price"], stock=row["stock"], status=row["status"],
         )
-        for row in cur.fetchall()
+        for row in rows
     }
+    rates = {str(row["id"]): row["commission_rate_bps"] for row in rows}
     shop_id = rules.check_reservable(items, locked)
+    touches = _touches(cur, buyer_id, items, content_ids, window_seconds)
     cur.execute(
         f"""
         INSERT INTO reservations (order_id, buyer_id, shop_id, expires_at)
@@ -83,32 +96,56 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
     if reservation is None:
         raise _Raced()
     product_ids = sorted(items)
+    frozen = {pid: attribution.frozen_attribution(touches.get(pid), rates[pid])
+              for pid in product_ids}
+
+    def column(name: str) -> list:
+        return [frozen[pid][name] if frozen[pid] else None for pid in product_ids]
+
     # One statement for every item: take the stock (price, version and title come from the
-    # rows locked above), record the lines, and answer them in _load's shape.
+    # rows locked above) and record the lines with their attribution.
     cur.execute(
         """
         WITH wanted AS (
-            SELECT * FROM unnest(%(ids)s::uuid[], %(quantities)s::int[])
-                AS w(product_id, quantity)
+            SELECT * FROM unnest(%(ids)s::uuid[], %(quantities)s::int[], %(contents)s::uuid[],
+                                 %(creators)s::uuid[], %(rates)s::int[])
+                AS w(product_id, quantity, content_id, creator_id, commission_rate_bps)
         ), taken AS (
             UPDATE products p SET stock = p.stock - w.quantity
             FROM wanted w WHERE p.id = w.product_id
-            RETURNING p.id, p.shop_id, p.price, p.version, p.title, w.quantity
-        ), lines AS (
-            INSERT INTO reservation_items
-                (order_id, product_id, quantity, unit_price, product_version, title)
-            SELECT %(order_id)s, id, quantity, price, version, title FROM taken
-            RETURNING product_id, quantity, unit_price, title
+            RETURNING p.id, p.price, p.version, p.title, w.quantity, w.content_id,
+                      w.creator_id, w.commission_rate_bps
         )
-        SELECT l.product_id, t.shop_id, l.title, l.quantity, l.unit_price
-        FROM lines l JOIN taken t ON t.id = l.product_id
-        ORDER BY l.product_id
+        INSERT INTO reservation_items
+            (order_id, product_id, quantity, unit_price, product_version, title,
+             content_id, creator_id, commission_rate_bps)
+        SELECT %(order_id)s, id, quantity, price, version, title,
+               content_id, creator_id, commission_rate_bps FROM taken
         """,
         {"ids": product_ids, "quantities": [items[pid] for pid in product_ids],
-         "order_id": order_id},
+         "contents": column("content_id"), "creators": column("creator_id"),
+         "rates": column("commission_rate_bps"), "order_id": order_id},
     )
-    reservation["items"] = cur.fetchall()
+    reservation["items"] = _items(cur, order_id)
     return reservation
+
+
+def _touches(cur, buyer_id: str, items: dict[str, int], content_ids: dict[str, str],
+             window_seconds: int) -> dict[str, attribution.Touch]:
+    """Per product: the named content (checked, else 422) or the cart's last touch."""
+    named = {
+        pid: attribution.require_valid_touch(
+            contents.touch(cur, content_id=content_ids[pid], product_id=pid),
+            content_id=content_ids[pid], product_id=pid, buyer_id=buyer_id,
+        )
+        for pid in sorted(items) if content_ids.get(pid)
+    }
+    from_cart = carts.attributed_touches(
+        cur, buyer_id, [pid for pid in items if pid not in named], window_seconds
+    )
+    # The cart never holds a self-touch (PUT refuses it); skip one anyway, never pay it.
+    from_cart = {pid: t for pid, t in from_cart.items() if t.creator_id != str(buyer_id)}
+    return {**from_cart, **named}
 
 
 def _same_or_conflict(existing: dict, buyer_id: str, items: dict[str, int]) -> dict:
@@ -242,14 +279,29 @@ def _load(cur, order_id: str) -> dict | None:
     reservation = cur.fetchone()
     if reservation is None:
         return None
+    reservation["items"] = _items(cur, order_id)
+    return reservation
+
+
+def _items(cur, order_id: str) -> list[dict]:
     cur.execute(
         """
-        SELECT ri.product_id, p.shop_id, ri.title, ri.quantity, ri.unit_price
+        SELECT ri.product_id, p.shop_id, ri.title, ri.quantity, ri.unit_price,
+               ri.content_id, ri.creator_id, ri.commission_rate_bps
         FROM reservation_items ri JOIN products p ON p.id = ri.product_id
         WHERE ri.order_id = %s ORDER BY ri.product_id
         """,
         (order_id,),
     )
-    reservation["items"] = cur.fetchall()
-    return reservation
+    items = []
+    for row in cur.fetchall():
+        content_id = row.pop("content_id")
+        creator_id = row.pop("creator_id")
+        rate = row.pop("commission_rate_bps")
+        row["attribution"] = None if content_id is None else {
+            "content_id": str(content_id), "creator_id": str(creator_id),
+            "commission_rate_bps": rate,
+        }
+        items.append(row)
+    return items
 

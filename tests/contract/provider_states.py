@@ -50,6 +50,8 @@ class ShowcaseStates(StateHandler):
                 cur.execute("DELETE FROM reservations WHERE order_id = %s", (p["order_id"],))
             if "product_id" in p:
                 self._product(cur, p)
+            if "content_id" in p:
+                self._content(cur, p)
         conn.close()
         if state == "an active reservation":
             self._reservation(p)
@@ -78,6 +80,28 @@ class ShowcaseStates(StateHandler):
             "status = 'active'",
             (p["product_id"], p["shop_id"], p["price"], p["stock"]),
         )
+
+    @staticmethod
+    def _content(cur, p: dict) -> None:
+        """A creator's video tagging the product, which offers a commission rate."""
+        cur.execute(
+            "INSERT INTO accounts (id, email, password_hash, name, role) "
+            "VALUES (%s, %s, 'not-a-hash', 'Pact Creator', 'creator') ON CONFLICT (id) DO NOTHING",
+            (p["creator_id"], f"pact-creator-{p['creator_id'][:8]}@contract.test"),
+        )
+        cur.execute(
+            "INSERT INTO contents (id, creator_id, kind, title, media_url) "
+            "VALUES (%s, %s, 'video', 'Review kontrak', 'https://media.etalase.test/v.mp4') "
+            "ON CONFLICT (id) DO NOTHING",
+            (p["content_id"], p["creator_id"]),
+        )
+        cur.execute(
+            "INSERT INTO content_products (content_id, product_id, position) "
+            "VALUES (%s, %s, 0) ON CONFLICT DO NOTHING",
+            (p["content_id"], p["product_id"]),
+        )
+        cur.execute("UPDATE products SET commission_rate_bps = %s WHERE id = %s",
+                    (p["commission_rate_bps"], p["product_id"]))
 
     def _reservation(self, p: dict, then: str | None = None) -> None:
         headers = {"X-Internal-Token": self.token}

@@ -46,7 +46,7 @@ from transaction_service.clients.storefront import (
 from transaction_service.operations.checkout import CheckoutRequest, _snapshot
 from transaction_service.workers.outbox_relay import _reservation_return
 
-INTERACTIONS = 10  # the tests below; the pact is only published when all of them ran
+INTERACTIONS = 11  # the tests below; the pact is only published when all of them ran
 TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
 PROBLEM = "application/problem+json"
 ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
@@ -134,6 +134,63 @@ def test_reserve_takes_stock_and_returns_authoritative_prices(pact):
     snapshot = _snapshot(request, reservation)  # the checkout's own use of the answer
     assert snapshot["shop_id"] == SHOP_ID
     assert snapshot["subtotal"] == 2 * PRICE
+
+
+ORDER_ATTRIBUTED = "0b6f3c52-7a3e-4d8e-9d43-2f9a1c7e5b77"
+ATTRIBUTED_PRODUCT_ID = "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c77"
+CONTENT_ID = "8d1f7c2a-5b3e-4f60-9a71-2c4d5e6f7a80"
+CREATOR_ID = "6a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+RATE_BPS = 1250
+
+
+def test_reserve_answers_each_lines_frozen_attribution(pact):
+    """A line bought from a creator's content: the showcase answers who and at which rate
+    (the marketplace computes and settles the commission)."""
+    item = {"product_id": ATTRIBUTED_PRODUCT_ID, "quantity": 2, "content_id": CONTENT_ID}
+    (
+        pact.upon_receiving("a reservation of a line bought from a creator's content")
+        .given(
+            "a product is for sale in a creator's content",
+            product_state(ATTRIBUTED_PRODUCT_ID, order_id=ORDER_ATTRIBUTED,
+                          content_id=CONTENT_ID, creator_id=CREATOR_ID,
+                          commission_rate_bps=RATE_BPS),
+        )
+        .with_request("POST", "/internal/reservations")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body({"order_id": ORDER_ATTRIBUTED, "buyer_id": BUYER_ID, "items": [item]},
+                   content_type="application/json")
+        .will_respond_with(201)
+        .with_body(
+            {
+                **reservation_body(ORDER_ATTRIBUTED, "active"),
+                "items": match.each_like(
+                    {
+                        "product_id": match.uuid(ATTRIBUTED_PRODUCT_ID),
+                        "shop_id": match.uuid(SHOP_ID),
+                        "title": match.str("Kemeja Batik Parang"),
+                        "quantity": match.int(2),
+                        "unit_price": {"amount": match.int(PRICE), "currency": "IDR"},
+                        "attribution": {
+                            "content_id": match.uuid(CONTENT_ID),
+                            "creator_id": match.uuid(CREATOR_ID),
+                            "commission_rate_bps": match.int(RATE_BPS),
+                        },
+                    },
+                    min=1,
+                ),
+            },
+            content_type="application/json",
+        )
+    )
+    with pact.serve() as server:
+        reservation = client(server).reserve(ORDER_ATTRIBUTED, BUYER_ID, [item])
+    request = CheckoutRequest(buyer_id=BUYER_ID, items=[item], shipping_address={},
+                              payment_method="bank_transfer")
+    line = _snapshot(request, reservation)["items"][0]
+    assert line["attribution"] == {
+        "content_id": CONTENT_ID, "creator_id": CREATOR_ID, "commission_rate_bps": RATE_BPS,
+        "commission": 2 * PRICE * RATE_BPS // 10_000,
+    }
 
 
 def test_reserve_refuses_more_than_the_stock(pact):

@@ -51,6 +51,7 @@ ROLES = [
     ("POST", r"^/api/v1/contents$", "creator"),
     ("POST", r"^/api/v1/orders/[^/]+/ship$", "seller"),
     ("*", r"^/api/v1/sellers/me/", "seller"),
+    ("*", r"^/api/v1/creators/me/", "creator"),
     ("*", r"^/api/v1/admin/", "admin"),
     ("*", r"^/api/v1/webhooks/", "seller"),
     ("*", r"^/api/v1/", "buyer"),  # auth/me, cart, checkout, orders, cancel, confirm

@@ -8,9 +8,20 @@ from ..domain.orders import IllegalTransition
 
 
 def register_blueprints(app, api) -> None:
-    from . import admin, audit, checkout, notifications, orders, refunds, sellers, webhooks
+    from . import (
+        admin,
+        audit,
+        checkout,
+        creators,
+        notifications,
+        orders,
+        refunds,
+        sellers,
+        webhooks,
+    )
 
-    for module in (checkout, orders, notifications, sellers, admin, refunds, audit, webhooks):
+    for module in (checkout, orders, notifications, sellers, creators, admin, refunds, audit,
+                   webhooks):
         api.register_blueprint(module.blp)
 
     @app.errorhandler(IllegalTransition)

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from servicekit.problems import Problem
 
 from ..operations.checkout import CheckoutRequest, load_placed_order, place_order
+from ..operations.common import visible_order
 from .auth import principal_with_role
 from .context import ctx
 from .docs import problems
@@ -23,7 +24,7 @@ def _recover(order_id: str):
     if order is None:  # never true for a recorded key (FK); kept as a clear 503, not a 500
         raise Problem(503, "Service Unavailable", "Retry with the same Idempotency-Key.",
                       slug="checkout-interrupted", headers={"Retry-After": "1"})
-    return _present(order)
+    return _present(order, principal_with_role("buyer"))
 
 
 @blp.route("/checkout", methods=["POST"])
@@ -53,27 +54,32 @@ def _recover(order_id: str):
 @idempotent(recover=_recover)
 def checkout(body):
     """Buyer only. Items of one shop; the storefront's prices are authoritative. A retry
-    with the same Idempotency-Key and body replays the first answer."""
+    with the same Idempotency-Key and body replays the first answer.
+
+    A line's `content_id` credits the creator of that video or live session (it must tag
+    the product: 422 otherwise); a line without one takes its cart item's attribution
+    (the last content it was added from, within 7 days)."""
     buyer = principal_with_role("buyer")
     order = place_order(
         ctx(),
         CheckoutRequest(
             buyer_id=buyer.account_id,
-            items=[{"product_id": i["product_id"], "quantity": i["quantity"]}
+            items=[{"product_id": i["product_id"], "quantity": i["quantity"],
+                    **({"content_id": i["content_id"]} if i.get("content_id") else {})}
                    for i in body["items"]],
             shipping_address=body["shipping_address"],
             payment_method=body["payment_method"],
             idempotency=current_hold(),
         ),
     )
-    return _present(order)
+    return _present(order, buyer)
 
 
-def _present(order: dict) -> dict:
+def _present(order: dict, buyer) -> dict:
     # OrderSchema presents the order; the payment row carries the instruction fields.
     payment = order.get("payment") or {}
     return {
-        "order": order,
+        "order": visible_order(order, buyer),
         "payment": {
             "method": payment.get("method"),
             "va_number": payment.get("va_number"),

@@ -8,6 +8,7 @@ from servicekit.pagination import decode_keyset_cursor, keyset_page
 from servicekit.problems import Problem
 
 from ..operations import lifecycle, refunds
+from ..operations.common import visible_order
 from ..store import orders as order_store
 from .auth import principal, principal_with_role
 from .context import ctx
@@ -52,7 +53,9 @@ def list_orders(args):
         rows = order_store.list_orders(
             cursor, status=args["status"], after=after, limit=args["limit"], **filters
         )
-    return keyset_page(rows, args["limit"])
+    result = keyset_page(rows, args["limit"])
+    result["data"] = [visible_order(order, user) for order in result["data"]]
+    return result
 
 
 @blp.route("/<uuid:order_id>", methods=["GET"])
@@ -60,8 +63,11 @@ def list_orders(args):
 @blp.response(200, OrderSchema)
 @problems(blp, 401, 404)
 def get_order(order_id):
-    """The buyer, the shop's seller and admins see an order; anyone else gets 404."""
-    return lifecycle.get_order(ctx(), str(order_id), principal())
+    """The buyer, the shop's seller and admins see an order; anyone else gets 404. Each
+    line's `attribution` shows the seller and admins the creator, rate and commission; the
+    buyer sees only which content the line came from."""
+    user = principal()
+    return visible_order(lifecycle.get_order(ctx(), str(order_id), user), user)
 
 
 @blp.route("/<uuid:order_id>/cancel", methods=["POST"])
@@ -77,7 +83,8 @@ def get_order(order_id):
 def cancel_order(order_id):
     """Buyer, before shipping. A paid order is refunded through the provider and its stock
     returned to the shop."""
-    return lifecycle.cancel_order(ctx(), str(order_id), principal_with_role("buyer"))
+    user = principal_with_role("buyer")
+    return visible_order(lifecycle.cancel_order(ctx(), str(order_id), user), user)
 
 
 @blp.route("/<uuid:order_id>/ship", methods=["POST"])
@@ -97,8 +104,9 @@ def ship_order(body, order_id):
 @problems(blp, 401, 403, 404, 409)
 def confirm_receipt(order_id):
     """The buyer: IN_TRANSIT -> COMPLETED; the escrow is settled to the seller minus the
-    platform fee."""
-    return lifecycle.confirm_receipt(ctx(), str(order_id), principal_with_role("buyer"))
+    platform fee and the commission of each creator whose content sold a line."""
+    user = principal_with_role("buyer")
+    return visible_order(lifecycle.confirm_receipt(ctx(), str(order_id), user), user)
 
 
 @blp.route("/<uuid:order_id>/refund-account", methods=["POST"])
@@ -114,6 +122,8 @@ def give_refund_account(body, order_id):
     """The buyer: the bank account a manual refund (a bank-transfer payment the provider
     cannot refund) is sent to. May be given again until the admin has sent the money.
     The answer shows the account number masked."""
-    return refunds.give_account(ctx(), str(order_id), principal_with_role("buyer"),
-                                bank=body["bank"], account_number=body["account_number"],
-                                account_name=body["account_name"])
+    user = principal_with_role("buyer")
+    return visible_order(refunds.give_account(ctx(), str(order_id), user,
+                                              bank=body["bank"],
+                                              account_number=body["account_number"],
+                                              account_name=body["account_name"]), user)

@@ -68,6 +68,12 @@ class CheckoutItemSchema(ma.Schema):
         required=True, metadata={"example": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11"}
     )
     quantity = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=999))
+    content_id = IdString(
+        load_default=None, allow_none=True,
+        metadata={"description": "The creator's video or live session this line was bought "
+                                 "from (it must tag the product); without it the cart "
+                                 "item's attribution applies."},
+    )
 
 
 class ShippingAddressSchema(ma.Schema):
@@ -228,12 +234,27 @@ class MoneySchema(ma.Schema):
     currency = ma.fields.String(required=True, metadata={"example": CURRENCY})
 
 
+class ItemAttributionSchema(ma.Schema):
+    content_id = ma.fields.String(metadata={"description": "The content the line came from."})
+    creator_id = ma.fields.String(metadata={"description": "Seller and admins only."})
+    commission_rate_bps = ma.fields.Integer(metadata={"description": "Seller and admins only."})
+    commission = ma.fields.Nested(
+        MoneySchema, metadata={"description": "line total x rate // 10000; seller and admins "
+                                              "only (earned at completion)."}
+    )
+
+
 class OrderItemSchema(ma.Schema):
     product_id = ma.fields.String()
     title = ma.fields.String()
     quantity = ma.fields.Integer()
     unit_price = ma.fields.Nested(MoneySchema)
     line_total = ma.fields.Nested(MoneySchema)
+    attribution = ma.fields.Nested(
+        ItemAttributionSchema, allow_none=True,
+        metadata={"description": "The creator's content this line was sold from (frozen at "
+                                 "sale), or null. The buyer sees only content_id."},
+    )
 
 
 class OrderPaymentSchema(ma.Schema):
@@ -372,6 +393,13 @@ def present_refund(refund: dict, *, full_account: bool) -> dict:
         "amount": money(int(refund["amount"]), refund.get("currency") or CURRENCY),
         "account": account,
     }
+def _present_attribution(attribution: dict | None, currency: str) -> dict | None:
+    if attribution is None:
+        return None
+    shown = dict(attribution)  # already reduced to what the viewer may see
+    if "commission" in shown:
+        shown["commission"] = money(int(shown["commission"]), currency)
+    return shown
 
 
 def present_order(order: dict) -> dict:
@@ -387,6 +415,7 @@ def present_order(order: dict) -> dict:
                 "quantity": item["quantity"],
                 "unit_price": money(item["unit_price"], currency),
                 "line_total": money(item["line_total"], currency),
+                "attribution": _present_attribution(item.get("attribution"), currency),
             }
             for item in order.get("items", [])
         ],

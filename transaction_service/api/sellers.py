@@ -1,7 +1,10 @@
-"""A seller's money: balance, ledger lines of the shop's payable account, payouts.
+"""A payee's money: balance, ledger lines of its payable account, payouts.
 
-Everything here is scoped to the caller's own shop (the `shop_id` claim of the JWT); there
-is no way to name another shop.
+One mechanism for every kind of payee (DESIGN.md §8, §11): `money_blueprint(...)` builds
+the views for a payee kind (a seller's shop here, a creator in `api/creators.py`), so a
+fix to balances or payouts reaches both. Everything is scoped to the caller's own payable
+account (the `shop_id` claim, or the creator's account id); there is no way to name
+another's.
 """
 
 from __future__ import annotations
@@ -30,13 +33,6 @@ from ..store import payouts as payouts_store
 from . import idempotency
 from .auth import principal_with_role
 from .schemas import MoneySchema, StrictInteger, Text, UtcDateTime
-
-blp = Blueprint(
-    "sellers",
-    __name__,
-    url_prefix="/api/v1/sellers/me",
-    description="The calling seller's balance, ledger and payouts.",
-)
 
 # ---------------------------------------------------------------------------------------
 # Schemas
@@ -125,6 +121,39 @@ class PayoutPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True, required=True)
 
 
+class CreatorBalanceSchema(ma.Schema):
+    creator_id = ma.fields.String(required=True)
+    currency = ma.fields.String(required=True, metadata={"example": "IDR"})
+    pending = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Commission on paid orders not yet completed (rupiah)."},
+    )
+    available = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Commission earned (orders completed), not paid out (rupiah)."},
+    )
+    paid_out = ma.fields.Integer(
+        required=True, metadata={"description": "Total paid out so far (rupiah)."}
+    )
+
+
+class CreatorPayoutSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    creator_id = ma.fields.String(required=True)
+    amount = ma.fields.Nested(MoneySchema, required=True)
+    status = ma.fields.String(
+        required=True, metadata={"description": "pending | paid | failed", "example": "pending"}
+    )
+    bank_account = ma.fields.Nested(BankAccountSchema, allow_none=True)
+    journal_entry_id = ma.fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+
+
+class CreatorPayoutPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(CreatorPayoutSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+
+
 IDEMPOTENCY_KEY_PARAMETER = {
     "in": "header",
     "name": "Idempotency-Key",
@@ -143,7 +172,8 @@ def _database():
     return current_app.extensions["database"]
 
 
-def _seller() -> tuple[Principal, str]:
+def seller_payee() -> tuple[Principal, ledger.Payee]:
+    """The calling seller and their shop's payable (401/403 problems otherwise)."""
     user = principal_with_role("seller")
     if not user.shop_id:
         raise Problem(
@@ -153,18 +183,31 @@ def _seller() -> tuple[Principal, str]:
             slug="no-shop",
         )
     try:
-        ledger.shop_payable(user.shop_id)
+        payee = ledger.Payee(ledger.SHOP, user.shop_id)
     except ledger.LedgerError:
         raise Problem(
             403, "Forbidden", "The token's shop id is not valid.", slug="forbidden"
         ) from None
-    return user, user.shop_id
+    return user, payee
+
+
+def creator_payee() -> tuple[Principal, ledger.Payee]:
+    """The calling creator and their own payable (401/403 problems otherwise)."""
+    user = principal_with_role("creator")
+    try:
+        payee = ledger.Payee(ledger.CREATOR, user.account_id)
+    except ledger.LedgerError:
+        raise Problem(
+            403, "Forbidden", "The token's account id is not valid.", slug="forbidden"
+        ) from None
+    return user, payee
 
 
 def _payout_out(row: dict) -> dict:
+    owner = "shop_id" if row.get("shop_id") is not None else "creator_id"
     return {
         "id": row["id"],
-        "shop_id": row["shop_id"],
+        owner: row[owner],
         "amount": money(row["amount"]),
         "status": row["status"],
         "bank_account": row["bank_account"],
@@ -173,131 +216,146 @@ def _payout_out(row: dict) -> dict:
     }
 
 
-_PROBLEMS = {
-    401: "Missing or invalid bearer token.",
-    403: "Not a seller, or no shop.",
-}
+def document_problems(blp: Blueprint, messages: dict[int, str]):
+    def decorate(*statuses: int, **extra: str):
+        def decorator(view):
+            for status in statuses:
+                view = blp.alt_response(
+                    status,
+                    schema=ProblemSchema,
+                    description=extra.get(f"s{status}", messages.get(status, "Problem.")),
+                    content_type="application/problem+json",
+                )(view)
+            return view
 
+        return decorator
 
-def _document_problems(*statuses: int, **extra: str):
-    def decorator(view):
-        for status in statuses:
-            view = blp.alt_response(
-                status,
-                schema=ProblemSchema,
-                description=extra.get(f"s{status}", _PROBLEMS.get(status, "Problem.")),
-                content_type="application/problem+json",
-            )(view)
-        return view
-
-    return decorator
+    return decorate
 
 
 # ---------------------------------------------------------------------------------------
-# Views
+# Views, for one payee kind
 
 
-@blp.route("/balance", methods=["GET"])
-@blp.doc(security=[{"bearerAuth": []}], summary="The shop's balance")
-@blp.response(200, BalanceSchema)
-@_document_problems(401, 403)
-def get_balance():
-    """Pending (escrow for paid, undelivered orders), available and paid-out amounts."""
-    _, shop_id = _seller()
-    with _database().transaction() as cursor:
-        return ledger_store.balance(cursor, shop_id)
+def money_blueprint(
+    name: str,
+    url_prefix: str,
+    description: str,
+    *,
+    who: str,
+    resolve_payee,
+    balance_schema: type[ma.Schema],
+    payout_schema: type[ma.Schema],
+    payout_page_schema: type[ma.Schema],
+    problems: dict[int, str],
+) -> Blueprint:
+    """The balance, ledger and payout views of one kind of payee. `resolve_payee()`
+    answers (caller, Payee) for the request or raises the 401/403 problem; `who` names
+    the payee in the documentation ("shop", "creator")."""
+    blp = Blueprint(name, __name__, url_prefix=url_prefix, description=description)
+    problem_doc = document_problems(blp, problems)
 
+    @blp.route("/balance", methods=["GET"])
+    @blp.doc(security=[{"bearerAuth": []}], summary=f"The {who}'s balance")
+    @blp.response(200, balance_schema)
+    @problem_doc(401, 403)
+    def get_balance():
+        """Pending (paid orders not yet completed), available and paid-out amounts."""
+        _, payee = resolve_payee()
+        with _database().transaction() as cursor:
+            return ledger_store.payee_balance(cursor, payee)
 
-@blp.route("/ledger", methods=["GET"])
-@blp.doc(security=[{"bearerAuth": []}], summary="The shop's ledger lines, newest first")
-@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
-@blp.response(200, LedgerPageSchema)
-@_document_problems(401, 403, 422)
-def get_ledger(limit: int, cursor: str | None):
-    """Every movement of the shop's available balance: completed orders credit it (net of
-    the platform fee), payouts debit it."""
-    _, shop_id = _seller()
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], int):
-        raise invalid_cursor()
-    before_id = after[0] if after is not None else None
-    with _database().transaction() as db:
-        rows = ledger_store.account_lines(
-            db, ledger.shop_payable(shop_id), limit=limit + 1, before_id=before_id
-        )
-    result = page(rows, limit, key=lambda row: [row["id"]])
-    result["data"] = [
-        {
-            "entry_id": row["entry_id"],
-            "kind": row["kind"],
-            "reference": row["reference"],
-            "amount": money(abs(row["amount"])),
-            "direction": "debit" if row["amount"] > 0 else "credit",
-            # The payable is credit-normal: its balance is minus the signed running sum.
-            "balance_after": -row["running_sum"],
-            "created_at": row["created_at"],
-        }
-        for row in result["data"]
-    ]
-    return result
+    @blp.route("/ledger", methods=["GET"])
+    @blp.doc(security=[{"bearerAuth": []}], summary=f"The {who}'s ledger lines, newest first")
+    @blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
+    @blp.response(200, LedgerPageSchema)
+    @problem_doc(401, 403, 422)
+    def get_ledger(limit: int, cursor: str | None):
+        """Every movement of the available balance: completed orders credit it (a shop
+        net of the platform fee and creators' commission, a creator its commission),
+        payouts debit it."""
+        _, payee = resolve_payee()
+        after = decode_cursor(cursor, 1)
+        if after is not None and not isinstance(after[0], int):
+            raise invalid_cursor()
+        before_id = after[0] if after is not None else None
+        with _database().transaction() as db:
+            rows = ledger_store.account_lines(
+                db, payee.account, limit=limit + 1, before_id=before_id
+            )
+        result = page(rows, limit, key=lambda row: [row["id"]])
+        result["data"] = [
+            {
+                "entry_id": row["entry_id"],
+                "kind": row["kind"],
+                "reference": row["reference"],
+                "amount": money(abs(row["amount"])),
+                "direction": "debit" if row["amount"] > 0 else "credit",
+                # The payable is credit-normal: its balance is minus the signed running sum.
+                "balance_after": -row["running_sum"],
+                "created_at": row["created_at"],
+            }
+            for row in result["data"]
+        ]
+        return result
 
+    @blp.route("/payouts", methods=["GET"])
+    @blp.doc(security=[{"bearerAuth": []}], summary=f"The {who}'s payouts, newest first")
+    @blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
+    @blp.response(200, payout_page_schema)
+    @problem_doc(401, 403, 422)
+    def list_payouts(limit: int, cursor: str | None):
+        _, payee = resolve_payee()
+        after = decode_keyset_cursor(cursor)
+        with _database().transaction() as db:
+            rows = payouts_store.list_for_payee(db, payee, limit=limit + 1, after=after)
+        result = keyset_page(rows, limit)
+        result["data"] = [_payout_out(r) for r in result["data"]]
+        return result
 
-@blp.route("/payouts", methods=["GET"])
-@blp.doc(security=[{"bearerAuth": []}], summary="The shop's payouts, newest first")
-@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
-@blp.response(200, PayoutPageSchema)
-@_document_problems(401, 403, 422)
-def list_payouts(limit: int, cursor: str | None):
-    _, shop_id = _seller()
-    after = decode_keyset_cursor(cursor)
-    with _database().transaction() as db:
-        rows = payouts_store.list_for_shop(db, shop_id, limit=limit + 1, after=after)
-    result = keyset_page(rows, limit)
-    result["data"] = [_payout_out(r) for r in result["data"]]
-    return result
-
-
-@blp.route("/payouts", methods=["POST"])
-@blp.doc(
-    security=[{"bearerAuth": []}],
-    summary="Withdraw from the available balance",
-    parameters=[IDEMPOTENCY_KEY_PARAMETER],
-)
-@blp.arguments(
-    PayoutRequestSchema(),
-    example={
-        "amount": 500000,
-        "bank_account": {
-            "bank_code": "bca", "account_number": "1234567890", "account_name": "Toko A",
+    @blp.route("/payouts", methods=["POST"])
+    @blp.doc(
+        security=[{"bearerAuth": []}],
+        summary="Withdraw from the available balance",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+    )
+    @blp.arguments(
+        PayoutRequestSchema(),
+        example={
+            "amount": 500000,
+            "bank_account": {
+                "bank_code": "bca", "account_number": "1234567890", "account_name": "Toko A",
+            },
         },
-    },
-)
-@blp.response(201, PayoutSchema)
-@_document_problems(
-    400,
-    401,
-    403,
-    409,
-    422,
-    s400="idempotency-key-required: the Idempotency-Key header is missing.",
-    s409="insufficient-balance (more than available), or idempotency-key-in-use.",
-    s422="Invalid body or Idempotency-Key, or idempotency-key-reused (another request).",
-)
-def create_payout(body: dict):
-    """Never more than the available balance, even under concurrent requests. Requires an
-    `Idempotency-Key`: a retry with the same key and body replays the first answer (also
-    an insufficient-balance refusal); the same key with another body is a 422."""
-    user, shop_id = _seller()  # 401/403 before a key is consumed
-    return idempotency.run(user, lambda: _create_payout(user, shop_id, body))
+    )
+    @blp.response(201, payout_schema)
+    @problem_doc(
+        400,
+        401,
+        403,
+        409,
+        422,
+        s400="idempotency-key-required: the Idempotency-Key header is missing.",
+        s409="insufficient-balance (more than available), or idempotency-key-in-use.",
+        s422="Invalid body or Idempotency-Key, or idempotency-key-reused (another request).",
+    )
+    def create_payout(body: dict):
+        """Never more than the available balance, even under concurrent requests. Requires
+        an `Idempotency-Key`: a retry with the same key and body replays the first answer
+        (also an insufficient-balance refusal); the same key with another body is a 422."""
+        user, payee = resolve_payee()  # 401/403 before a key is consumed
+        return idempotency.run(user, lambda: _create_payout(user, payee, body))
+
+    return blp
 
 
-def _create_payout(user: Principal, shop_id: str, body: dict):
+def _create_payout(user: Principal, payee: ledger.Payee, body: dict):
     amount = body["amount"]
     try:
         with _database().transaction() as cursor:
             row = payouts_store.create(
                 cursor,
-                shop_id=shop_id,
+                payee=payee,
                 amount=amount,
                 requested_by=user.account_id,
                 bank_account=body.get("bank_account"),
@@ -313,3 +371,16 @@ def _create_payout(user: Principal, shop_id: str, body: dict):
             extra={"available": money(exc.available)},
         ) from None
     return _payout_out(row)
+
+
+blp = money_blueprint(
+    "sellers",
+    "/api/v1/sellers/me",
+    "The calling seller's balance, ledger and payouts.",
+    who="shop",
+    resolve_payee=seller_payee,
+    balance_schema=BalanceSchema,
+    payout_schema=PayoutSchema,
+    payout_page_schema=PayoutPageSchema,
+    problems={401: "Missing or invalid bearer token.", 403: "Not a seller, or no shop."},
+)

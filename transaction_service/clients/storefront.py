@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -39,6 +40,46 @@ class StorefrontRefused(Exception):
 
 class InsufficientStock(StorefrontRefused):
     pass
+
+
+class UnusableAnswer(ValueError):
+    """The showcase answered 2xx with a shape we cannot trust (a contract breach)."""
+
+
+MAX_COMMISSION_RATE_BPS = 8000
+
+
+def _uuid_text(value, name: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except (TypeError, ValueError):
+        raise UnusableAnswer(f"attribution {name} is not a uuid: {value!r}") from None
+
+
+def attribution_of(item: dict, requested_content_id: str | None = None) -> dict | None:
+    """A reservation line's `attribution`, checked: None or `{content_id, creator_id,
+    commission_rate_bps}` with uuids and an integer rate in 0..8000. A line the buyer named
+    a content for must come back attributed to exactly that content."""
+    value = item.get("attribution")
+    if value is None:
+        if requested_content_id is not None:
+            raise UnusableAnswer(f"line {item.get('product_id')} lost its content attribution")
+        return None
+    if not isinstance(value, dict):
+        raise UnusableAnswer(f"attribution is not an object: {value!r}")
+    rate = value.get("commission_rate_bps")
+    if isinstance(rate, bool) or not isinstance(rate, int) or not (
+        0 <= rate <= MAX_COMMISSION_RATE_BPS
+    ):
+        raise UnusableAnswer(f"commission_rate_bps out of range: {rate!r}")
+    content_id = _uuid_text(value.get("content_id"), "content_id")
+    if requested_content_id is not None and content_id != str(uuid.UUID(requested_content_id)):
+        raise UnusableAnswer(f"line {item.get('product_id')} attributed to another content")
+    return {
+        "content_id": content_id,
+        "creator_id": _uuid_text(value.get("creator_id"), "creator_id"),
+        "commission_rate_bps": rate,
+    }
 
 
 @dataclass(frozen=True)
@@ -71,7 +112,9 @@ class StorefrontClient:
             raise StorefrontUnavailable(f"{exc.__class__.__name__}: {exc}") from exc
 
     def reserve(self, order_id: str, buyer_id: str, items: list[dict]) -> dict:
-        """The reservation `{order_id, status, expires_at, shop_id, items: [...]}`."""
+        """The reservation `{order_id, status, expires_at, shop_id, items: [...]}`; each
+        item may carry `content_id` (the buyer bought it from that content) and each
+        answered line carries its `attribution` (check it with `attribution_of`)."""
         response = self._post(
             "/internal/reservations",
             {"order_id": order_id, "buyer_id": buyer_id, "items": items},

@@ -13,19 +13,22 @@ Accounts and their normal side:
 | `escrow` | buyers' money held until the order completes or is refunded | credit |
 | `shop:<shop_id>:payable` | what the platform owes a shop (its *available* balance) | credit |
 | `platform:fee_revenue` | the platform's fee income | credit |
-| `payouts` | money sent (or committed to be sent) to shops' bank accounts | debit |
+| `creator:<creator_id>:payable` | what the platform owes a creator (commission) | credit |
+| `payouts` | money sent (or committed to be sent) to shops' and creators' bank accounts | debit |
 | `manual_refunds_payable` | refunds owed to buyers that an admin transfers by hand | credit |
 
 Movements:
 
 - payment settled: provider_receivable Dr gross / escrow Cr gross
 - order completed: escrow Dr gross / shop payable Cr net / platform fee revenue Cr fee
+  (with creators' commission, `settle_order`: escrow Dr sold / shop payable Cr
+  sold − fee − commissions / fee revenue Cr fee / each creator payable Cr commission)
 - refund issued (provider): escrow Dr amount / provider_receivable Cr amount
 - manual refund owed (the provider cannot refund, e.g. a bank-transfer VA): escrow Dr /
   manual_refunds_payable Cr, when the task is created
 - manual refund paid: manual_refunds_payable Dr / provider_receivable Cr, when the admin
   records the transfer (it is paid from the platform's funds held at the provider)
-- payout: shop payable Dr amount / payouts Cr amount
+- payout: shop (or creator) payable Dr amount / payouts Cr amount
 - reversal: the exact negation of an earlier entry (entries are never edited)
 
 Fee rounding rule: ``fee = gross * fee_bps // 10000`` — rounded *down* to the whole rupiah,
@@ -59,6 +62,42 @@ def shop_payable(shop_id: str) -> str:
     if ":" in shop_id:
         raise LedgerError("shop_id must not contain ':'")
     return f"{_SHOP_PAYABLE_PREFIX}{shop_id}{_SHOP_PAYABLE_SUFFIX}"
+
+
+_CREATOR_PAYABLE_PREFIX = "creator:"
+
+
+def creator_payable(creator_id: str) -> str:
+    """The account holding what the platform owes one creator (affiliate commission)."""
+    creator_id = _require_text("creator_id", creator_id)
+    if ":" in creator_id:
+        raise LedgerError("creator_id must not contain ':'")
+    return f"{_CREATOR_PAYABLE_PREFIX}{creator_id}{_SHOP_PAYABLE_SUFFIX}"
+
+
+# The kinds of account that can be paid out, and how each names its payable account: the
+# money API (balance, ledger, payouts) is one mechanism with the payee kind a parameter.
+SHOP = "shop"
+CREATOR = "creator"
+PAYABLE_OF = {SHOP: shop_payable, CREATOR: creator_payable}
+PAYABLE_PREFIX = {SHOP: _SHOP_PAYABLE_PREFIX, CREATOR: _CREATOR_PAYABLE_PREFIX}
+
+
+@dataclass(frozen=True)
+class Payee:
+    """Whom a payable account belongs to: a shop or a creator, by id."""
+
+    kind: str
+    id: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in PAYABLE_OF:
+            raise LedgerError(f"unknown payee kind {self.kind!r}")
+        PAYABLE_OF[self.kind](self.id)  # validates the id
+
+    @property
+    def account(self) -> str:
+        return PAYABLE_OF[self.kind](self.id)
 
 
 def shop_of_account(account: str) -> str | None:
@@ -233,6 +272,126 @@ def order_completed(order_id: str, shop_id: str, gross: int, fee_bps: int) -> Jo
     return JournalEntry(ORDER_COMPLETED, _require_text("order_id", order_id), tuple(lines))
 
 
+MAX_COMMISSION_RATE_BPS = 8000
+
+
+def commission(amount: int, rate_bps: int) -> int:
+    """A creator's commission on `amount` rupiah sold at `rate_bps`, rounded down."""
+    amount = _require_amount("amount", amount)
+    rate_bps = _require_amount("rate_bps", rate_bps)
+    if amount < 0:
+        raise LedgerError("amount must not be negative")
+    if not 0 <= rate_bps <= MAX_COMMISSION_RATE_BPS:
+        raise LedgerError(
+            f"commission rate must be between 0 and {MAX_COMMISSION_RATE_BPS}, got {rate_bps}"
+        )
+    return amount * rate_bps // BPS_DENOMINATOR
+
+
+@dataclass(frozen=True)
+class SoldLine:
+    """One order line at settlement: what it sold for, what of it was refunded before
+    completion, and the creator it is attributed to (frozen at sale) with the rate."""
+
+    line_total: int
+    refunded: int = 0
+    creator_id: str | None = None
+    commission_rate_bps: int = 0
+
+    def __post_init__(self) -> None:
+        _require_amount("line_total", self.line_total)
+        _require_amount("refunded", self.refunded)
+        if self.line_total < 0 or not 0 <= self.refunded <= self.line_total:
+            raise LedgerError(f"refunded {self.refunded} outside 0..{self.line_total}")
+        if self.creator_id is not None:
+            creator_payable(self.creator_id)
+        commission(0, self.commission_rate_bps)  # validates the rate
+
+    @property
+    def sold(self) -> int:
+        return self.line_total - self.refunded
+
+    @property
+    def commission(self) -> int:
+        """Nothing without a creator; a (partial) refund reduces the base."""
+        if self.creator_id is None:
+            return 0
+        return commission(self.sold, self.commission_rate_bps)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How a completed order's escrow is split (all integer rupiah, summing to `escrow`)."""
+
+    escrow: int
+    fee: int
+    commissions: dict[str, int]  # creator id -> commission, zero amounts left out
+    shop_net: int
+
+
+def settlement(lines: Iterable[SoldLine], fee_bps: int, *, shipping: int = 0) -> Settlement:
+    """Split what was finally sold (gross − refunded, plus shipping) between the platform
+    fee (on that amount, rounded down), each creator's commission (per line, rounded down)
+    and the shop (the rest, so every rounded-off fraction stays with the seller)."""
+    lines = list(lines)
+    shipping = _require_amount("shipping", shipping)
+    if shipping < 0:
+        raise LedgerError("shipping must not be negative")
+    sold = sum(line.sold for line in lines) + shipping
+    fee = platform_fee(sold, fee_bps)
+    commissions: dict[str, int] = {}
+    for line in lines:
+        if line.commission:
+            commissions[line.creator_id] = commissions.get(line.creator_id, 0) + line.commission
+    shop_net = sold - fee - sum(commissions.values())
+    if shop_net < 0:
+        raise LedgerError(
+            f"fee {fee} and commissions {sum(commissions.values())} exceed the sold {sold}"
+        )
+    return Settlement(sold, fee, commissions, shop_net)
+
+
+def spread_refund(line_totals: list[int], refunded: int) -> list[int]:
+    """Spread an order-level refund over its lines in proportion to their totals (rounded
+    down, the rest handed out from the first line on), never more than a line's total: a
+    partial refund of the order reduces each line's commission base by its share. What the
+    lines cannot absorb (a refund beyond them, e.g. of shipping) is left out of the result."""
+    refunded = _require_amount("refunded", refunded)
+    totals = [_require_amount("line_total", total) for total in line_totals]
+    if refunded < 0 or any(total < 0 for total in totals):
+        raise LedgerError("amounts must not be negative")
+    gross = sum(totals)
+    take = min(refunded, gross)
+    if take == 0:
+        return [0] * len(totals)
+    shares = [total * take // gross for total in totals]
+    left = take - sum(shares)
+    for index, total in enumerate(totals):
+        extra = min(left, total - shares[index])
+        shares[index] += extra
+        left -= extra
+    return shares
+
+
+def settle_order(order_id: str, shop_id: str, lines: Iterable[SoldLine], fee_bps: int, *,
+                 shipping: int = 0) -> JournalEntry:
+    """The buyer received the goods: escrow goes to the shop, the platform's fee revenue
+    and each attributed creator's payable (DESIGN.md §8, §11)."""
+    split = settlement(lines, fee_bps, shipping=shipping)
+    _require_positive("sold", split.escrow)
+    entry_lines = [Line.debit(ESCROW, split.escrow)]
+    if split.shop_net:
+        entry_lines.append(Line.credit(shop_payable(shop_id), split.shop_net))
+    else:
+        shop_payable(shop_id)  # still validate the shop id
+    if split.fee:
+        entry_lines.append(Line.credit(PLATFORM_FEE_REVENUE, split.fee))
+    for creator_id in sorted(split.commissions):
+        entry_lines.append(Line.credit(creator_payable(creator_id), split.commissions[creator_id]))
+    return JournalEntry(ORDER_COMPLETED, _require_text("order_id", order_id), tuple(entry_lines))
+
+
+
 def refund_issued(order_id: str, amount: int, refund_id: str | None = None) -> JournalEntry:
     """The buyer's money goes back through the provider: escrow is released to it, exactly
     the refunded amount (a partial refund releases only its part)."""
@@ -267,11 +426,16 @@ def manual_refund_paid(refund_id: str, amount: int) -> JournalEntry:
 
 def payout(shop_id: str, payout_id: str, amount: int) -> JournalEntry:
     """A shop withdraws part of its available balance to its bank account."""
+    return payee_payout(Payee(SHOP, shop_id), payout_id, amount)
+
+
+def payee_payout(payee: Payee, payout_id: str, amount: int) -> JournalEntry:
+    """A shop or a creator withdraws part of its available balance to its bank account."""
     amount = _require_positive("amount", amount)
     return JournalEntry(
         PAYOUT,
         _require_text("payout_id", payout_id),
-        (Line.debit(shop_payable(shop_id), amount), Line.credit(PAYOUTS, amount)),
+        (Line.debit(payee.account, amount), Line.credit(PAYOUTS, amount)),
     )
 
 

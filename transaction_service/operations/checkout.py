@@ -24,8 +24,15 @@ from servicekit.auth import inactive_account
 from servicekit.problems import Problem
 
 from ..clients.payments import ProviderRefused, ProviderUnavailable
-from ..clients.storefront import InsufficientStock, StorefrontRefused, StorefrontUnavailable
+from ..clients.storefront import (
+    InsufficientStock,
+    StorefrontRefused,
+    StorefrontUnavailable,
+    UnusableAnswer,
+    attribution_of,
+)
 from ..context import Context
+from ..domain import ledger
 from ..domain.money import line_total
 from ..domain.orders import OrderStatus, payment_deadline
 from ..store import idempotency as idempotency_store
@@ -42,7 +49,7 @@ RETRY_AFTER_SECONDS = "5"
 @dataclass(frozen=True)
 class CheckoutRequest:
     buyer_id: str
-    items: list[dict]  # [{product_id: str, quantity: int}]
+    items: list[dict]  # [{product_id: str, quantity: int, content_id?: str}]
     shipping_address: dict
     payment_method: str
     # The Idempotency-Key this checkout runs under: the placed order is recorded on it in
@@ -224,6 +231,15 @@ def _snapshot(request: CheckoutRequest, reservation: dict) -> dict:
         total = line_total(unit_price, quantity)
         subtotal += total
         shops.add(str(item.get("shop_id") or reservation.get("shop_id")))
+        try:
+            attribution = attribution_of(item, wanted.get("content_id"))
+        except UnusableAnswer as exc:
+            raise _BadReservation(str(exc)) from None
+        if attribution is not None:
+            # Frozen with the order: the rate the showcase answered, never recomputed.
+            attribution["commission"] = ledger.commission(
+                total, attribution["commission_rate_bps"]
+            )
         items.append(
             {
                 "product_id": wanted["product_id"],
@@ -231,6 +247,7 @@ def _snapshot(request: CheckoutRequest, reservation: dict) -> dict:
                 "quantity": quantity,
                 "unit_price": unit_price,
                 "line_total": total,
+                "attribution": attribution,
             }
         )
     shop_id = reservation.get("shop_id") or (shops.pop() if len(shops) == 1 else None)

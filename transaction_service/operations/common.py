@@ -44,6 +44,30 @@ def can_view(principal: Principal, order: dict) -> bool:
     )
 
 
+def sees_commissions(principal: Principal, order: dict) -> bool:
+    """The order's seller and admins see each line's creator, rate and commission."""
+    return principal.has_role("admin") or (
+        principal.has_role("seller")
+        and principal.shop_id is not None
+        and order.get("shop_id") == principal.shop_id
+    )
+
+
+def visible_order(order: dict, principal: Principal) -> dict:
+    """The order as `principal` may see it: everyone else (the buyer) sees only which
+    content a line came from, never the creator's rate or commission (DESIGN.md §11)."""
+    if order is None or sees_commissions(principal, order):
+        return order
+    return {
+        **order,
+        "items": [
+            {**item, "attribution": None if item.get("attribution") is None
+             else {"content_id": item["attribution"]["content_id"]}}
+            for item in order.get("items", [])
+        ],
+    }
+
+
 def lock_visible_order(cursor, order_id: str, principal: Principal) -> dict:
     order = order_store.lock_order(cursor, order_id)
     if order is None or order["placed_at"] is None or not can_view(principal, order):
@@ -88,15 +112,37 @@ def post_refund_issued(cursor, order_id: str, amount: int, *, actor: str | None)
 
 
 def post_order_completed(cursor, order: dict, fee_bps: int, *, actor: str | None) -> None:
-    """Escrow -> the shop and the platform: what was sold, net of refunds already made."""
-    sold = int(order["total"]) - refund_store.posted_total(cursor, order["id"])
-    if sold <= 0:
-        return
-    post_ledger(
-        cursor,
-        ledger.order_completed(order["id"], order["shop_id"], sold, fee_bps),
-        actor=actor,
-    )
+    """Escrow -> the shop, the platform and each attributed creator: what was sold, net
+    of the refunds already made."""
+    entry = completion_entry(cursor, order, fee_bps,
+                             refunded=refund_store.posted_total(cursor, order["id"]))
+    if entry is not None:
+        post_ledger(cursor, entry, actor=actor)
+
+
+def completion_entry(cursor, order: dict, fee_bps: int, *,
+                     refunded: int = 0) -> ledger.JournalEntry | None:
+    """escrow -> shop payable + fee revenue + each attributed creator's payable, from the
+    order's frozen snapshot (every line; shipping goes to the shop with the fee on it).
+    Order-level refunds reduce the lines' bases in proportion (`ledger.spread_refund`);
+    None when nothing is left to settle."""
+    items = order_store.order_items(cursor, order["id"])
+    totals = [int(item["line_total"]) for item in items]
+    shipping = int(order["total"]) - sum(totals)
+    if int(order["total"]) - refunded <= 0:
+        return None
+    line_refunds = ledger.spread_refund(totals, refunded)
+    lines = [
+        ledger.SoldLine(
+            total,
+            refunded=line_refund,
+            creator_id=(item["attribution"] or {}).get("creator_id"),
+            commission_rate_bps=int((item["attribution"] or {}).get("commission_rate_bps") or 0),
+        )
+        for item, total, line_refund in zip(items, totals, line_refunds, strict=True)
+    ]
+    shipping -= max(0, refunded - sum(line_refunds))  # what the lines could not absorb
+    return ledger.settle_order(order["id"], order["shop_id"], lines, fee_bps, shipping=shipping)
 
 
 def audit(cursor, order_id: str, action: str, *, actor: str | None, data: dict) -> None:

@@ -19,6 +19,10 @@
    (provider refunds that succeeded, manual refunds once created), each such refund has
    exactly its entry, and `manual_refunds_payable` holds exactly the manual refunds not
    yet transferred.
+7. creators' commission: no order line's commission exceeds its line total or differs
+   from line_total x rate // 10000; no creator payable is overdrawn, and each equals what
+   the creator earned (completed orders) minus what was paid out; no completed order
+   credits a creator more than that creator's lines of the order carry.
 
 The escrow rules are pure functions in `transaction_service.domain.ledger`.
 """
@@ -113,7 +117,89 @@ def check(cursor, log_verifiers=None) -> list[str]:
         violations.append(
             f"audit chain broken at seq {result.first_broken_seq}: {result.reason}"
         )
+
+    # 7. creators' commission
+    violations.extend(_commission_violations(cursor))
     return violations
+
+
+def _commission_violations(cursor) -> list[str]:
+    problems: list[str] = []
+    if _table_exists(cursor, "order_items"):
+        cursor.execute(
+            """
+            SELECT order_id::text AS order_id, product_id, line_total, commission_rate_bps,
+                   commission FROM order_items
+            WHERE commission IS NOT NULL
+              AND (commission > line_total
+                   OR commission <> line_total * commission_rate_bps / %s)
+            LIMIT 50
+            """,
+            (ledger.BPS_DENOMINATOR,),
+        )
+        for row in cursor.fetchall():
+            problems.append(
+                f"order {_value(row, 'order_id', 0)} line {_value(row, 'product_id', 1)}: "
+                f"commission {_value(row, 'commission', 4)} is not "
+                f"{_value(row, 'line_total', 2)} x {_value(row, 'commission_rate_bps', 3)} bps"
+            )
+    # payable = earned - paid out: only completion credits, payouts and their reversals
+    # ever touch a creator's payable, and it is never negative.
+    cursor.execute(
+        """
+        SELECT l.account,
+               -sum(l.amount) AS available,
+               -sum(l.amount) FILTER (WHERE e.kind = %(completed)s
+                   OR (e.kind = %(reversal)s AND e.reference LIKE %(completed_ref)s)) AS earned,
+               sum(l.amount) FILTER (WHERE e.kind = %(payout)s
+                   OR (e.kind = %(reversal)s AND e.reference LIKE %(payout_ref)s)) AS paid_out
+        FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+        WHERE l.account LIKE 'creator:%%:payable'
+        GROUP BY l.account ORDER BY l.account
+        """,
+        {"completed": ledger.ORDER_COMPLETED, "payout": ledger.PAYOUT,
+         "reversal": ledger.REVERSAL, "completed_ref": ledger.ORDER_COMPLETED + ":%",
+         "payout_ref": ledger.PAYOUT + ":%"},
+    )
+    for row in cursor.fetchall():
+        account = _value(row, "account", 0)
+        available = int(_value(row, "available", 1))
+        earned = int(_value(row, "earned", 2) or 0)
+        paid_out = int(_value(row, "paid_out", 3) or 0)
+        if available < 0:
+            problems.append(f"{account} is overdrawn: available {available}")
+        if available != earned - paid_out:
+            problems.append(
+                f"{account}: available {available} != earned {earned} - paid out {paid_out}"
+            )
+    if _table_exists(cursor, "order_items"):
+        cursor.execute(
+            """
+            WITH credited AS (
+                SELECT e.reference AS order_id,
+                       split_part(l.account, ':', 2) AS creator_id, -sum(l.amount) AS amount
+                FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+                WHERE e.kind = %s AND l.account LIKE 'creator:%%:payable'
+                GROUP BY 1, 2
+            ), carried AS (
+                SELECT order_id::text AS order_id, creator_id, sum(commission) AS amount
+                FROM order_items WHERE creator_id IS NOT NULL GROUP BY 1, 2
+            )
+            SELECT c.order_id, c.creator_id, c.amount AS credited,
+                   coalesce(k.amount, 0) AS carried
+            FROM credited c LEFT JOIN carried k USING (order_id, creator_id)
+            WHERE c.amount > coalesce(k.amount, 0)
+            LIMIT 50
+            """,
+            (ledger.ORDER_COMPLETED,),
+        )
+        for row in cursor.fetchall():
+            problems.append(
+                f"order {_value(row, 'order_id', 0)} credits creator "
+                f"{_value(row, 'creator_id', 1)} {_value(row, 'credited', 2)}, more than "
+                f"the commission its lines carry ({_value(row, 'carried', 3)})"
+            )
+    return problems
 
 
 def _escrow_violations(cursor) -> list[str]:

@@ -100,8 +100,18 @@ def shop_available(cursor, shop_id: str) -> int:
     return -account_sum(cursor, ledger.shop_payable(shop_id))
 
 
+def payee_available(cursor, payee: ledger.Payee) -> int:
+    """What the platform owes the shop or creator now (its payable's credit balance)."""
+    return -account_sum(cursor, payee.account)
+
+
 def shop_paid_out(cursor, shop_id: str) -> int:
     """Total paid out to the shop: payout debits on its payable, net of reversed payouts."""
+    return payee_paid_out(cursor, ledger.Payee(ledger.SHOP, shop_id))
+
+
+def payee_paid_out(cursor, payee: ledger.Payee) -> int:
+    """Total paid out to the payee: payout debits on its payable, net of reversed payouts."""
     cursor.execute(
         """
         SELECT coalesce(sum(l.amount), 0) AS total
@@ -109,7 +119,7 @@ def shop_paid_out(cursor, shop_id: str) -> int:
         WHERE l.account = %s
           AND (e.kind = %s OR (e.kind = %s AND e.reference LIKE %s))
         """,
-        (ledger.shop_payable(shop_id), ledger.PAYOUT, ledger.REVERSAL, ledger.PAYOUT + ":%"),
+        (payee.account, ledger.PAYOUT, ledger.REVERSAL, ledger.PAYOUT + ":%"),
     )
     return int(_value(cursor.fetchone(), "total", 0))
 
@@ -129,13 +139,34 @@ def shop_pending(cursor, shop_id: str) -> int:
     return int(_value(cursor.fetchone(), "total", 0))
 
 
+def creator_pending(cursor, creator_id: str) -> int:
+    """Commission on the creator's lines of paid, not yet completed orders."""
+    cursor.execute(
+        """
+        SELECT coalesce(sum(i.commission), 0) AS total
+        FROM order_items i JOIN orders o ON o.id = i.order_id
+        WHERE i.creator_id = %s AND o.status = ANY(%s)
+        """,
+        (creator_id, list(PENDING_STATUSES)),
+    )
+    return int(_value(cursor.fetchone(), "total", 0))
+
+
+_PENDING_OF = {ledger.SHOP: shop_pending, ledger.CREATOR: creator_pending}
+
+
 def balance(cursor, shop_id: str) -> dict:
+    return payee_balance(cursor, ledger.Payee(ledger.SHOP, shop_id))
+
+
+def payee_balance(cursor, payee: ledger.Payee) -> dict:
+    """`{<kind>_id, currency, pending, available, paid_out}` of a shop or a creator."""
     return {
-        "shop_id": shop_id,
+        f"{payee.kind}_id": payee.id,
         "currency": CURRENCY,
-        "pending": shop_pending(cursor, shop_id),
-        "available": shop_available(cursor, shop_id),
-        "paid_out": shop_paid_out(cursor, shop_id),
+        "pending": _PENDING_OF[payee.kind](cursor, payee.id),
+        "available": payee_available(cursor, payee),
+        "paid_out": payee_paid_out(cursor, payee),
     }
 
 

@@ -75,14 +75,18 @@ def save_snapshot(
     )
     cursor.execute("DELETE FROM order_items WHERE order_id = %s", (order_id,))
     for position, item in enumerate(items):
+        attribution = item.get("attribution") or {}
         cursor.execute(
             """
             INSERT INTO order_items
-                (order_id, position, product_id, title, quantity, unit_price, line_total)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
+                (order_id, position, product_id, title, quantity, unit_price, line_total,
+                 content_id, creator_id, commission_rate_bps, commission)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             """,
             (order_id, position, item["product_id"], item["title"], item["quantity"],
-             item["unit_price"], item["line_total"]),
+             item["unit_price"], item["line_total"], attribution.get("content_id"),
+             attribution.get("creator_id"), attribution.get("commission_rate_bps"),
+             attribution.get("commission")),
         )
 
 
@@ -167,14 +171,15 @@ def _attach_details(cursor, orders: list[dict]) -> None:
     ids = [order["id"] for order in orders]
     cursor.execute(
         """
-        SELECT order_id::text AS order_id, product_id, title, quantity, unit_price, line_total
+        SELECT order_id::text AS order_id, product_id, title, quantity, unit_price, line_total,
+               content_id, creator_id, commission_rate_bps, commission
           FROM order_items WHERE order_id = ANY(%s::uuid[]) ORDER BY order_id, position
         """,
         (ids,),
     )
     items: dict[str, list] = {}
     for row in cursor.fetchall():
-        items.setdefault(row.pop("order_id"), []).append(row)
+        items.setdefault(row.pop("order_id"), []).append(_with_attribution(row))
     cursor.execute(
         f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY(%s::uuid[])", (ids,)
     )
@@ -184,6 +189,29 @@ def _attach_details(cursor, orders: list[dict]) -> None:
         order["items"] = items.get(order["id"], [])
         order["payment"] = payments.get(order["id"])
         order["refunds"] = refunds.get(order["id"], [])
+
+
+def order_items(cursor, order_id: str) -> list[dict]:
+    """One order's item snapshot with each line's `attribution`, in position order."""
+    cursor.execute(
+        """
+        SELECT product_id, title, quantity, unit_price, line_total,
+               content_id, creator_id, commission_rate_bps, commission
+          FROM order_items WHERE order_id = %s ORDER BY position
+        """,
+        (order_id,),
+    )
+    return [_with_attribution(dict(row)) for row in cursor.fetchall()]
+
+
+def _with_attribution(row: dict) -> dict:
+    """Fold the attribution columns of an item row into `attribution` (None if none)."""
+    keys = ("content_id", "creator_id", "commission_rate_bps", "commission")
+    values = {key: row.pop(key) for key in keys}
+    row["attribution"] = None if values["content_id"] is None else {
+        **values, "commission": int(values["commission"]),
+    }
+    return row
 
 
 # --- payments -------------------------------------------------------------------------
@@ -299,3 +327,74 @@ def claim_unreconciled_payment(cursor, older_than_seconds: int) -> str | None:
     cursor.execute("UPDATE payments SET provider_checked_at = now() WHERE order_id = %s",
                    (row["order_id"],))
     return row["order_id"]
+# --- creators' view: only their own attributed lines -----------------------------------
+
+# Orders whose lines count as sold for a creator: paid and neither cancelled nor expired.
+_SOLD_STATUSES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
+
+
+def creator_earnings(cursor, creator_id: str, *, pending_statuses: list[str], limit: int,
+                     after_content_id: str | None = None) -> list[dict]:
+    """Per content of the creator (content id order, up to limit+1 rows): paid orders,
+    units, sales, commission earned (completed orders) and pending (paid, not completed)."""
+    cursor.execute(
+        """
+        SELECT i.content_id, count(DISTINCT i.order_id) AS orders, sum(i.quantity) AS units,
+               sum(i.line_total) AS sales,
+               coalesce(sum(i.commission) FILTER (WHERE o.status = 'COMPLETED'), 0)
+                   AS commission,
+               coalesce(sum(i.commission) FILTER (WHERE o.status = ANY(%(pending)s)), 0)
+                   AS pending_commission
+          FROM order_items i JOIN orders o ON o.id = i.order_id
+         WHERE i.creator_id = %(creator)s AND o.placed_at IS NOT NULL
+           AND (o.status = ANY(%(sold)s) OR o.status = ANY(%(pending)s))
+           AND (%(after)s::text IS NULL OR i.content_id > %(after)s::text)
+         GROUP BY i.content_id
+         ORDER BY i.content_id
+         LIMIT %(limit)s
+        """,
+        {"creator": creator_id, "pending": pending_statuses, "sold": list(_SOLD_STATUSES),
+         "after": after_content_id, "limit": limit},
+    )
+    return [
+        {key: (int(value) if key != "content_id" else value) for key, value in row.items()}
+        for row in cursor.fetchall()
+    ]
+
+
+def creator_orders(cursor, creator_id: str, *, limit: int,
+                   after: tuple[datetime, str] | None = None) -> list[dict]:
+    """Placed orders with a line attributed to the creator, newest first, each with only
+    the creator's own lines and none of the buyer's details (up to limit+1 rows)."""
+    cursor.execute(
+        """
+        SELECT o.id::text AS id, o.status, o.created_at, o.completed_at
+          FROM orders o
+         WHERE o.placed_at IS NOT NULL
+           AND EXISTS (SELECT 1 FROM order_items i
+                        WHERE i.order_id = o.id AND i.creator_id = %(creator)s)
+           AND (%(first)s OR (o.created_at, o.id) < (%(at)s::timestamptz, %(id)s::uuid))
+         ORDER BY o.created_at DESC, o.id DESC
+         LIMIT %(limit)s
+        """,
+        {"creator": creator_id, "first": after is None, "at": after[0] if after else None,
+         "id": after[1] if after else None, "limit": limit},
+    )
+    orders = [dict(row) for row in cursor.fetchall()]
+    if not orders:
+        return orders
+    cursor.execute(
+        """
+        SELECT order_id::text AS order_id, product_id, title, quantity, unit_price, line_total,
+               content_id, creator_id, commission_rate_bps, commission
+          FROM order_items WHERE order_id = ANY(%s::uuid[]) AND creator_id = %s
+         ORDER BY order_id, position
+        """,
+        ([o["id"] for o in orders], creator_id),
+    )
+    lines: dict[str, list] = {}
+    for row in cursor.fetchall():
+        lines.setdefault(row.pop("order_id"), []).append(_with_attribution(dict(row)))
+    for order in orders:
+        order["items"] = lines.get(order["id"], [])
+    return orders

@@ -7,6 +7,7 @@ import * as session from './session.js';
 import { errorBox, pageTitle } from './ui.js';
 import { cartView } from './views/cart.js';
 import { checkoutView } from './views/checkout.js';
+import { creatorView } from './views/creator.js';
 import { contentView, feedView } from './views/feed.js';
 import { loginView } from './views/login.js';
 import { orderView, ordersView } from './views/orders.js';
@@ -25,6 +26,7 @@ const ROUTES = [
   { pattern: /^\/orders\/([\w-]+)$/, view: orderView, nav: 'orders', params: ['id'] },
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },
   { pattern: /^\/seller\/webhooks$/, view: webhooksView, nav: 'webhooks' },
+  { pattern: /^\/creator$/, view: creatorView, nav: 'creator' },
 ];
 
 const viewEl = document.getElementById('view');
@@ -183,6 +185,9 @@ function renderNav() {
   if (signedIn && session.hasRole('seller')) {
     items.push(navItem('seller', '#/seller', 'To ship'));
     items.push(navItem('webhooks', '#/seller/webhooks', 'Webhooks'));
+  }
+  if (signedIn && session.hasRole('creator')) {
+    items.push(navItem('creator', '#/creator', 'Earnings'));
   }
   if (signedIn) {
     const account = session.account();

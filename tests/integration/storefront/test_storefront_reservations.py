@@ -80,6 +80,7 @@ def test_reserve_takes_stock_and_quotes_current_prices(storefront, shop_products
     assert items[a["id"]] == {
         "product_id": a["id"], "shop_id": seller.shop_id, "title": a["title"], "quantity": 2,
         "unit_price": {"amount": 25000, "currency": "IDR"},
+        "attribution": None,  # bought from no creator's content
     }
     assert items[b["id"]]["unit_price"]["amount"] == 50000
     assert (_stock(storefront, a["id"]), _stock(storefront, b["id"])) == (8, 9)

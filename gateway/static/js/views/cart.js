@@ -6,7 +6,7 @@ import { h, replace } from '../dom.js';
 import { plural, rupiah } from '../format.js';
 import * as session from '../session.js';
 import { errorBox, pageTitle, price, productThumb } from '../ui.js';
-import { quantityStepper } from './shared.js';
+import { attributionNote, quantityStepper } from './shared.js';
 
 const REASONS = {
   inactive: 'No longer for sale',
@@ -147,7 +147,7 @@ export async function cartView(ctx) {
     h('div', { class: 'cart-line-main' },
       h('a', { href: `#/product/${item.product_id}`, class: 'cart-line-title' }, item.title),
       h('p', { class: 'small' }, price(item.unit_price), h('span', { class: 'muted' }, ' each')),
-      h('p', { class: 'flags' }, flags(item)),
+      h('p', { class: 'flags' }, flags(item), attributionNote(item.attribution)),
       lineStatus),
     h('div', { class: 'cart-line-side' },
       stepper.el,

@@ -11,9 +11,10 @@ import { addToCart } from './shared.js';
 const PAGE_SIZE = 12;
 const PRODUCTS_ON_CARD = 3;
 
-function productLine(product) {
+function productLine(product, content) {
+  // The product page remembers which content it was opened from (credits the creator).
   return h('li', { class: 'tagged' },
-    h('a', { href: `#/product/${product.id}`, class: 'tagged-link' },
+    h('a', { href: `#/product/${product.id}?from=${content.id}`, class: 'tagged-link' },
       productThumb(product, 'xs'),
       h('span', { class: 'tagged-title' }, product.title),
       h('span', { class: 'tagged-meta' }, price(product.price), ' ', availability(product))));
@@ -32,7 +33,7 @@ function contentCard(content) {
       h('strong', {}, (content.creator && content.creator.name) || 'a creator')),
     products.length
       ? h('ul', { class: 'tagged-list', 'aria-label': `Products in “${content.title}”` },
-        products.slice(0, PRODUCTS_ON_CARD).map(productLine))
+        products.slice(0, PRODUCTS_ON_CARD).map((p) => productLine(p, content)))
       : h('p', { class: 'muted' }, 'No products for sale in this one.'),
     more > 0
       ? h('p', { class: 'more' }, h('a', { href: `#/content/${content.id}` }, `+ ${plural(more, 'more product')}`))
@@ -62,7 +63,7 @@ export async function feedView(ctx) {
   return section;
 }
 
-function productRow(ctx, product) {
+function productRow(ctx, product, content) {
   const status = h('div', { class: 'row-status', 'aria-live': 'polite' });
   const soldOut = !product.in_stock;
   const add = h('button', {
@@ -71,13 +72,13 @@ function productRow(ctx, product) {
     disabled: soldOut,
     dataset: { action: 'add-to-cart', productId: product.id },
     'aria-label': `Add ${product.title} to cart`,
-    onclick: () => addToCart(ctx, product, 1, add, status),
+    onclick: () => addToCart(ctx, product, 1, add, status, content.id),
   }, soldOut ? 'Sold out' : 'Add to cart');
   return h('li', { class: 'card product-row', dataset: { productId: product.id, shopId: product.shop_id } },
     productThumb(product, 'md'),
     h('div', { class: 'product-row-main' },
       h('h3', { class: 'product-row-title' },
-        h('a', { href: `#/product/${product.id}` }, product.title)),
+        h('a', { href: `#/product/${product.id}?from=${content.id}` }, product.title)),
       h('p', { class: 'muted small' }, product.shop_name),
       h('p', {}, price(product.price), ' ', availability(product))),
     h('div', { class: 'product-row-actions' }, add, status));
@@ -102,6 +103,6 @@ export async function contentView(ctx) {
             : 'The video is not played on this page; shop its products below.'))),
     h('h2', { class: 'section-title' }, `Products in this ${content.kind === 'live' ? 'live session' : 'video'}`),
     products.length
-      ? h('ul', { class: 'product-rows' }, products.map((p) => productRow(ctx, p)))
+      ? h('ul', { class: 'product-rows' }, products.map((p) => productRow(ctx, p, content)))
       : h('p', { class: 'muted' }, 'None of the tagged products is for sale any more.'));
 }

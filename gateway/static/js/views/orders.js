@@ -251,7 +251,12 @@ function orderDetails(order) {
     h('section', { class: 'card pad', 'aria-labelledby': 'items-title' },
       h('h2', { class: 'section-title', id: 'items-title' }, 'Items'),
       h('ul', { class: 'summary-lines' }, (order.items || []).map((item) => h('li', {},
-        h('span', {}, `${item.quantity} × `, h('a', { href: `#/product/${item.product_id}` }, item.title)),
+        h('span', {}, `${item.quantity} × `, h('a', { href: `#/product/${item.product_id}` }, item.title),
+          item.attribution
+            ? h('span', { class: 'muted small attribution', dataset: { contentId: item.attribution.content_id } },
+              ' · ', h('a', { href: `#/content/${item.attribution.content_id}` }, 'from a creator’s content'),
+              item.attribution.commission ? ` · commission ${rupiah(item.attribution.commission)}` : '')
+            : null),
         h('span', {}, rupiah(item.line_total))))),
       order.shipping_fee && order.shipping_fee.amount
         ? h('p', { class: 'summary-total' }, h('span', {}, 'Shipping'), h('span', {}, rupiah(order.shipping_fee)))

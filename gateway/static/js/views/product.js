@@ -8,6 +8,7 @@ import { addToCart, quantityStepper } from './shared.js';
 export async function productView(ctx) {
   const product = await api(`/api/v1/products/${encodeURIComponent(ctx.params.id)}`,
     { signal: ctx.signal });
+  const fromContent = /^[0-9a-f-]{36}$/i.test(ctx.query.from || '') ? ctx.query.from : null;
   const forSale = product.status === 'active' && product.stock > 0;
   const status = h('div', { class: 'row-status', 'aria-live': 'polite' });
   const stepper = quantityStepper({ value: 1, min: 1, max: Math.max(1, Math.min(999, product.stock)) });
@@ -22,7 +23,8 @@ export async function productView(ctx) {
     'aria-label': 'Buy this product',
     onsubmit: (event) => {
       event.preventDefault();
-      addToCart(ctx, product, stepper.value, add, status);
+      // Opened from a video or live session: the purchase credits its creator.
+      addToCart(ctx, product, stepper.value, add, status, fromContent);
     },
   },
   h('p', { class: 'buy-price' }, price(product.price, 'price-lg')),

@@ -2,7 +2,7 @@
 // and the shop's recent orders.
 
 import { api } from '../api.js';
-import { field, h, replace } from '../dom.js';
+import { field, h, replace, setFieldError } from '../dom.js';
 import { dateTime, rupiah, shortId } from '../format.js';
 import { busy, errorBox, pagedFooter, pageTitle, statusBadge } from '../ui.js';
 import { orderRow } from './orders.js';
@@ -51,6 +51,53 @@ function toShipCard(ctx, order, onShipped) {
   return card;
 }
 
+/** Add a product; the commission rate is what creators earn when their content sells it. */
+function productForm(ctx) {
+  const title = field({ label: 'Title', name: 'title', attrs: { maxLength: 200 } });
+  const priceField = field({ label: 'Price (rupiah)', name: 'price', inputmode: 'numeric',
+    attrs: { type: 'number', min: '1', step: '1' } });
+  const stock = field({ label: 'Stock', name: 'stock', inputmode: 'numeric', value: '10',
+    attrs: { type: 'number', min: '0', step: '1' } });
+  const rate = field({ label: 'Commission for creators (%)', name: 'commission_percent', value: '0',
+    inputmode: 'decimal', hint: '0 to 80; 0 = not offered. Creators earn it on sales from their content.',
+    attrs: { type: 'number', min: '0', max: '80', step: '0.01' } });
+  const status = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Add product');
+  return h('form', {
+    class: 'card pad product-form',
+    noValidate: true,
+    'aria-label': 'Add a product',
+    onsubmit: (event) => {
+      event.preventDefault();
+      const percent = Number(rate.input.value || '0');
+      const bps = Math.round(percent * 100);
+      if (!Number.isFinite(percent) || bps < 0 || bps > 8000) {
+        setFieldError(rate, 'Between 0 and 80 %.');
+        rate.input.focus();
+        return;
+      }
+      setFieldError(rate, '');
+      busy(submit, 'Saving…', async () => {
+        replace(status);
+        try {
+          const product = await api('/api/v1/products', {
+            method: 'POST',
+            signal: ctx.signal,
+            body: { title: title.input.value.trim(), price: Number(priceField.input.value),
+                    stock: Number(stock.input.value), commission_rate_bps: bps },
+          });
+          replace(status, h('p', { class: 'inline-ok', dataset: { productId: product.id } },
+            `Added “${product.title}” with ${product.commission_rate_bps / 100} % commission. `,
+            h('a', { href: `#/product/${product.id}` }, 'View')));
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(status, errorBox(error));
+        }
+      });
+    },
+  }, h('h2', { class: 'section-title' }, 'Add a product'), title.wrap, priceField.wrap, stock.wrap,
+  rate.wrap, submit, status);
+}
+
 export async function sellerView(ctx) {
   const blocked = ctx.requireRole('seller');
   if (blocked) return blocked;
@@ -85,7 +132,8 @@ export async function sellerView(ctx) {
     announce,
     toShipList, toShipFooter,
     h('h2', { class: 'section-title' }, 'Recent orders'),
-    recentList, recentFooter);
+    recentList, recentFooter,
+    productForm(ctx));
 
   await Promise.all([
     loadPage(toShipList, toShipFooter, { status: 'AWAITING_SHIPMENT' },

@@ -8,8 +8,9 @@ import { busy, errorBox } from '../ui.js';
 /**
  * Add `quantity` of `product` to the cart (PUT sets the quantity, so the current one is
  * read first). Shows the outcome in `statusEl` (an aria-live region next to the button).
+ * `contentId`: the video or live session it is bought from (credits its creator).
  */
-export async function addToCart(ctx, product, quantity, button, statusEl) {
+export async function addToCart(ctx, product, quantity, button, statusEl, contentId = null) {
   if (!session.isSignedIn()) {
     ctx.navigate(`#/login?next=${encodeURIComponent(ctx.path)}`);
     return;
@@ -26,7 +27,8 @@ export async function addToCart(ctx, product, quantity, button, statusEl) {
       const line = cart.items.find((item) => item.product_id === product.id);
       const total = (line ? line.quantity : 0) + quantity;
       const updated = await api(`/api/v1/cart/items/${encodeURIComponent(product.id)}`, {
-        method: 'PUT', body: { quantity: total }, signal: ctx.signal,
+        method: 'PUT', body: contentId ? { quantity: total, content_id: contentId } : { quantity: total },
+        signal: ctx.signal,
       });
       session.setCart(updated);
       replace(statusEl, h('span', { class: 'inline-ok' },
@@ -36,6 +38,15 @@ export async function addToCart(ctx, product, quantity, button, statusEl) {
       replace(statusEl, errorBox(error, { products: { [product.id]: product.title } }));
     }
   });
+}
+
+/** "from Nadia's live" for an attribution `{content_kind, creator: {name}}`, or null. */
+export function attributionNote(attribution) {
+  if (!attribution) return null;
+  const name = (attribution.creator && attribution.creator.name) || 'a creator';
+  const kind = attribution.content_kind === 'live' ? 'live' : 'video';
+  return h('span', { class: 'flag flag-ok attribution', dataset: { contentId: attribution.content_id } },
+    `from ${name}’s ${kind}`);
 }
 
 /** A − [n] + quantity control; returns {el, get value()}. */
