@@ -157,11 +157,13 @@ def list_returns(cursor, *, buyer_id: str | None = None, shop_id: str | None = N
                           " < (%s::timestamptz, %s::uuid)))")
         values.extend([after[0], after[0], after[1], after[2]])
     values.append(limit + 1)
+    # (A bare constant in ORDER BY would be read as a column position.)
+    order = f"{rank}, " if disputes_first else ""
     cursor.execute(
         f"""
         SELECT {_COLUMNS}, {rank} AS rank FROM returns r
          WHERE {' AND '.join(conditions)}
-         ORDER BY {rank}, r.created_at DESC, r.id DESC
+         ORDER BY {order}r.created_at DESC, r.id DESC
          LIMIT %s
         """,
         values,
