@@ -12,6 +12,7 @@ import { contentView, feedView } from './views/feed.js';
 import { loginView } from './views/login.js';
 import { orderView, ordersView } from './views/orders.js';
 import { productView } from './views/product.js';
+import { disputesView } from './views/returns.js';
 import { sellerView } from './views/seller.js';
 import { webhooksView } from './views/webhooks.js';
 
@@ -27,6 +28,7 @@ const ROUTES = [
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },
   { pattern: /^\/seller\/webhooks$/, view: webhooksView, nav: 'webhooks' },
   { pattern: /^\/creator$/, view: creatorView, nav: 'creator' },
+  { pattern: /^\/admin\/disputes$/, view: disputesView, nav: 'disputes' },
 ];
 
 const viewEl = document.getElementById('view');
@@ -188,6 +190,9 @@ function renderNav() {
   }
   if (signedIn && session.hasRole('creator')) {
     items.push(navItem('creator', '#/creator', 'Earnings'));
+  }
+  if (signedIn && session.hasRole('admin')) {
+    items.push(navItem('disputes', '#/admin/disputes', 'Disputes'));
   }
   if (signedIn) {
     const account = session.account();
