@@ -98,6 +98,7 @@ class CheckoutPayLoad:
         self.placed: set[str] = set()
         self.paid: set[str] = set()  # the sandbox answered 200 to "pay"
         self.orders_by_key: dict[str, set[str]] = {}  # Idempotency-Key -> orders answered
+        self.key_attempts: Counter = Counter()  # Idempotency-Key -> checkouts sent with it
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -147,6 +148,8 @@ class CheckoutPayLoad:
         while not self._stop.is_set():
             if key is None or time.monotonic() > key_deadline:
                 key, key_deadline = str(uuid.uuid4()), time.monotonic() + KEY_RETRY_SECONDS
+            with self._lock:
+                self.key_attempts[key] += 1
             response = self._call("checkout", lambda k=key: shopper.checkout(
                 session, self.gateway, token, self.product_id, key=k))
             if response is None or response.status_code != 201:
@@ -446,6 +449,8 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         "sandbox_settled": len(settled),
         "audit_rows": audit_rows,
         "failed_requests_not_problem": len(not_problems),
+        "idempotency_keys_retried": sum(1 for n in (load.key_attempts.values() if load else ())
+                                        if n > 1),
     }
     return violations, facts
 
