@@ -12,6 +12,7 @@ import { loginView } from './views/login.js';
 import { orderView, ordersView } from './views/orders.js';
 import { productView } from './views/product.js';
 import { sellerView } from './views/seller.js';
+import { adminView } from './views/admin.js';
 
 const ROUTES = [
   { pattern: /^\/feed$/, view: feedView, nav: 'feed' },
@@ -23,6 +24,7 @@ const ROUTES = [
   { pattern: /^\/orders$/, view: ordersView, nav: 'orders' },
   { pattern: /^\/orders\/([\w-]+)$/, view: orderView, nav: 'orders', params: ['id'] },
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },
+  { pattern: /^\/admin$/, view: adminView, nav: 'admin' },
 ];
 
 const viewEl = document.getElementById('view');
@@ -138,7 +140,7 @@ function requireRole(role, path, query) {
     return h('span');
   }
   if (session.hasRole(role)) return null;
-  const what = role === 'seller' ? 'a seller account' : `a ${role} account`;
+  const what = role === 'admin' ? 'an admin account' : `a ${role} account`;
   return h('section', {},
     pageTitle('Not available for this account'),
     h('div', { class: 'notice notice-info' },
@@ -180,6 +182,9 @@ function renderNav() {
   }
   if (signedIn && session.hasRole('seller')) {
     items.push(navItem('seller', '#/seller', 'To ship'));
+  }
+  if (signedIn && session.hasRole('admin')) {
+    items.push(navItem('admin', '#/admin', 'Accounts'));
   }
   if (signedIn) {
     const account = session.account();
