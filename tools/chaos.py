@@ -118,6 +118,7 @@ class CheckoutPayLoad:
         self.paid: set[str] = set()  # the sandbox answered 200 to "pay"
         self.orders_by_key: dict[str, set[str]] = {}  # Idempotency-Key -> orders answered
         self.cancelled: set[str] = set()  # paid, then cancelled by the buyer (a refund)
+        self.key_attempts: Counter = Counter()  # Idempotency-Key -> checkouts sent with it
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -173,6 +174,8 @@ class CheckoutPayLoad:
                 rounds += 1
                 cancel = rounds % CANCEL_EVERY == 0
                 method = "ewallet" if cancel and (rounds // CANCEL_EVERY) % 2 else "bank_transfer"
+            with self._lock:
+                self.key_attempts[key] += 1
             response = self._call("checkout", lambda k=key, m=method: shopper.checkout(
                 session, self.gateway, token, self.product_id, key=k, method=m,
                 content_id=content_id))
@@ -578,6 +581,8 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         "sandbox_settled": len(settled),
         "audit_rows": audit_rows,
         "failed_requests_not_problem": len(not_problems),
+        "idempotency_keys_retried": sum(1 for n in (load.key_attempts.values() if load else ())
+                                        if n > 1),
     }
     return violations, facts
 
