@@ -341,3 +341,13 @@ def _register(market, role: str) -> str:
                            json={"email": email, "password": "demo-password-123"})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+def test_cancel_after_everything_was_refunded_refunds_nothing_more(market):
+    order = market.paid(market.product(stock=2, price=35000), method="ewallet")
+    assert admin_refund(market, order["id"]).status_code == 201  # the whole remainder
+    response = cancel(market, order["id"])
+    assert response.status_code == 200, response.text
+    assert [r["amount"]["amount"] for r in response.json()["refunds"]] == [35000]
+    market.wait_for(lambda: market.order(order["id"])["payment"]["status"] == "refunded")
+    assert ledger_check(market) == []
