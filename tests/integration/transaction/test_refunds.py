@@ -192,6 +192,8 @@ def test_refund_account_without_a_manual_refund_is_409(market):
 def test_partial_refunds_through_the_provider_are_reconciled(market):
     order = market.paid(market.product(stock=3, price=99000), method="ewallet")
     order_id = order["id"]
+    pending_before = market.get("/api/v1/sellers/me/balance",
+                                token=market.seller).json()["pending"]
 
     first = admin_refund(market, order_id, amount=30000, reason="one item damaged")
     assert first.status_code == 201, first.text
@@ -221,8 +223,11 @@ def test_partial_refunds_through_the_provider_are_reconciled(market):
     assert all(r["outcome"] in ("refunded", "already-refunded") for r in rows), rows
     assert "payment.refund_unexpected" not in audit_actions(market, order_id)
 
-    # the ledger released exactly 50000 of the 99000 held
+    # the ledger released exactly 50000 of the 99000 held; the seller's pending follows
     assert account_sum(market, "escrow", order_id) == -49000
+    pending_after = market.get("/api/v1/sellers/me/balance",
+                               token=market.seller).json()["pending"]
+    assert pending_before - pending_after == 50000
     assert ledger_check(market) == []
     assert market.order(order_id)["status"] == "AWAITING_SHIPMENT"
 
