@@ -15,6 +15,7 @@ from ..context import Context
 from ..domain.orders import OrderStatus
 from ..store import orders as order_store
 from ..store import outbox
+from ..store import refunds as refund_store
 from . import refunds
 from .checkout import abandon_locked
 from .common import (
@@ -68,9 +69,12 @@ def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
 
 
 def request_refund(ctx: Context, cursor, order: dict, *, reason: str,
-                   actor: str | None) -> dict:
+                   actor: str | None) -> dict | None:
     """Refund what is left of a closed order's payment: through the provider where it can
-    (the ledger entry follows its confirmation), else as a manual refund."""
+    (the ledger entry follows its confirmation), else as a manual refund. None when
+    earlier refunds (an admin's partial refunds) already took everything."""
+    if refund_store.requested_total(cursor, order["id"]) >= int(order["total"]):
+        return None
     return refunds.refund(ctx, cursor, order, amount=None, key=refund_key(order["id"]),
                           reason=reason, actor=actor)
 

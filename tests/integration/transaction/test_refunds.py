@@ -192,6 +192,8 @@ def test_refund_account_without_a_manual_refund_is_409(market):
 def test_partial_refunds_through_the_provider_are_reconciled(market):
     order = market.paid(market.product(stock=3, price=99000), method="ewallet")
     order_id = order["id"]
+    pending_before = market.get("/api/v1/sellers/me/balance",
+                                token=market.seller).json()["pending"]
 
     first = admin_refund(market, order_id, amount=30000, reason="one item damaged")
     assert first.status_code == 201, first.text
@@ -221,8 +223,11 @@ def test_partial_refunds_through_the_provider_are_reconciled(market):
     assert all(r["outcome"] in ("refunded", "already-refunded") for r in rows), rows
     assert "payment.refund_unexpected" not in audit_actions(market, order_id)
 
-    # the ledger released exactly 50000 of the 99000 held
+    # the ledger released exactly 50000 of the 99000 held; the seller's pending follows
     assert account_sum(market, "escrow", order_id) == -49000
+    pending_after = market.get("/api/v1/sellers/me/balance",
+                               token=market.seller).json()["pending"]
+    assert pending_before - pending_after == 50000
     assert ledger_check(market) == []
     assert market.order(order_id)["status"] == "AWAITING_SHIPMENT"
 
@@ -341,3 +346,13 @@ def _register(market, role: str) -> str:
                            json={"email": email, "password": "demo-password-123"})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+def test_cancel_after_everything_was_refunded_refunds_nothing_more(market):
+    order = market.paid(market.product(stock=2, price=35000), method="ewallet")
+    assert admin_refund(market, order["id"]).status_code == 201  # the whole remainder
+    response = cancel(market, order["id"])
+    assert response.status_code == 200, response.text
+    assert [r["amount"]["amount"] for r in response.json()["refunds"]] == [35000]
+    market.wait_for(lambda: market.order(order["id"])["payment"]["status"] == "refunded")
+    assert ledger_check(market) == []
