@@ -43,10 +43,11 @@ from transaction_service.clients.storefront import (
     StorefrontAnswer,
     StorefrontClient,
 )
+from transaction_service.clients.witness import WitnessClient
 from transaction_service.operations.checkout import CheckoutRequest, _snapshot
 from transaction_service.workers.outbox_relay import _reservation_return
 
-INTERACTIONS = 10  # the tests below; the pact is only published when all of them ran
+INTERACTIONS = 11  # the tests below; the pact is only published when all of them ran
 TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
 PROBLEM = "application/problem+json"
 ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
@@ -300,3 +301,44 @@ def _with_real_modulus(document: dict) -> dict:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     jwk = json.loads(RSAAlgorithm.to_jwk(key))
     return {"keys": [{**k, "n": jwk["n"], "e": jwk["e"]} for k in document["keys"]]}
+
+
+def test_witness_refuses_a_checkpoint_the_log_did_not_sign(pact):
+    """The audit-log worker's call to the showcase's witness (DESIGN.md §9): a C2SP
+    tlog-witness add-checkpoint body; a checkpoint signed by a key the witness does not
+    trust is refused with a 403 problem naming the reason (the worker records it and
+    alerts). A fixed key keeps the pact's body the same on every run."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from servicekit import tlog
+    from transaction_service.clients.witness import add_checkpoint_body
+
+    stranger = tlog.Signer("etalase.test/marketplace/audit",
+                           Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    note = stranger.sign_note(tlog.Checkpoint("etalase.test/marketplace/audit", 1,
+                                              tlog.leaf_hash(b"pact")).body())
+    (
+        pact.upon_receiving("a checkpoint signed by a key the witness does not trust")
+        .given("the witness trusts only the marketplace's log key")
+        .with_request("POST", "/internal/witness/add-checkpoint")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body(add_checkpoint_body(0, [], note), content_type="text/plain; charset=utf-8")
+        .will_respond_with(403)
+        .with_body(
+            {
+                "status": 403,
+                "type": match.regex(
+                    "https://etalase.dev/problems/witness-bad-signature",
+                    regex=r"^https://etalase\.dev/problems/witness-bad-signature$",
+                ),
+                "reason": "bad-signature",
+                "detail": match.str("not a checkpoint signed by the log"),
+            },
+            content_type=PROBLEM,
+        )
+    )
+    with pact.serve() as server:
+        answer = WitnessClient(str(server.url), CONSUMER_INTERNAL_TOKEN,
+                               timeout_seconds=5).add_checkpoint(0, [], note)
+    assert answer.status == 403 and answer.cosignature is None
+    assert "signed by the log" in answer.detail
