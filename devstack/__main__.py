@@ -129,7 +129,8 @@ def _keys(args: argparse.Namespace) -> int:
         from devstack.keys import ensure_audit_keys
 
         audit = ensure_audit_keys(Path(args.audit_log_key or args.dir),
-                                  Path(args.witness_key or args.dir))
+                                  Path(args.witness_key or args.dir),
+                                  rotate=tuple(args.rotate or ()))
         print("\n".join(f"{name}={path}" for name, path in audit.items()))
         if args.publish_jwks:  # the verifier keys are public like the JWKS
             for name in ("log_vkeys", "witness_vkeys"):
@@ -196,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="create the audit log's Ed25519 signing key in DIR")
     keys.add_argument("--witness-key", metavar="DIR", default=None,
                       help="create the witness's Ed25519 cosigning key in DIR")
+    keys.add_argument("--rotate", action="append", choices=("audit-log", "witness"),
+                      help="replace that key, keeping its old vkey as retired")
     keys.set_defaults(func=_keys)
 
     doctor = sub.add_parser("doctor", help="check that nginx and Postgres are installed")

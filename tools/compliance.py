@@ -601,7 +601,9 @@ SELECT 'role ' || current_user || ' on database ' || d.datname || ': ' || concat
        CASE WHEN has_database_privilege(current_user, d.datname, 'CONNECT') THEN 'connect' END,
        CASE WHEN has_database_privilege(current_user, d.datname, 'CREATE') THEN 'create' END,
        CASE WHEN has_database_privilege(current_user, d.datname, 'TEMP') THEN 'temp' END)
-FROM pg_database d WHERE NOT d.datistemplate
+FROM pg_database d
+-- the service databases and the maintenance one (not scratch databases tests may create)
+WHERE d.datname IN ('postgres', 'etalase_storefront', 'etalase_transaction')
 UNION ALL
 SELECT 'database ' || current_database() || ' owner ' || pg_get_userbyid(d.datdba)
        || ' acl ' || coalesce(d.datacl::text, 'default')

@@ -43,10 +43,11 @@ from transaction_service.clients.storefront import (
     StorefrontAnswer,
     StorefrontClient,
 )
+from transaction_service.clients.witness import WitnessClient
 from transaction_service.operations.checkout import CheckoutRequest, _snapshot
 from transaction_service.workers.outbox_relay import _reservation_return
 
-INTERACTIONS = 14  # the tests below; the pact is only published when all of them ran
+INTERACTIONS = 15  # the tests below; the pact is only published when all of them ran
 TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
 PROBLEM = "application/problem+json"
 ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
@@ -397,3 +398,44 @@ def test_account_status_of_an_unknown_account(pact):
     assert _account(pact, "the status of an account that does not exist", None,
                     UNKNOWN_ACCOUNT, 404,
                     {"status": 404, "title": match.str("Not Found")}) is False
+
+
+def test_witness_refuses_a_checkpoint_the_log_did_not_sign(pact):
+    """The audit-log worker's call to the showcase's witness (DESIGN.md §9): a C2SP
+    tlog-witness add-checkpoint body; a checkpoint signed by a key the witness does not
+    trust is refused with a 403 problem naming the reason (the worker records it and
+    alerts). A fixed key keeps the pact's body the same on every run."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from servicekit import tlog
+    from transaction_service.clients.witness import add_checkpoint_body
+
+    stranger = tlog.Signer("etalase.test/marketplace/audit",
+                           Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    note = stranger.sign_note(tlog.Checkpoint("etalase.test/marketplace/audit", 1,
+                                              tlog.leaf_hash(b"pact")).body())
+    (
+        pact.upon_receiving("a checkpoint signed by a key the witness does not trust")
+        .given("the witness trusts only the marketplace's log key")
+        .with_request("POST", "/internal/witness/add-checkpoint")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body(add_checkpoint_body(0, [], note), content_type="text/plain; charset=utf-8")
+        .will_respond_with(403)
+        .with_body(
+            {
+                "status": 403,
+                "type": match.regex(
+                    "https://etalase.dev/problems/witness-bad-signature",
+                    regex=r"^https://etalase\.dev/problems/witness-bad-signature$",
+                ),
+                "reason": "bad-signature",
+                "detail": match.str("not a checkpoint signed by the log"),
+            },
+            content_type=PROBLEM,
+        )
+    )
+    with pact.serve() as server:
+        answer = WitnessClient(str(server.url), CONSUMER_INTERNAL_TOKEN,
+                               timeout_seconds=5).add_checkpoint(0, [], note)
+    assert answer.status == 403 and answer.cosignature is None
+    assert "signed by the log" in answer.detail
