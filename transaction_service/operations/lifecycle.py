@@ -95,6 +95,11 @@ def confirm_receipt(ctx: Context, order_id: str, principal: Principal) -> dict:
         order = lock_visible_order(cursor, order_id, principal)
         if order["buyer_id"] != principal.account_id:
             raise _forbidden("Only the buyer can confirm receipt.")
+        if refund_store.pending_provider_total(cursor, order_id):
+            # Settling now would pay the shop money that is on its way back to the buyer.
+            raise Problem(409, "Refund in progress",
+                          "A refund of this order is waiting for the payment provider; "
+                          "confirm receipt once it has gone through.", slug="refund-pending")
         complete_locked(ctx, cursor, order, actor=principal.account_id, reason="buyer")
         return order_store.get_order(cursor, order_id)
 
