@@ -11,6 +11,12 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.etalase-installed
 DATA_DIR ?= .data
 PORT ?= 8080
+# Unset: the default port when free, else a free one (printed); SCALE: copies of each process.
+PG_PORT ?=
+STOREFRONT_PORT ?=
+TRANSACTION_PORT ?=
+SANDBOX_PORT ?=
+SCALE ?= 1
 PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
 DOCKERFILES := Dockerfile $(wildcard */Dockerfile)
@@ -41,7 +47,9 @@ $(VENV_STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt
 	touch $@
 
 run: venv
-	$(PY) -m devstack run --data-dir $(DATA_DIR) --port $(PORT)
+	$(PY) -m devstack run --data-dir $(DATA_DIR) --port $(PORT) --scale $(SCALE) \
+		$(if $(PG_PORT),--pg-port $(PG_PORT)) $(if $(STOREFRONT_PORT),--storefront-port $(STOREFRONT_PORT)) \
+		$(if $(TRANSACTION_PORT),--transaction-port $(TRANSACTION_PORT)) $(if $(SANDBOX_PORT),--sandbox-port $(SANDBOX_PORT))
 
 check-system: venv
 	$(PY) -m devstack doctor

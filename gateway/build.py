@@ -118,7 +118,7 @@ LOCAL_UPSTREAMS = {
 class GatewaySettings:
     target: str  # "local" or "compose"
     listen: str  # "8080" or "127.0.0.1:8080"
-    upstreams: dict[str, str]  # upstream name -> "host:port"
+    upstreams: dict[str, str]  # upstream name -> "host:port" (or several, space-separated)
     static_root: str
     with_sandbox: bool = True
     # local only: the pid file lives in runtime_dir, temp files in temp_dir (default: same)
@@ -745,7 +745,8 @@ def http_block(s: GatewaySettings) -> Config:
         upstreams.append(
             block(
                 f"upstream {upstream_name(service)}",
-                d("server", s.upstreams[service]),
+                # Several addresses (space-separated: `make run SCALE=2`) are balanced.
+                *[d("server", address) for address in s.upstreams[service].split()],
                 d("keepalive", s.upstream_keepalive),
             )
         )
