@@ -106,6 +106,12 @@ class ManagedProcess:
                 )
             time.sleep(0.2)
 
+    def terminate(self) -> None:
+        """SIGTERM the group without waiting (stop() then waits): a tier of processes is
+        signalled at once and stops in parallel."""
+        if self.proc is not None and self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+
     def stop(self, grace: float = 10.0) -> None:
         if self.proc is None:
             return

@@ -302,8 +302,18 @@ class Stack:
 
     def stop(self) -> None:
         """Stop everything (gateway, workers, services, Postgres). Safe to call twice."""
-        for name in reversed(list(self.processes)):
-            self.processes[name].stop(self.stop_grace)
+        # Tiers in reverse start order (gateway, workers, web services); each tier is
+        # signalled at once so that a scaled stack stops as fast as a single one.
+        tiers = [
+            [n for n in self.processes if n == "gateway"],
+            [n for n in self.processes if instance_base(n) in WORKERS],
+            [n for n in self.processes if n != "gateway" and instance_base(n) not in WORKERS],
+        ]
+        for tier in tiers:
+            for name in tier:
+                self.processes[name].terminate()
+            for name in tier:
+                self.processes[name].stop(self.stop_grace)
         self.processes.clear()
         (self.run_dir / "pids.json").unlink(missing_ok=True)
         if self.postgres is not None and self._started:
