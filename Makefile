@@ -21,12 +21,13 @@ PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
 DOCKERFILES := Dockerfile $(wildcard */Dockerfile)
 
-.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance chaos bench
+.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance chaos bench k8s-manifests k8s-lint
 
 help:
 	@echo "make run             start the whole system at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	@echo "make test            lint + the full test suite against a real local stack"
-	@echo "make lint            ruff, compose schema, hadolint"
+	@echo "make lint            ruff, compose schema, hadolint, Kubernetes manifests (k8s-lint)"
+	@echo "make k8s-manifests   regenerate deploy/k8s/ (kustomize base + local overlay)"
 	@echo "make compliance      report that the showcase/marketplace separation holds"
 	@echo "make bench           load benchmarks against the machine's own ceilings"
 	@echo "make chaos           fault injection during checkout-and-pay load"
@@ -54,10 +55,32 @@ run: venv
 check-system: venv
 	$(PY) -m devstack doctor
 
-lint: venv
+lint: venv k8s-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	$(VENV)/bin/hadolint $(DOCKERFILES)
+
+# Kubernetes manifests (deploy/k8s): generated from tools/k8s_manifests.py, checked to be up
+# to date, rendered with kustomize, validated against the API schemas (kubernetes-validate)
+# and checkov's policies. The validators live in their own venv (checkov pins many packages).
+K8S_VENV := .venv-k8s
+K8S_STAMP := $(K8S_VENV)/.etalase-installed
+K8S_RENDERED := bench/tmp/k8s
+
+$(K8S_STAMP): deploy/k8s/requirements-lint.txt
+	test -x $(K8S_VENV)/bin/python || $(PYTHON) -m venv $(K8S_VENV)
+	$(K8S_VENV)/bin/pip install --disable-pip-version-check -q -r deploy/k8s/requirements-lint.txt
+	touch $@
+
+k8s-manifests: venv
+	$(PY) -m tools.k8s_manifests
+
+k8s-lint: venv $(K8S_STAMP)
+	$(PY) -m tools.k8s_manifests --check
+	$(PY) -m tools.k8s_manifests --render $(K8S_RENDERED) >/dev/null
+	$(K8S_VENV)/bin/kubernetes-validate --strict --quiet $(K8S_RENDERED)/*.yaml
+	BC_SKIP_MAPPING=TRUE $(K8S_VENV)/bin/checkov --config-file deploy/k8s/.checkov.yaml \
+		$(addprefix -f ,$(K8S_RENDERED)/base.yaml $(K8S_RENDERED)/overlays-local.yaml) 2>/dev/null
 
 test: venv check-system lint
 	$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
