@@ -330,12 +330,18 @@ def walk_through() -> str:
     auth = {"Authorization": f"Bearer {login['access_token']}"}
     status, products = http("GET", "/api/v1/products?limit=1")
     assert status == 200 and products["data"], f"products {status}"
-    status, order = http("POST", "/api/v1/checkout", {
-        "items": [{"product_id": products["data"][0]["id"], "quantity": 1}],
-        "shipping_address": {"name": "Siti Rahayu", "phone": "+6281234567890",
-                             "line1": "Jl. Merdeka No. 1", "city": "Bandung",
-                             "postal_code": "40111"},
-        "payment_method": "bank_transfer"}, {**auth, "Idempotency-Key": str(uuid.uuid4())})
+    key = str(uuid.uuid4())
+    deadline = time.monotonic() + 60
+    while True:  # a 503 says "retry with the same Idempotency-Key": so does this client
+        status, order = http("POST", "/api/v1/checkout", {
+            "items": [{"product_id": products["data"][0]["id"], "quantity": 1}],
+            "shipping_address": {"name": "Siti Rahayu", "phone": "+6281234567890",
+                                 "line1": "Jl. Merdeka No. 1", "city": "Bandung",
+                                 "postal_code": "40111"},
+            "payment_method": "bank_transfer"}, {**auth, "Idempotency-Key": key}, timeout=30)
+        if status != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert status == 201, f"checkout {status} {order}"
     order_id = order["order"]["id"]
     status, paid = http("POST", f"/sandbox/v2/{order_id}/pay")
@@ -464,9 +470,14 @@ def main(argv: list[str] | None = None) -> int:
                 restarted = inspect(f"{PROJECT}-gateway-1", "{{.State.StartedAt}}") \
                     != gateway_started
                 docker("rm", "-f", "compose-test-squatter", capture=True, check=False)
-                deadline = time.monotonic() + 30
-                while http("GET", "/readyz")[0] != 200:
-                    assert time.monotonic() < deadline, "gateway not ready after recreate"
+                deadline = time.monotonic() + 90
+                while (ready := http("GET", "/readyz"))[0] != 200:
+                    if time.monotonic() > deadline:
+                        logs = compose("logs", "--tail", "15", "gateway", capture=True,
+                                       check=False).stdout
+                        raise AssertionError(
+                            f"gateway /readyz {ready} after transaction {before} -> {after}; "
+                            f"gateway restarted: {restarted}; its log:\n{logs}")
                     time.sleep(1)
                 walk_through()
                 return (f"{before} -> {after}, gateway "
