@@ -462,10 +462,13 @@ def main(argv: list[str] | None = None) -> int:
                 docker("run", "-d", "--rm", "--name", "compose-test-squatter",
                        "--network", f"{PROJECT}_default", "python:3.11-slim", "sleep", "600",
                        capture=True)
-                # What a developer runs after a change; compose restarts the gateway with
-                # the recreated dependency (depends_on ... restart: true).
+                # The marketplace recreated (as after a change to its image): compose stops
+                # its `restart: true` dependents (the gateway) while doing so, and the next
+                # `up` of the project, what a developer runs, starts them again, so nginx
+                # resolves the new address (docker/compose#12879 describes the mechanism).
                 compose("up", "-d", "--wait", "--force-recreate", "transaction",
                         capture=True)
+                compose("up", "-d", "--wait", capture=True)
                 after = inspect(f"{PROJECT}-transaction-1", ip)
                 restarted = inspect(f"{PROJECT}-gateway-1", "{{.State.StartedAt}}") \
                     != gateway_started
