@@ -30,6 +30,7 @@ EVENT_TYPES = (
     "return.requested",
     "return.updated",
     "payout.created",
+    "commission.earned",
 )
 TEST_EVENT = "webhook.test"
 ALL_EVENTS = "*"

@@ -77,7 +77,7 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
                           f"Refund key {key!r} belongs to another refund.",
                           slug="refund-key-reused")
         return known
-    payment = order_store.lock_payment(cursor, order_id)
+    payment = _payment_of(cursor, order)
     if payment is None or payment["status"] not in rules.PAID_PAYMENT_STATES:
         raise Problem(
             409, "Payment not settled",
@@ -122,6 +122,14 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
     log.info("refund requested", extra={"order_id": order_id, "refund_id": row["id"],
                                         "amount": amount, "method": method})
     return row
+
+
+def _payment_of(cursor, order: dict) -> dict | None:
+    """The payment the order's money came from, locked. Today one payment per order (keyed
+    by the order id, the provider's order_id); with one payment for several shops' orders
+    this is the checkout's payment, and each order refunds at most its own total from it
+    (the refunds table keeps payment_id and order_id apart for that)."""
+    return order_store.lock_payment(cursor, order["id"])
 
 
 def sync_payment_status(cursor, payment_id: str) -> str:

@@ -315,6 +315,10 @@ def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
          WHERE o.status = 'DELIVERED' AND o.delivered_at <= now() - make_interval(secs => %s)
            AND NOT EXISTS (SELECT 1 FROM returns r WHERE r.order_id = o.id
                             AND r.status NOT IN ('REFUNDED', 'CLOSED', 'CANCELLED'))
+           -- A refund the provider has not confirmed yet still sits in escrow: settling
+           -- now would pay the shop money that is on its way back to the buyer.
+           AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.order_id = o.id
+                            AND f.method = 'provider' AND f.status = 'pending')
          ORDER BY o.delivered_at
          LIMIT 1 FOR UPDATE OF o SKIP LOCKED
         """,

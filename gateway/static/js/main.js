@@ -15,6 +15,7 @@ import { productView } from './views/product.js';
 import { disputesView } from './views/returns.js';
 import { sellerView } from './views/seller.js';
 import { webhooksView } from './views/webhooks.js';
+import { adminView } from './views/admin.js';
 
 const ROUTES = [
   { pattern: /^\/feed$/, view: feedView, nav: 'feed' },
@@ -28,6 +29,7 @@ const ROUTES = [
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },
   { pattern: /^\/seller\/webhooks$/, view: webhooksView, nav: 'webhooks' },
   { pattern: /^\/creator$/, view: creatorView, nav: 'creator' },
+  { pattern: /^\/admin$/, view: adminView, nav: 'admin' },
   { pattern: /^\/admin\/disputes$/, view: disputesView, nav: 'disputes' },
 ];
 
@@ -144,7 +146,7 @@ function requireRole(role, path, query) {
     return h('span');
   }
   if (session.hasRole(role)) return null;
-  const what = role === 'seller' ? 'a seller account' : `a ${role} account`;
+  const what = role === 'admin' ? 'an admin account' : `a ${role} account`;
   return h('section', {},
     pageTitle('Not available for this account'),
     h('div', { class: 'notice notice-info' },
@@ -192,6 +194,7 @@ function renderNav() {
     items.push(navItem('creator', '#/creator', 'Earnings'));
   }
   if (signedIn && session.hasRole('admin')) {
+    items.push(navItem('admin', '#/admin', 'Accounts'));
     items.push(navItem('disputes', '#/admin/disputes', 'Disputes'));
   }
   if (signedIn) {

@@ -266,11 +266,11 @@ def test_approve_and_cancel_at_once_one_wins(market):
         rid = open_return(market, order["id"], product, type_="refund_only").json()["id"]
         barrier = threading.Barrier(2)
 
-        def approve(rid=rid):
+        def approve(rid=rid, barrier=barrier):
             barrier.wait()
             return act(market, rid, "approve", market.seller)
 
-        def cancel(rid=rid):
+        def cancel(rid=rid, barrier=barrier):
             barrier.wait()
             return act(market, rid, "cancel", market.buyer)
 
