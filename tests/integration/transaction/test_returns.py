@@ -8,9 +8,13 @@ or the accepted offer, the ledger net of it, Σ = 0 and escrow = paid-unsettled)
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
+
+from tools.shopper import DEMO_PASSWORD
+from transaction_service.domain import ledger
 
 PROBLEM = "application/problem+json"
 ACCOUNT = {"bank": "bca", "account_number": "4455667788", "account_name": "Budi Santoso"}
@@ -457,3 +461,59 @@ def test_in_transit_orders_are_delivered_after_the_wait(market):
     delivered_order = market.wait_status(order["id"], "DELIVERED")
     assert delivered_order["delivered_at"]
     assert "order.delivered" in audit_actions(market, order["id"])
+
+
+# --- settlement: a return refunds exactly its lines ------------------------------------------
+
+
+def _attributed_order(market) -> tuple[dict, str, str, str]:
+    """A delivered e-wallet order of two lines of 100,000: `a` sold from a creator's video
+    (10 % commission), `b` unattributed. Returns (order, a, b, creator account id)."""
+    email = f"creator-{uuid.uuid4().hex[:10]}@etalase.test"
+    for _ in range(100):
+        made = market.post("/api/v1/auth/register", json={
+            "email": email, "password": DEMO_PASSWORD, "name": "Kreator Retur",
+            "role": "creator"})
+        if made.status_code != 429:
+            break
+        time.sleep(0.2)  # the gateway rate-limits /auth/ per client address
+    assert made.status_code == 201, made.text
+    creator = market.token(email)
+    a, b = (market.post("/api/v1/products", token=market.seller, json={
+        "title": f"Batik retur {uuid.uuid4().hex[:6]}", "price": 100000, "stock": 5,
+        "commission_rate_bps": rate}).json()["id"] for rate in (1000, 0))
+    content = market.post("/api/v1/contents", token=creator, json={
+        "kind": "video", "title": "Review", "product_ids": [a],
+        "media_url": "https://media.etalase.test/videos/r.mp4"}).json()["id"]
+    response = market.checkout([{"product_id": a, "quantity": 1, "content_id": content},
+                                {"product_id": b, "quantity": 1}], method="ewallet")
+    assert response.status_code == 201, response.text
+    order = response.json()["order"]
+    assert market.pay(order["id"]).status_code == 200
+    market.wait_status(order["id"], "AWAITING_SHIPMENT")
+    market.wait_outbox_done(order["id"], "reservation_commit")
+    market.post(f"/api/v1/orders/{order['id']}/ship", token=market.seller,
+                json={"tracking_number": "JNE-COMM-0001"})
+    market.post(f"/api/v1/orders/{order['id']}/deliver", token=market.seller)
+    return order, a, b, made.json()["id"]
+
+
+@pytest.mark.parametrize(("returned", "commission"), [("a", 0), ("b", 10000)])
+def test_a_returned_line_earns_no_commission_and_no_fee(market, returned, commission):
+    order, a, b, creator_id = _attributed_order(market)
+    product = {"a": a, "b": b}[returned]
+    rid = open_return(market, order["id"], product, type_="refund_only").json()["id"]
+    assert act(market, rid, "approve", market.seller).status_code == 200
+    wait_return(market, rid, "REFUNDED")
+    done = market.post(f"/api/v1/orders/{order['id']}/confirm-receipt", token=market.buyer)
+    assert done.status_code == 200, done.text
+    lines = {r["account"]: -int(r["amount"]) for r in market.rows(
+        "SELECT l.account, l.amount FROM journal_lines l JOIN journal_entries e "
+        "ON e.id = l.entry_id WHERE e.kind = 'order_completed' AND e.reference = %s",
+        (order["id"],))}
+    # The returned line's refund lowers exactly that line: the creator's commission is on
+    # their line as sold (0 when it was returned, all of it when the other one was).
+    assert lines.get(ledger.creator_payable(creator_id), 0) == commission
+    sold = int(order["total"]["amount"]) - 100000
+    assert lines[ledger.PLATFORM_FEE_REVENUE] == sold * 500 // 10000  # on what was sold
+    assert ledger_check(market) == []
