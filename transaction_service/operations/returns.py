@@ -289,7 +289,11 @@ def _request_refund(ctx: Context, cursor, order: dict, ret: dict, *, actor: str,
                     action: str = "refund_requested", changes: dict | None = None) -> None:
     """Ask for this return's refund and move it to REFUND_PENDING (REFUNDED at once if the
     money has already left escrow)."""
-    target = ReturnStatus.REFUND_PENDING
+    # After an approval or a receipt the table is asked here; accept-offer and resolve were
+    # checked by the caller's own move (both lead to REFUND_PENDING).
+    target = (rules.move(ret["status"], "request-refund", rules.SYSTEM)
+              if ret["status"] in (ReturnStatus.APPROVED, ReturnStatus.RECEIVED)
+              else ReturnStatus.REFUND_PENDING)
     existing = refund_store.for_orders(cursor, [order["id"]]).get(order["id"], [])
     left = int(order["total"]) - refund_rules.requested_total(existing)
     amount = rules.refund_due(int(ret["lines_value"]), offer, resolved, left)
