@@ -31,7 +31,9 @@ const REASONS = {
 };
 
 function returnBadge(ret) {
-  return h('span', { class: `badge badge-${ret.open ? 'warn' : 'ok'} return-status`,
+  const tone = ['CANCELLED', 'CLOSED', 'REJECTED'].includes(ret.status) ? 'bad'
+    : ret.open ? 'warn' : 'ok';
+  return h('span', { class: `status status-${tone} return-status`,
                      dataset: { returnStatus: ret.status } }, RETURN_STATUS[ret.status] || ret.status);
 }
 
