@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCALE_ENV = {
     **chaos.CHAOS_ENV,
     "transaction": {**chaos.CHAOS_ENV["transaction"], "PAYMENT_EXPIRY_SECONDS": "6",
-                    "AUTO_COMPLETE_SECONDS": "1"},
+                    "AUTO_COMPLETE_SECONDS": "1", "AUTO_DELIVER_SECONDS": "1"},
 }
 
 
@@ -77,8 +77,9 @@ def test_two_of_everything_process_each_thing_once():
         session = requests.Session()
 
         # Orders for the money edges: some left unpaid (both payment-expiry workers race
-        # for them), some shipped (both auto-complete workers), some cancelled after
-        # payment (refunds through both relays; each cancel sent twice at once).
+        # for them), some shipped (both auto-complete workers deliver, then complete them),
+        # some cancelled after payment (refunds through both relays; each cancel sent twice
+        # at once).
         seller = shopper.login(gw, shopper.DEMO_SELLER)
         product = shopper.create_product(gw, seller, stock=100, price=210000)
         buyer = shopper.new_buyer(gw, "scale")
