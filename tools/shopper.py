@@ -12,7 +12,8 @@ import requests
 from storefront_service.seed import DEMO_PASSWORD
 
 DEMO_SELLER = "seller@etalase.test"
-DEMO_SELLER_2 = "seller2@etalase.test"  # another shop: carts of two shops
+DEMO_SELLER_2 = "seller2@etalase.test"  # other shops: carts of several shops
+DEMO_SELLER_3 = "seller3@etalase.test"
 ADDRESS = {
     "name": "Rina Anggraini",
     "phone": "+6281234567890",

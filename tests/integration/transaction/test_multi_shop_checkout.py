@@ -30,12 +30,13 @@ def ledger_check(market) -> list[str]:
 
 
 def escrow_of(market, order_id: str) -> int:
+    """What escrow holds for the order (a credit balance: the lines' sum negated)."""
     row = market.one(
         "SELECT coalesce(sum(l.amount), 0) AS total FROM journal_lines l "
         "JOIN journal_entries e ON e.id = l.entry_id "
         "WHERE l.account = 'escrow' AND (e.reference = %s OR e.reference LIKE %s)",
         (order_id, f"{order_id}:%"))
-    return int(row["total"])
+    return -int(row["total"])
 
 
 def provider_status(market, provider_order_id: str) -> dict:
@@ -254,8 +255,8 @@ def test_settlement_of_another_amount_is_422_and_moves_nothing(market):
             "payment": body["orders"][0]["payment"]}
     answer = market.notify(market.notification(fake, "settlement"))
     assert problem(answer, 422)["type"].endswith("amount-mismatch")
-    assert market.one("SELECT count(*) AS n FROM payment_notifications WHERE checkout_id = %s",
-                      (checkout_id,))["n"] == 0
+    assert market.one("SELECT count(*) AS n FROM payment_notifications WHERE checkout_id = %s "
+                      "AND transaction_status = 'settlement'", (checkout_id,))["n"] == 0
     again = market.get(f"/api/v1/checkouts/{checkout_id}", token=market.buyer).json()
     assert again["checkout"]["status"] == "UNPAID"
     assert {o["status"] for o in again["orders"]} == {"UNPAID"}
