@@ -38,6 +38,7 @@ from ..clients.storefront import (
 )
 from ..context import Context
 from ..domain import ledger
+from ..domain.checkouts import TooManyShops, UnknownProduct, split_by_shop
 from ..domain.money import line_total
 from ..domain.orders import OrderStatus, payment_deadline
 from ..store import checkouts as checkout_store
@@ -72,9 +73,6 @@ def _unavailable(what: str, slug: str) -> Problem:
         slug=slug,
         headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
-
-
-MAX_SHOPS = 10
 
 
 @dataclass
@@ -213,19 +211,15 @@ def _split_by_shop(ctx: Context, request: CheckoutRequest) -> list[_Part]:
     except StorefrontUnavailable as exc:
         log.warning("product lookup failed", extra={"error": str(exc)})
         raise _unavailable("The storefront", "storefront-unavailable") from None
-    groups: dict[str, list[dict]] = {}
-    for item in request.items:
-        product = known.get(item["product_id"])
-        if product is None or product["status"] != "active":
-            detail = f"Product {item['product_id']} does not exist or is not for sale."
-            raise Problem(422, "Unknown product", detail, slug="validation-error",
-                          errors={"items": [detail]}, extra={"product_id": item["product_id"]})
-        groups.setdefault(product["shop_id"], []).append(item)
-    if len(groups) > MAX_SHOPS:
-        detail = f"A checkout takes items of at most {MAX_SHOPS} shops; this has {len(groups)}."
-        raise Problem(422, "Validation failed", detail, slug="validation-error",
-                      errors={"items": [detail]})
-    return [_Part(shop_id, items) for shop_id, items in sorted(groups.items())]
+    try:
+        groups = split_by_shop(request.items, known)
+    except UnknownProduct as exc:
+        raise Problem(422, "Unknown product", str(exc), slug="validation-error",
+                      errors={"items": [str(exc)]}, extra={"product_id": exc.product_id}) from None
+    except TooManyShops as exc:
+        raise Problem(422, "Validation failed", str(exc), slug="validation-error",
+                      errors={"items": [str(exc)]}) from None
+    return [_Part(shop_id, items) for shop_id, items in groups]
 
 
 def load_placed_order(ctx: Context, order_id: str) -> dict | None:
