@@ -37,8 +37,19 @@ def _recover(order_id: str):
     """The answer for a key whose first attempt placed the checkout of `order_id` but lost
     its response."""
     order = load_placed_order(ctx(), order_id)
-    placed = load_checkout(ctx(), order["checkout_id"]) if order and order["checkout_id"] \
-        else None
+    if order is not None and order["checkout_id"] is None:
+        # Placed before checkouts existed: it was its own payment.
+        payment = order.get("payment") or {}
+        placed = {"checkout": {
+            "id": order["id"], "buyer_id": order["buyer_id"],
+            "status": order["status"] if order["status"] in ("UNPAID", "EXPIRED", "CANCELLED")
+            else "PAID",
+            "payment_method": order["payment_method"], "currency": order["currency"],
+            "total": order["total"], "created_at": order["created_at"], "paid_at": None,
+            **{k: payment.get(k) for k in ("va_number", "bank", "deeplink", "expires_at")},
+        }, "orders": [order]}
+    else:
+        placed = load_checkout(ctx(), order["checkout_id"]) if order else None
     if placed is None:  # never true for a recorded key (FK); kept as a clear 503, not a 500
         raise Problem(503, "Service Unavailable", "Retry with the same Idempotency-Key.",
                       slug="checkout-interrupted", headers={"Retry-After": "1"})
