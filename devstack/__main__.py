@@ -1,4 +1,5 @@
-"""python -m devstack run [--data-dir .data] [--port 8080]   (what `make run` calls)
+"""python -m devstack run [--data-dir .data] [--port 8080] [--pg-port N] [--scale N]
+                                                            (what `make run` calls)
 python -m devstack keys DIR [--kid KID] [--publish-jwks DIR] (JWT key pair into DIR)
     [--audit-log-key DIR] [--witness-key DIR] (transparency-log and witness keys)
 python -m devstack doctor                                   (are the system tools there?)
@@ -18,10 +19,18 @@ from devstack.util import DevstackError
 
 def _run(args: argparse.Namespace) -> int:
     from devstack.gateway import ensure_nginx
-    from devstack.stack import DEFAULT_PORTS, Stack
+    from devstack.stack import Stack, resolve_ports
 
     ensure_nginx(allow_install=True)  # before anything starts: a missing nginx fails fast
-    ports = dict(DEFAULT_PORTS, gateway=args.port, postgres=args.pg_port)
+    ports = resolve_ports(
+        {
+            "gateway": args.port,
+            "postgres": args.pg_port,
+            "storefront": args.storefront_port,
+            "transaction": args.transaction_port,
+            "sandbox": args.sandbox_port,
+        }
+    )
     stack = Stack(
         args.data_dir,
         ports=ports,
@@ -29,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         with_sandbox_route=not args.no_sandbox,
         sandbox_retry_schedule=args.sandbox_retry_schedule,
         allow_install=True,
+        scale=args.scale,
     )
 
     stopping = False
@@ -48,17 +58,11 @@ def _run(args: argparse.Namespace) -> int:
         stack.start()
         _seed_demo_orders(stack, args)
         _print_summary(stack, args)
-        reported: set[str] = set()
         while True:
-            time.sleep(1)
-            for name, alive in stack.running().items():
-                if not alive and name not in reported:
-                    reported.add(name)
-                    print(
-                        f"devstack: WARNING {name} exited; see {stack.log_path(name)}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+            time.sleep(0.5)
+            # A dead process is restarted with backoff, as compose's restart policy does.
+            for event in stack.supervise():
+                print(f"devstack: {event}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         print("\ndevstack: stopping ...", flush=True)
         return 0
@@ -101,6 +105,8 @@ def _print_summary(stack, args) -> None:
         lines.append(
             f"  sandbox:  {urls.gateway}/sandbox/v2/<order_id>/pay  (plays the customer paying)"
         )
+    ports = ", ".join(f"{name} {port}" for name, port in stack.ports.items())
+    lines.append(f"  ports:    {ports}")
     lines.append(f"  logs:     {stack.logs_dir}/")
     demo = stack.demo_summary()
     if demo:
@@ -129,7 +135,8 @@ def _keys(args: argparse.Namespace) -> int:
         from devstack.keys import ensure_audit_keys
 
         audit = ensure_audit_keys(Path(args.audit_log_key or args.dir),
-                                  Path(args.witness_key or args.dir))
+                                  Path(args.witness_key or args.dir),
+                                  rotate=tuple(args.rotate or ()))
         print("\n".join(f"{name}={path}" for name, path in audit.items()))
         if args.publish_jwks:  # the verifier keys are public like the JWKS
             for name in ("log_vkeys", "witness_vkeys"):
@@ -173,7 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="start the whole system in the foreground")
     run.add_argument("--data-dir", default=".data", type=Path)
     run.add_argument("--port", default=8080, type=int, help="gateway port")
-    run.add_argument("--pg-port", default=55432, type=int, help="Postgres port")
+    # Unset: the default (55432, 8001-8003) when free, else a free port (printed at start),
+    # so two stacks run side by side.
+    run.add_argument("--pg-port", default=None, type=int, help="Postgres port")
+    run.add_argument("--storefront-port", default=None, type=int)
+    run.add_argument("--transaction-port", default=None, type=int)
+    run.add_argument("--sandbox-port", default=None, type=int)
+    run.add_argument(
+        "--scale", default=1, type=int, help="copies of each service and background worker"
+    )
     run.add_argument("--no-workers", action="store_true", help="do not start background workers")
     run.add_argument("--no-sandbox", action="store_true", help="no /sandbox/ route at the gateway")
     run.add_argument(
@@ -196,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="create the audit log's Ed25519 signing key in DIR")
     keys.add_argument("--witness-key", metavar="DIR", default=None,
                       help="create the witness's Ed25519 cosigning key in DIR")
+    keys.add_argument("--rotate", action="append", choices=("audit-log", "witness"),
+                      help="replace that key, keeping its old vkey as retired")
     keys.set_defaults(func=_keys)
 
     doctor = sub.add_parser("doctor", help="check that nginx and Postgres are installed")

@@ -94,13 +94,19 @@ def fallback_temp_dir(runtime_dir: Path) -> Path:
     return Path("/tmp") / f"etalase-nginx-{digest}"
 
 
+def _addresses(ports: int | list[int]) -> str:
+    """Upstream servers on 127.0.0.1: one port, or several (`make run SCALE=2`)."""
+    ports = [ports] if isinstance(ports, int) else ports
+    return " ".join(f"127.0.0.1:{port}" for port in ports)
+
+
 def prepare_gateway(
     nginx: str,
     runtime_dir: Path,
     log_dir: Path,
     *,
     listen_port: int,
-    upstream_ports: dict[str, int],
+    upstream_ports: dict[str, int | list[int]],
     with_sandbox: bool = True,
     static_root: Path = STATIC_DIR,
     api_docs: bool = True,
@@ -143,9 +149,9 @@ def prepare_gateway(
     settings = local_settings(
         runtime_dir,
         listen=f"127.0.0.1:{listen_port}",
-        storefront=f"127.0.0.1:{upstream_ports['storefront']}",
-        transaction=f"127.0.0.1:{upstream_ports['transaction']}",
-        sandbox=f"127.0.0.1:{upstream_ports['sandbox']}",
+        storefront=_addresses(upstream_ports["storefront"]),
+        transaction=_addresses(upstream_ports["transaction"]),
+        sandbox=_addresses(upstream_ports["sandbox"]),
         with_sandbox=with_sandbox,
         static_root=static_root,
         log_dir=log_dir,

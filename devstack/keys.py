@@ -140,11 +140,14 @@ def ensure_note_key(keys_dir: Path, stem: str, name: str, *, cosigner: bool,
     return private, vkeys
 
 
-def ensure_audit_keys(log_dir: Path, witness_dir: Path | None = None) -> dict[str, Path]:
-    """The log's and the witness's keys (each directory mounted only where it is needed)."""
+def ensure_audit_keys(log_dir: Path, witness_dir: Path | None = None, *,
+                      rotate: tuple[str, ...] = ()) -> dict[str, Path]:
+    """The log's and the witness's keys (each directory mounted only where it is needed);
+    `rotate` names the ones to replace ("audit-log", "witness")."""
     log_key, log_vkeys = ensure_note_key(log_dir, AUDIT_LOG_STEM, AUDIT_LOG_ORIGIN,
-                                         cosigner=False)
+                                         cosigner=False, rotate="audit-log" in rotate)
     witness_key, witness_vkeys = ensure_note_key(witness_dir or log_dir, WITNESS_STEM,
-                                                 WITNESS_NAME, cosigner=True)
+                                                 WITNESS_NAME, cosigner=True,
+                                                 rotate="witness" in rotate)
     return {"log_key": log_key, "log_vkeys": log_vkeys, "witness_key": witness_key,
             "witness_vkeys": witness_vkeys}

@@ -30,7 +30,14 @@ from pathlib import Path
 from devstack import keys as keymod
 from devstack.gateway import ensure_nginx, fallback_temp_dir, prepare_gateway
 from devstack.postgres import PostgresCluster, find_bindir
-from devstack.processes import MARKER_ENV, ManagedProcess, ProcessSpec, reap_leftovers, record_pids
+from devstack.processes import (
+    MARKER_ENV,
+    ManagedProcess,
+    ProcessSpec,
+    RestartBackoff,
+    reap_leftovers,
+    record_pids,
+)
 from devstack.util import DevstackError, free_port, http_status, port_in_use, tail
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +62,39 @@ def free_ports(names=tuple(DEFAULT_PORTS), avoid=()) -> dict[str, int]:
             taken.add(port)
             ports[names[len(ports)]] = port
     return ports
+
+
+def resolve_ports(requested: dict[str, int | None]) -> dict[str, int]:
+    """Ports for `make run`: a port given explicitly is kept (and must be free at start); a
+    missing one (None) is its default when that is free, otherwise one the OS picks, so a
+    second `make run PORT=8090` beside the first just works. Print what you got."""
+    resolved = {name: port for name, port in requested.items() if port is not None}
+    taken = set(resolved.values())
+    for name, port in requested.items():
+        if port is not None:
+            continue
+        preferred = DEFAULT_PORTS.get(name)
+        if preferred and preferred not in taken and not port_in_use(preferred):
+            resolved[name] = preferred
+        else:
+            resolved[name] = next(p for p in iter(free_port, None) if p not in taken)
+        taken.add(resolved[name])
+    return {name: resolved[name] for name in requested}
+
+
+def instance_base(name: str) -> str:
+    """The service or worker an instance name belongs to: "storefront-2" -> "storefront"
+    (`make run SCALE=2` runs a second copy of each service and worker)."""
+    base, _, number = name.rpartition("-")
+    if number.isdigit() and (base in WEB_SERVICES or base in WORKERS):
+        return base
+    return name
+
+
+def instance_names(base: str, scale: int) -> list[str]:
+    return [base] + [f"{base}-{n}" for n in range(2, scale + 1)]
+
+
 PACKAGES = {
     "storefront": "storefront_service",
     "transaction": "transaction_service",
@@ -105,6 +145,7 @@ class Stack:
         ready_timeout: float = 90.0,
         stop_grace: float = 10.0,
         gateway_settings: dict | None = None,
+        scale: int = 1,
     ):
         """
         env_overrides: {service or process name: {VAR: value}}; a service name (storefront,
@@ -113,9 +154,21 @@ class Stack:
         commands: argv overrides by process or setup-step name (storefront-migrate,
             transaction-migrate, storefront-seed); for trying devstack with stand-in apps.
         gateway_settings: overrides of gateway.build.GatewaySettings (e.g. timeouts).
+        scale: copies of each web service (all behind the gateway's upstream) and of each
+            worker; the extra ones are named "<name>-2", ... and get ports "<service>-2", ...
+            (free ones unless given).
         """
         self.data_dir = Path(data_dir).resolve()
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
+        self.scale = max(1, int(scale))
+        extra = [n for s in WEB_SERVICES for n in instance_names(s, self.scale)[1:]]
+        taken = set(self.ports.values()) | set(DEFAULT_PORTS.values())
+        for name in extra:
+            while name not in self.ports:
+                port = free_port()
+                if port not in taken:
+                    self.ports[name] = port
+                    taken.add(port)
         self.env_overrides = env_overrides or {}
         self.with_workers = with_workers
         self.with_sandbox_route = with_sandbox_route
@@ -140,6 +193,7 @@ class Stack:
         self.audit_keys: dict[str, Path] = {}
         self.postgres: PostgresCluster | None = None
         self.processes: dict[str, ManagedProcess] = {}
+        self._backoff: dict[str, RestartBackoff] = {}
         self._started = False
 
     # ------------------------------------------------------------------ public API
@@ -163,7 +217,7 @@ class Stack:
 
     def env(self, name: str) -> dict[str, str]:
         """Environment of a service (storefront, transaction, sandbox) or process name."""
-        if name in WORKERS:
+        if instance_base(name) in WORKERS:
             return self._worker_env(name)
         return self._service_env(name)
 
@@ -171,10 +225,16 @@ class Stack:
         return self.logs_dir / f"{name}.log"
 
     def process_names(self) -> list[str]:
-        names = ["postgres", *WEB_SERVICES]
+        names = ["postgres", *self._web_instances()]
         if self.with_workers:
-            names += list(WORKERS)
+            names += self._worker_instances()
         return [*names, "gateway"]
+
+    def _web_instances(self) -> list[str]:
+        return [n for s in WEB_SERVICES for n in instance_names(s, self.scale)]
+
+    def _worker_instances(self) -> list[str]:
+        return [n for w in WORKERS for n in instance_names(w, self.scale)]
 
     def __enter__(self) -> Stack:
         self.start()
@@ -232,24 +292,34 @@ class Stack:
 
         # Web services first (they start in parallel, then we wait for each), then the
         # workers, then the gateway in front of them.
-        for name in WEB_SERVICES:
+        for name in self._web_instances():
             self._spawn(name)
-        for name in WEB_SERVICES:
+        for name in self._web_instances():
             self.processes[name].wait_ready(self.ready_timeout)
         if self.with_workers:
-            for name in WORKERS:
+            for name in self._worker_instances():
                 self._spawn(name)
         self._spawn("gateway")
         self.processes["gateway"].wait_ready(self.ready_timeout)
         self._wait_gateway_ready()
         if self.with_workers:
-            for name in WORKERS:  # a worker that crashed at import shows up by now
+            for name in self._worker_instances():  # one that crashed at import shows by now
                 self.processes[name].wait_ready(0)
 
     def stop(self) -> None:
         """Stop everything (gateway, workers, services, Postgres). Safe to call twice."""
-        for name in reversed(list(self.processes)):
-            self.processes[name].stop(self.stop_grace)
+        # Tiers in reverse start order (gateway, workers, web services); each tier is
+        # signalled at once so that a scaled stack stops as fast as a single one.
+        tiers = [
+            [n for n in self.processes if n == "gateway"],
+            [n for n in self.processes if instance_base(n) in WORKERS],
+            [n for n in self.processes if n != "gateway" and instance_base(n) not in WORKERS],
+        ]
+        for tier in tiers:
+            for name in tier:
+                self.processes[name].terminate()
+            for name in tier:
+                self.processes[name].stop(self.stop_grace)
         self.processes.clear()
         (self.run_dir / "pids.json").unlink(missing_ok=True)
         if self.postgres is not None and self._started:
@@ -283,6 +353,38 @@ class Stack:
     def running(self) -> dict[str, bool]:
         return {name: p.running() for name, p in self.processes.items()}
 
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Restart processes that died, with backoff (RestartBackoff), as compose's restart
+        policy does; `make run` calls this every tick. Returns what happened, for the log.
+        Processes stopped on purpose (stop_process) are not in self.processes: left alone.
+        """
+        now = time.monotonic() if now is None else now
+        events: list[str] = []
+        for name, process in list(self.processes.items()):
+            backoff = self._backoff.setdefault(name, RestartBackoff())
+            if process.running():
+                if backoff.started_at is None:
+                    backoff.started(now)
+                continue
+            if not backoff.pending():
+                status = process.proc.returncode if process.proc else None
+                delay = backoff.died(now)
+                events.append(
+                    f"{name} exited (status {status}); restarting in {delay:g}s "
+                    f"(death {backoff.deaths_in_a_row} in a row); see {self.log_path(name)}"
+                )
+            if backoff.due(now):
+                process.stop(grace=0)  # reap the group's stragglers (orphaned workers)
+                try:
+                    self._spawn(name)
+                except DevstackError as exc:  # e.g. the gateway config failed to build
+                    delay = backoff.died(now)
+                    events.append(f"{name} could not be restarted ({exc}); again in {delay:g}s")
+                    continue
+                backoff.started(now)
+                events.append(f"restarted {name} (pid {self.processes[name].pid})")
+        return events
+
     # ------------------------------------------------------------------ internals
     def _require_postgres(self) -> PostgresCluster:
         if self.postgres is None:
@@ -313,16 +415,20 @@ class Stack:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env
 
-    def _service_env(self, service: str) -> dict[str, str]:
+    def _service_env(self, instance: str) -> dict[str, str]:
+        service = instance_base(instance)
         if service not in WEB_SERVICES:
-            raise DevstackError(f"unknown service {service!r}")
-        p = self.ports
+            raise DevstackError(f"unknown service {instance!r}")
+        # Instance n of the marketplace calls instance n of the showcase and the sandbox.
+        suffix = instance[len(service):]
+        p = {name: self.ports.get(name + suffix, port) for name, port in self.ports.items()}
+        p["gateway"] = self.ports["gateway"]
         env = self._base_env()
         env.update(
             {
                 "BIND": f"127.0.0.1:{p[service]}",
                 "WEB_CONCURRENCY": str(self.web_concurrency),
-                "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics" / service),
+                "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics" / instance),
             }
         )
         if service in ("storefront", "transaction"):
@@ -375,6 +481,8 @@ class Stack:
                 env["SANDBOX_RETRY_SCHEDULE"] = self.sandbox_retry_schedule
         env.update(self.env_overrides.get("all", {}))
         env.update(self.env_overrides.get(service, {}))
+        if instance != service:
+            env.update(self.env_overrides.get(instance, {}))
         return env
 
     def _single_process_env(self, service: str, name: str) -> dict[str, str]:
@@ -383,24 +491,29 @@ class Stack:
         env = self._service_env(service)
         for var in ("BIND", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"):
             env.pop(var, None)
-        env.update(self.env_overrides.get(name, {}))
+        env.update(self.env_overrides.get(instance_base(name), {}))
+        if instance_base(name) != name:
+            env.update(self.env_overrides.get(name, {}))
         return env
 
     def _worker_env(self, worker: str) -> dict[str, str]:
-        env = self._single_process_env(WORKERS[worker][0], worker)
-        if worker == "audit-log":  # the only process that holds the log's signing key
+        env = self._single_process_env(WORKERS[instance_base(worker)][0], worker)
+        if instance_base(worker) == "audit-log":  # the only process holding the log's key
             env.setdefault("AUDIT_LOG_KEY_FILE", str(self.audit_keys["log_key"]))
         return env
 
     def _argv(self, name: str) -> list[str]:
         if name in self.commands:
             return list(self.commands[name])
+        if instance_base(name) in self.commands:
+            return list(self.commands[instance_base(name)])
         py = sys.executable
-        if name in WEB_SERVICES:
-            pkg = PACKAGES[name]
+        base = instance_base(name)
+        if base in WEB_SERVICES:
+            pkg = PACKAGES[base]
             return [py, "-m", "gunicorn", "-c", f"{pkg}/gunicorn_conf.py", f"{pkg}.wsgi:app"]
-        if name in WORKERS:
-            service, worker = WORKERS[name]
+        if base in WORKERS:
+            service, worker = WORKERS[base]
             return [py, "-m", PACKAGES[service], "worker", worker]
         if name in SETUP_STEPS:
             service, action = name.split("-", 1)
@@ -414,7 +527,10 @@ class Stack:
                 self.run_dir / "gateway",
                 self.logs_dir,
                 listen_port=self.ports["gateway"],
-                upstream_ports=self.ports,
+                upstream_ports={
+                    s: [self.ports[n] for n in instance_names(s, self.scale)]
+                    for s in WEB_SERVICES
+                },
                 with_sandbox=self.with_sandbox_route,
                 **self.gateway_settings,
             )
@@ -426,7 +542,7 @@ class Stack:
                 REPO_ROOT,
                 ready_url=f"{self.urls.gateway}/healthz",
             )
-        if name in WEB_SERVICES:
+        if instance_base(name) in WEB_SERVICES:
             return ProcessSpec(
                 name,
                 self._argv(name),
@@ -434,7 +550,7 @@ class Stack:
                 REPO_ROOT,
                 ready_url=f"http://127.0.0.1:{self.ports[name]}/readyz",
             )
-        if name in WORKERS:
+        if instance_base(name) in WORKERS:
             return ProcessSpec(name, self._argv(name), self._worker_env(name), REPO_ROOT)
         raise DevstackError(f"unknown process {name!r}; known: {', '.join(self.process_names())}")
 

@@ -8,9 +8,13 @@ Two targets:
 * `compose` - the committed `gateway/generated/nginx.compose.conf`: upstreams are the compose
               service names, logs go to stdout/stderr, the official image's paths and its
               `nginx -g 'daemon off;'` command are kept (so no `daemon` directive here).
+* `k8s`     - the gateway ConfigMaps of deploy/k8s (`make k8s-manifests`): like compose
+              (upstreams are the Services' names), but pid and temp files under /tmp, so
+              nginx runs as a non-root user on a read-only root filesystem; the base has no
+              /sandbox/ route, the local overlay has it.
 
 CLI:
-    python -m gateway.build --target local|compose --out FILE [--listen 8080]
+    python -m gateway.build --target local|compose|k8s --out FILE [--listen 8080]
         [--storefront 127.0.0.1:8001 --transaction 127.0.0.1:8002 --sandbox 127.0.0.1:8003]
         [--runtime-dir DIR] [--no-sandbox] [--upstream-host-override 127.0.0.1]
         [--cors-allowed-origins https://a.example,https://b.example]  (default: env
@@ -118,7 +122,7 @@ LOCAL_UPSTREAMS = {
 class GatewaySettings:
     target: str  # "local" or "compose"
     listen: str  # "8080" or "127.0.0.1:8080"
-    upstreams: dict[str, str]  # upstream name -> "host:port"
+    upstreams: dict[str, str]  # upstream name -> "host:port" (or several, space-separated)
     static_root: str
     with_sandbox: bool = True
     # local only: the pid file lives in runtime_dir, temp files in temp_dir (default: same)
@@ -231,6 +235,13 @@ def compose_settings(
         ),
         **overrides,
     )
+
+
+def k8s_settings(*, with_sandbox: bool = False, **overrides) -> GatewaySettings:
+    """deploy/k8s: Services are named like the compose services; a non-root nginx writes
+    its pid and temp files to /tmp (an emptyDir)."""
+    overrides.setdefault("runtime_dir", "/tmp")  # noqa: S108 - the pod's own emptyDir
+    return replace(compose_settings(with_sandbox=with_sandbox), target="k8s", **overrides)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -780,7 +791,8 @@ def http_block(s: GatewaySettings) -> Config:
         upstreams.append(
             block(
                 f"upstream {upstream_name(service)}",
-                d("server", s.upstreams[service]),
+                # Several addresses (space-separated: `make run SCALE=2`) are balanced.
+                *[d("server", address) for address in s.upstreams[service].split()],
                 d("keepalive", s.upstream_keepalive),
             )
         )
@@ -843,7 +855,7 @@ def http_block(s: GatewaySettings) -> Config:
 
 
 def build_config(s: GatewaySettings) -> str:
-    if s.target not in ("local", "compose"):
+    if s.target not in ("local", "compose", "k8s"):
         raise ValueError(f"unknown target {s.target!r}")
     missing = [u for u in UPSTREAMS if u not in s.upstreams]
     if missing:
@@ -870,7 +882,7 @@ def write_config(s: GatewaySettings, out: str | Path) -> Path:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = s.temp_dir or s.runtime_dir
-    if temp_dir:
+    if temp_dir and s.target == "local":  # other targets' paths are inside the container
         for kind in TEMP_KINDS:
             Path(temp_dir, f"{kind}_temp").mkdir(parents=True, exist_ok=True)
     path.write_text(build_config(s))
@@ -881,7 +893,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gateway.build", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--target", choices=("local", "compose"), required=True)
+    parser.add_argument("--target", choices=("local", "compose", "k8s"), required=True)
     parser.add_argument("--out", help="output file (default: stdout; compose: the committed file)")
     parser.add_argument("--listen", help="listen address or port (local default 127.0.0.1:8080)")
     parser.add_argument("--storefront", default=LOCAL_UPSTREAMS["storefront"])
@@ -926,6 +938,8 @@ def main(argv: list[str] | None = None) -> int:
             **extra,
             **hardening,
         )
+    elif args.target == "k8s":
+        settings = k8s_settings(with_sandbox=not args.no_sandbox, **hardening)
     else:
         overrides = {"listen": args.listen} if args.listen else {}
         if args.static_root:

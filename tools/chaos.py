@@ -122,6 +122,7 @@ class CheckoutPayLoad:
         self.orders_by_key: dict[str, set[str]] = {}
         self.multi_shop_checkouts: set[str] = set()
         self.cancelled: set[str] = set()  # paid, then cancelled by the buyer (a refund)
+        self.key_attempts: Counter = Counter()  # Idempotency-Key -> checkouts sent with it
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -179,6 +180,8 @@ class CheckoutPayLoad:
                 rounds += 1
                 cancel = rounds % CANCEL_EVERY == 0
                 method = "ewallet" if cancel and (rounds // CANCEL_EVERY) % 2 else "bank_transfer"
+            with self._lock:
+                self.key_attempts[key] += 1
             response = self._call("checkout", lambda k=key, m=method: shopper.checkout(
                 session, self.gateway, token, self.product_id, key=k, method=m,
                 content_id=content_id, also=also))
@@ -455,6 +458,52 @@ def _wait_audit_log(tx: str, timeout: float = 45) -> str | None:
         time.sleep(1)
 
 
+def processed_twice(stack) -> list[str]:
+    """Work done more than once (copies of a worker or service racing each other, or a
+    crash between doing and recording): an outbox row delivered twice, a notification
+    delivered (2xx) twice or a provider event raised twice, an order event (payment,
+    expiry, completion, refund), ledger entry or payout audited twice, an order refunded
+    twice at the provider."""
+    found: list[str] = []
+    tx = stack.dsn("transaction")
+    for entity, entity_id, action, count in _pg_rows(tx, """
+            SELECT entity, entity_id, action, count(*) FROM audit_log
+             WHERE action <> 'outbox.conflict'
+             GROUP BY entity, entity_id, action HAVING count(*) > 1 LIMIT 10"""):
+        found.append(f"audit {action} for {entity} {entity_id} recorded {count} times")
+    delivered: Counter = Counter()
+    for log_path in sorted(stack.logs_dir.glob("outbox-relay*.log")):
+        for line in log_path.read_text(errors="replace").splitlines():
+            if '"outbox row delivered"' in line:
+                try:
+                    delivered[json.loads(line)["outbox_id"]] += 1
+                except (ValueError, KeyError):
+                    continue
+    found += [f"outbox row {row_id} delivered {n} times" for row_id, n in delivered.items()
+              if n > 1][:10]
+    found += [f"notification delivery {delivery} answered 2xx {n} times" for delivery, n in
+              _sandbox_rows(stack, """
+                  SELECT delivery_id, count(*) FROM delivery_attempts
+                   WHERE response_status BETWEEN 200 AND 299
+                   GROUP BY delivery_id HAVING count(*) > 1 LIMIT 10""")]
+    found += [f"sandbox raised {status} for {order_id} {n} times" for order_id, status, n in
+              _sandbox_rows(stack, """
+                  SELECT order_id, transaction_status, count(*) FROM deliveries
+                   WHERE kind = 'event' GROUP BY order_id, transaction_status
+                  HAVING count(*) > 1 LIMIT 10""")]
+    # An order may be refunded in parts (one refund_key each): twice means one key twice.
+    found += [f"refund {key} of {order_id} made {n} times at the provider"
+              for order_id, key, n in _sandbox_rows(stack, """
+                  SELECT t.order_id, r.refund_key, count(*) FROM refunds r JOIN transactions t
+                   USING (transaction_id) GROUP BY t.order_id, r.refund_key
+                  HAVING count(*) > 1 LIMIT 10""")]
+    found += [f"refund {key} of order {order_id} recorded {n} times" for order_id, key, n in
+              _pg_rows(tx, """
+                  SELECT order_id::text, refund_key, count(*) FROM refunds
+                   GROUP BY order_id, refund_key HAVING count(*) > 1 LIMIT 10""")]
+    return found
+
+
 def _stock_violations(sf: str, product_id: str, initial_stock: int) -> tuple[list[str], tuple]:
     (stock,), = _pg_rows(sf, "SELECT stock FROM products WHERE id = %s", (product_id,))
     held = dict(_pg_rows(sf, """
@@ -581,6 +630,8 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
     if not audit_result.ok:
         violations.append(f"audit chain broken at seq {audit_result.first_broken_seq}")
 
+    violations += [f"processed twice: {v}" for v in processed_twice(stack)]
+
     # Client answers.
     not_problems = [o for o in (load.outcomes if load else []) if o.defect]
     for o in not_problems[:10]:
@@ -607,6 +658,8 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         "sandbox_settled": len(settled),
         "audit_rows": audit_rows,
         "failed_requests_not_problem": len(not_problems),
+        "idempotency_keys_retried": sum(1 for n in (load.key_attempts.values() if load else ())
+                                        if n > 1),
     }
     return violations, facts
 

@@ -14,7 +14,10 @@ separation is not a pass):
 4. roles    - each service's database role is refused by the other database (and can use
               its own, so the refusal is not a typo), and holds no superuser powers;
 5. audit    - the marketplace's audit log (RFC 9162 Merkle tree) verifies;
-6. audited  - what this report audits (route table, both schemas, database role grants and
+6. k8s-network  - the NetworkPolicies of deploy/k8s keep the showcase away from the
+              marketplace's database and the provider, and only the gateway reachable;
+7. deploy-roles - compose and deploy/k8s create the app roles without superuser powers;
+8. audited  - what this report audits (route table, both schemas, database role grants and
               attributes, compose and Kubernetes network policies where present) has the
               fingerprint recorded at the last audit (compliance/audited.json: who, when,
               why); any difference is listed and fails the report until it is audited and
@@ -526,7 +529,129 @@ def check_audit(cursor) -> CheckResult:
     return result
 
 
-# ----------------------------------------------------------------------------- 6. audited
+# ----------------------------------------------------------------------------- 6. k8s network
+
+
+def check_k8s_network_policies(root: Path = REPO_ROOT) -> CheckResult:
+    """The NetworkPolicies of deploy/k8s (base, and the local overlay with the sandbox)
+    enforce the separation: the showcase reaches neither the marketplace's database nor
+    the payment provider, only the marketplace reaches its database (and only the showcase
+    its own), and from outside only the gateway answers. Positive controls make sure the
+    policies are not simply denying everything."""
+    import yaml
+
+    from tools import netpolicy
+
+    result = CheckResult("k8s-network", "Kubernetes NetworkPolicies enforce the separation")
+    k8s = root / "deploy" / "k8s"
+
+    def load(*names: str) -> list[dict]:
+        docs = []
+        for name in names:
+            docs += [d for d in yaml.safe_load_all((k8s / name).read_text()) if d]
+        return docs
+
+    base_docs = load(*(f"base/{f.name}" for f in sorted((k8s / "base").glob("*.yaml"))
+                       if f.name != "kustomization.yaml"))
+    base_policies = [d for d in base_docs if d["kind"] == "NetworkPolicy"]
+    local_dir = k8s / "overlays" / "local"
+    local_kustomization = yaml.safe_load((local_dir / "kustomization.yaml").read_text())
+    patches = load(*(f"overlays/local/{p['path']}" for p in local_kustomization["patches"]))
+    added = load(*(f"overlays/local/{r}" for r in local_kustomization["resources"]
+                   if r.endswith(".yaml")))
+    local_policies = netpolicy.overlay(
+        base_policies, [d for d in patches if d["kind"] == "NetworkPolicy"],
+        [d for d in added if d["kind"] == "NetworkPolicy"])
+    provider_ip = "203.0.113.10"  # an address outside the cluster (the real provider's API)
+
+    for variant, policies, docs in (("base", base_policies, base_docs),
+                                    ("local", local_policies, base_docs + added)):
+        if not policies:
+            result.violation(f"{variant}: no NetworkPolicy found: nothing is enforced")
+            continue
+        pods = {pod.name: pod for pod in netpolicy.pods_of(docs)}
+        system = {name: pod.labels.get("etalase.dev/system") for name, pod in pods.items()}
+
+        def can(src, dst, port, policies=policies):
+            return netpolicy.allowed(policies, src, dst, port)
+
+        provider = (pods.get("sandbox"), 8000) if variant == "local" else (
+            netpolicy.External(provider_ip), 443)
+        for name, pod in pods.items():
+            for db, owner in (("transaction-db", "marketplace"), ("storefront-db", "showcase")):
+                reaches = can(pod, pods[db], 5432)
+                if reaches and system[name] != owner:
+                    result.violation(f"{variant}: {name} ({system[name]}) can reach {db}")
+            if system[name] == "showcase" and provider[0] is not None \
+                    and can(pod, provider[0], provider[1]):
+                result.violation(f"{variant}: {name} (showcase) can reach the payment provider")
+        for name, pod in pods.items():
+            if name != "gateway" and any(can(netpolicy.OUTSIDE, pod, port)
+                                         for port in (8000, 8080, 5432)):
+                result.violation(f"{variant}: {name} is reachable from outside the namespace")
+        controls = [
+            (netpolicy.OUTSIDE, pods["gateway"], 8080, "outside -> gateway:8080"),
+            (pods["gateway"], pods["storefront"], 8000, "gateway -> storefront"),
+            (pods["gateway"], pods["transaction"], 8000, "gateway -> transaction"),
+            (pods["transaction"], pods["storefront"], 8000, "transaction -> storefront"),
+            (pods["outbox-relay"], pods["storefront"], 8000, "outbox-relay -> storefront"),
+            (pods["transaction"], pods["transaction-db"], 5432, "transaction -> its database"),
+            (pods["storefront"], pods["storefront-db"], 5432, "storefront -> its database"),
+            (pods["transaction"], provider[0], provider[1], "transaction -> provider"),
+        ]
+        if variant == "local":
+            controls.append((pods["sandbox-notifier"], pods["gateway"], 8080,
+                             "sandbox-notifier -> gateway (notifications)"))
+        for src, dst, port, label in controls:
+            if can(src, dst, port):
+                result.evidence.append(f"{variant}: allowed {label}")
+            else:
+                result.violation(f"{variant}: {label} is blocked: the system cannot work")
+        result.evidence.append(
+            f"{variant}: {len(policies)} policies over {len(pods)} workloads; showcase "
+            "cannot reach transaction-db or the provider; only gateway reachable from outside")
+    return result
+
+
+# ----------------------------------------------------------------------------- 7. deploy roles
+
+
+def check_deployed_database_roles(root: Path = REPO_ROOT) -> CheckResult:
+    """Every run mode gives the apps ordinary roles: compose and deploy/k8s bootstrap each
+    Postgres as `postgres` and create the app's role with deploy/postgres/create-app-role.sh
+    (NOSUPERUSER NOCREATEDB NOCREATEROLE); `make run` is checked live by `roles`."""
+    import yaml
+
+    result = CheckResult("deploy-roles", "compose and Kubernetes databases give the apps "
+                                         "ordinary roles (rolsuper, rolcreaterole, "
+                                         "rolcreatedb false)")
+    script = (root / "deploy" / "postgres" / "create-app-role.sh").read_text()
+    create = re.search(r"CREATE ROLE[^;]*;", script, re.S)
+    if not create or not all(word in create.group(0) for word in
+                             ("NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE")):
+        result.violation("create-app-role.sh does not create the role NOSUPERUSER NOCREATEDB "
+                         "NOCREATEROLE")
+    compose = yaml.safe_load((root / "compose.yaml").read_text())["services"]
+    k8s = [d for f in sorted((root / "deploy" / "k8s" / "base").glob("*.yaml"))
+           for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "StatefulSet"]
+    k8s_env = {d["metadata"]["name"]: {e["name"]: e.get("value") for e in
+                                       d["spec"]["template"]["spec"]["containers"][0]["env"]}
+               for d in k8s}
+    for db, role in (("storefront-db", "storefront"), ("transaction-db", "transaction")):
+        for mode, env in (("compose", compose.get(db, {}).get("environment", {})),
+                          ("k8s", k8s_env.get(db, {}))):
+            if env.get("POSTGRES_USER") != "postgres":
+                result.violation(f"{mode} {db}: bootstrap user {env.get('POSTGRES_USER')!r} "
+                                 "(the app's role would be the cluster's superuser)")
+            elif env.get("APP_DB_USER") != role:
+                result.violation(f"{mode} {db}: the app role {role} is not created")
+            else:
+                result.evidence.append(f"{mode} {db}: bootstrap postgres, app role {role} "
+                                       "created ordinary")
+    return result
+
+
+# ----------------------------------------------------------------------------- 8. audited
 
 AUDITED_FILE = Path("compliance") / "audited.json"
 K8S_DIR = Path("deploy") / "k8s"
@@ -601,7 +726,9 @@ SELECT 'role ' || current_user || ' on database ' || d.datname || ': ' || concat
        CASE WHEN has_database_privilege(current_user, d.datname, 'CONNECT') THEN 'connect' END,
        CASE WHEN has_database_privilege(current_user, d.datname, 'CREATE') THEN 'create' END,
        CASE WHEN has_database_privilege(current_user, d.datname, 'TEMP') THEN 'temp' END)
-FROM pg_database d WHERE NOT d.datistemplate
+FROM pg_database d
+-- the service databases and the maintenance one (not scratch databases tests may create)
+WHERE d.datname IN ('postgres', 'etalase_storefront', 'etalase_transaction')
 UNION ALL
 SELECT 'database ' || current_database() || ' owner ' || pg_get_userbyid(d.datdba)
        || ' acl ' || coalesce(d.datacl::text, 'default')
@@ -852,6 +979,10 @@ def run_checks(target: Target) -> list[CheckResult]:
         _guarded("roles", "database roles", lambda: check_roles(target.storefront_dsn,
                                                                  target.transaction_dsn)),
         _guarded("audit", "audit chain", lambda: _on(target.transaction_dsn, check_audit)),
+        _guarded("k8s-network", "Kubernetes network policies",
+                 lambda: check_k8s_network_policies(target.repo_root)),
+        _guarded("deploy-roles", "deployed database roles",
+                 lambda: check_deployed_database_roles(target.repo_root)),
         _guarded("audited", "audited fingerprint", lambda: check_audited(target)),
     ]
 

@@ -60,7 +60,7 @@ def assert_fails(result, *needles: str) -> None:
 def test_every_check_passes_on_the_real_stack(target):
     results = compliance.run_checks(target)
     assert [r.name for r in results] == ["schema", "routes", "imports", "roles", "audit",
-                                         "audited"]
+                                         "k8s-network", "deploy-roles", "audited"]
     failed = [r for r in results if not r.ok]
     assert not failed, compliance.render_text(results)
     # Each check really looked at something.
@@ -76,12 +76,12 @@ def test_cli_reports_a_running_data_dir_as_text_and_json(stack, tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "RESULT: PASS (6/6 checks passed)" in result.stdout
+    assert "RESULT: PASS (8/8 checks passed)" in result.stdout
     document = json.loads(out.read_text())
     assert document["ok"] is True
     assert {c["name"]: c["ok"] for c in document["checks"]} == {
         "schema": True, "routes": True, "imports": True, "roles": True, "audit": True,
-        "audited": True}
+        "k8s-network": True, "deploy-roles": True, "audited": True}
     # The report itself went into the transparency log.
     assert document["appended_to_audit_log"] is True
     with psycopg2.connect(stack.dsn("transaction")) as conn, conn.cursor() as cursor:

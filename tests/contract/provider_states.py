@@ -50,6 +50,18 @@ class ShowcaseStates(StateHandler):
                 cur.execute("DELETE FROM reservations WHERE order_id = %s", (p["order_id"],))
             if "product_id" in p:
                 self._product(cur, p)
+            if state == "an active account":
+                cur.execute(
+                    "INSERT INTO accounts (id, email, password_hash, name, role) "
+                    "VALUES (%s, %s, 'not-a-hash', 'Pact Buyer', 'buyer') "
+                    "ON CONFLICT (id) DO UPDATE SET disabled_at = NULL",
+                    (p["account_id"], f"pact-buyer-{p['account_id'][:8]}@contract.test"))
+            elif state == "a disabled account":
+                cur.execute(
+                    "INSERT INTO accounts (id, email, password_hash, name, role, disabled_at) "
+                    "VALUES (%s, %s, 'not-a-hash', 'Pact Buyer', 'buyer', now()) "
+                    "ON CONFLICT (id) DO UPDATE SET disabled_at = now()",
+                    (p["account_id"], f"pact-buyer-{p['account_id'][:8]}@contract.test"))
             if "content_id" in p:
                 self._content(cur, p)
         conn.close()

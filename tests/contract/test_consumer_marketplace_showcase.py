@@ -43,10 +43,11 @@ from transaction_service.clients.storefront import (
     StorefrontAnswer,
     StorefrontClient,
 )
+from transaction_service.clients.witness import WitnessClient
 from transaction_service.operations.checkout import CheckoutRequest, _snapshot
 from transaction_service.workers.outbox_relay import _reservation_return
 
-INTERACTIONS = 12  # the tests below; the pact is only published when all of them ran
+INTERACTIONS = 16  # the tests below; the pact is only published when all of them ran
 TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
 PROBLEM = "application/problem+json"
 ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
@@ -377,3 +378,84 @@ def _with_real_modulus(document: dict) -> dict:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
     jwk = json.loads(RSAAlgorithm.to_jwk(key))
     return {"keys": [{**k, "n": jwk["n"], "e": jwk["e"]} for k in document["keys"]]}
+
+
+ACTIVE_ACCOUNT = "5b0c1d2e-3f40-4a51-8b62-7c83d94ea5f1"
+DISABLED_ACCOUNT = "6c1d2e3f-4051-4b62-9c73-8d94ea5fb602"
+UNKNOWN_ACCOUNT = "7d2e3f40-5162-4c73-8d84-9ea5fb60c713"
+
+
+def _account(pact, description: str, state: str | None, account_id: str, status: int,
+             body: dict) -> bool:
+    interaction = pact.upon_receiving(description)
+    if state:
+        interaction = interaction.given(state, {"account_id": account_id})
+    content_type = "application/json" if status == 200 else PROBLEM
+    (
+        interaction.with_request("GET", f"/internal/accounts/{account_id}")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .will_respond_with(status)
+        .with_body(body, content_type=content_type)
+    )
+    with pact.serve() as server:
+        return client(server).account_active(account_id)
+
+
+def test_account_status_of_an_active_account(pact):
+    # The marketplace trusts a user token only while the showcase says its account is active.
+    assert _account(pact, "the status of an active account", "an active account",
+                    ACTIVE_ACCOUNT, 200,
+                    {"id": ACTIVE_ACCOUNT, "role": match.str("buyer"), "active": True}) is True
+
+
+def test_account_status_of_a_disabled_account(pact):
+    assert _account(pact, "the status of a disabled account", "a disabled account",
+                    DISABLED_ACCOUNT, 200,
+                    {"id": DISABLED_ACCOUNT, "role": match.str("buyer"), "active": False}) is False
+
+
+def test_account_status_of_an_unknown_account(pact):
+    assert _account(pact, "the status of an account that does not exist", None,
+                    UNKNOWN_ACCOUNT, 404,
+                    {"status": 404, "title": match.str("Not Found")}) is False
+
+
+def test_witness_refuses_a_checkpoint_the_log_did_not_sign(pact):
+    """The audit-log worker's call to the showcase's witness (DESIGN.md §9): a C2SP
+    tlog-witness add-checkpoint body; a checkpoint signed by a key the witness does not
+    trust is refused with a 403 problem naming the reason (the worker records it and
+    alerts). A fixed key keeps the pact's body the same on every run."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from servicekit import tlog
+    from transaction_service.clients.witness import add_checkpoint_body
+
+    stranger = tlog.Signer("etalase.test/marketplace/audit",
+                           Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+    note = stranger.sign_note(tlog.Checkpoint("etalase.test/marketplace/audit", 1,
+                                              tlog.leaf_hash(b"pact")).body())
+    (
+        pact.upon_receiving("a checkpoint signed by a key the witness does not trust")
+        .given("the witness trusts only the marketplace's log key")
+        .with_request("POST", "/internal/witness/add-checkpoint")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body(add_checkpoint_body(0, [], note), content_type="text/plain; charset=utf-8")
+        .will_respond_with(403)
+        .with_body(
+            {
+                "status": 403,
+                "type": match.regex(
+                    "https://etalase.dev/problems/witness-bad-signature",
+                    regex=r"^https://etalase\.dev/problems/witness-bad-signature$",
+                ),
+                "reason": "bad-signature",
+                "detail": match.str("not a checkpoint signed by the log"),
+            },
+            content_type=PROBLEM,
+        )
+    )
+    with pact.serve() as server:
+        answer = WitnessClient(str(server.url), CONSUMER_INTERNAL_TOKEN,
+                               timeout_seconds=5).add_checkpoint(0, [], note)
+    assert answer.status == 403 and answer.cosignature is None
+    assert "signed by the log" in answer.detail

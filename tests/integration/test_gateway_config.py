@@ -26,6 +26,7 @@ from gateway.build import (
     COMPOSE_OUT,
     build_config,
     compose_settings,
+    k8s_settings,
     local_settings,
     write_config,
 )
@@ -67,6 +68,18 @@ def test_compose_config_passes_nginx_t(tmp_path):
     # inside compose: substitute 127.0.0.1. Temp paths go to tmp so no root is needed.
     settings = replace(compose_settings(upstream_host_override="127.0.0.1"), temp_dir=str(tmp_path))
     conf = write_config(settings, tmp_path / "nginx.conf")
+    result = nginx_test(conf, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("with_sandbox", [False, True], ids=["k8s-base", "k8s-local"])
+def test_k8s_config_passes_nginx_t(tmp_path, with_sandbox):
+    # The ConfigMaps of deploy/k8s, with the Service names replaced as for compose.
+    settings = k8s_settings(with_sandbox=with_sandbox, runtime_dir=str(tmp_path))
+    settings = replace(settings, upstreams={n: f"127.0.0.1:{a.rsplit(':', 1)[1]}"
+                                            for n, a in settings.upstreams.items()})
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(build_config(settings))
     result = nginx_test(conf, tmp_path)
     assert result.returncode == 0, result.stderr
 

@@ -230,7 +230,7 @@ class Client:
                            "contents", "cart_items", "reservations", "reservation_items"),
             "transaction": ("orders", "order_items", "payments", "payment_notifications",
                             "idempotency_keys", "outbox", "journal_entries", "journal_lines",
-                            "audit_log", "payouts"),
+                            "audit_log", "payouts", "refunds"),
         }
         out = {}
         for service, names in tables.items():

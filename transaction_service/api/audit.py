@@ -16,7 +16,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from servicekit import tlog
-from servicekit.problems import Problem
+from servicekit.problems import Problem, problem_response
 
 from ..domain.audit import decode_leaf
 from ..operations import audit_log, lifecycle
@@ -93,6 +93,17 @@ class OrderAuditSchema(ma.Schema):
     entries = ma.fields.List(ma.fields.Nested(EntrySchema), required=True)
 
 
+def _damaged(detail: str) -> Problem:
+    return Problem(503, "Service Unavailable", f"The audit log is damaged ({detail}); an "
+                   "operator must run audit-verify.", slug="audit-damaged",
+                   headers={"Retry-After": "300"})
+
+
+@blp.errorhandler(audit_store.MissingNode)
+def _missing_node(error):  # a stored node gone: tampering or a broken restore
+    return problem_response(_damaged(str(error)))
+
+
 def _no_checkpoint() -> Problem:
     return Problem(404, "Not Found", "No cosigned checkpoint yet; the log signs one every "
                    "few seconds.", slug="no-checkpoint", headers={"Retry-After": "5"})
@@ -104,8 +115,7 @@ def _b64(items):
 
 def _entry(cursor, row: dict, size: int | None) -> dict:
     if row["leaf"] is None:
-        raise Problem(500, "Internal Server Error", "An audit entry cannot be encoded; run "
-                      "audit-verify.", slug="audit-damaged")
+        raise _damaged(f"entry {row['seq']} cannot be encoded")
     index = row["leaf_index"]
     proof = None
     if index is not None and size is not None and index < size:
@@ -141,7 +151,8 @@ def keys():
 @blp.route("/audit/consistency", methods=["GET"])
 @blp.arguments(ConsistencyArgsSchema(), location="query")
 @blp.response(200, ConsistencySchema)
-@problems(blp, 422, s422="`from`/`to` missing, not 1 <= from <= to, or `to` beyond the tree.")
+@problems(blp, 422, 503, s422="`from`/`to` missing, not 1 <= from <= to, or `to` beyond the tree.",
+          s503="audit-damaged: a stored tree node is missing (run audit-verify).")
 def consistency(args):
     """RFC 9162 consistency proof between two tree sizes. Anyone."""
     with ctx().database.transaction() as cursor:
@@ -157,7 +168,8 @@ def consistency(args):
 @blp.doc(security=_SECURITY)
 @blp.arguments(EntryArgsSchema(), location="query")
 @blp.response(200, EntrySchema)
-@problems(blp, 401, 403, 404, 422, s404="No such entry in the tree (or no checkpoint yet).")
+@problems(blp, 401, 403, 404, 422, 503, s404="No such entry in the tree (or no checkpoint yet).",
+          s503="audit-damaged: the entry or a tree node cannot be read (run audit-verify).")
 def entry(args, index):
     """One leaf with its RFC 9162 inclusion proof in the tree of `tree_size` (default: the
     latest cosigned checkpoint). Admins only."""
@@ -184,7 +196,7 @@ def entry(args, index):
 @blp.route("/orders/<uuid:order_id>/audit", methods=["GET"])
 @blp.doc(security=_SECURITY)
 @blp.response(200, OrderAuditSchema)
-@problems(blp, 401, 404)
+@problems(blp, 401, 404, 503, s503="audit-damaged: an entry or a tree node cannot be read.")
 def order_audit(order_id):
     """The order's audit entries, each with its inclusion proof in the latest cosigned
     checkpoint (entries newer than it have `index`/`inclusion_proof` null until the next

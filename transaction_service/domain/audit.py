@@ -1,7 +1,12 @@
-"""The audit log's hash chain (DESIGN.md §9, until migration 0005) and its Merkle tree
-leaves (since), as pure functions.
+"""The audit log's Merkle-tree leaves and the walk that verifies them (DESIGN.md §9, since
+migration 0005; see the second half of this module), and the format of the hash chain the
+rows before 0005 were written in (the first half), as pure functions.
 
-Each audit row stores the hash of the row before it (`prev_hash`) and its own `hash`:
+The chain is the definition migration 0005 re-checks in SQL before those rows become the
+first leaves, and what their kept `prev_hash`/`hash` columns mean; nothing appends to it
+any more. `ChainHead` now also names the tree's size and root (store/audit.py `head`).
+
+Each chain row stores the hash of the row before it (`prev_hash`) and its own `hash`:
 
     hash = sha256(canonical_json({"seq", "prev_hash", "entity", "entity_id", "action",
                                   "actor", "data", "created_at"}))
@@ -15,9 +20,10 @@ Altering any hashed field of a row breaks that row's hash; removing a row leaves
 moving or inserting a row breaks `seq` order or the links. `ChainVerifier` walks rows in
 `seq` order, one at a time, so a store can stream them in batches.
 
-The chain shows that rows were changed *after* they were written; someone able to rewrite
-the whole tail and recompute every hash (the database owner) is caught only by comparing
-the head against an earlier copy (`ChainHead`), which is why the head is kept and reported.
+The chain showed that rows were changed *after* they were written, but someone able to
+rewrite the whole tail and recompute every hash (the database owner) was caught only by
+comparing the head against an earlier copy: what the tree's signed checkpoints and the
+showcase's witness now do (docs/audit.md).
 """
 
 from __future__ import annotations

@@ -75,6 +75,24 @@ def creator_payable(creator_id: str) -> str:
     return f"{_CREATOR_PAYABLE_PREFIX}{creator_id}{_SHOP_PAYABLE_SUFFIX}"
 
 
+def creator_of_account(account: str) -> str | None:
+    """The creator id of a `creator:<id>:payable` account, else None."""
+    if account.startswith(_CREATOR_PAYABLE_PREFIX) and account.endswith(_SHOP_PAYABLE_SUFFIX):
+        inner = account[len(_CREATOR_PAYABLE_PREFIX) : -len(_SHOP_PAYABLE_SUFFIX)]
+        return inner or None
+    return None
+
+
+def creator_credits(entry: JournalEntry) -> dict[str, int]:
+    """Creator id -> what `entry` credits that creator's payable (their commission)."""
+    credits: dict[str, int] = {}
+    for line in entry.lines:
+        creator_id = creator_of_account(line.account)
+        if creator_id is not None and not line.is_debit:
+            credits[creator_id] = credits.get(creator_id, 0) - line.amount
+    return credits
+
+
 # The kinds of account that can be paid out, and how each names its payable account: the
 # money API (balance, ledger, payouts) is one mechanism with the payee kind a parameter.
 SHOP = "shop"

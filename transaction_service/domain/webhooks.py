@@ -27,6 +27,7 @@ EVENT_TYPES = (
     "order.expired",
     "refund.succeeded",
     "payout.created",
+    "commission.earned",
 )
 TEST_EVENT = "webhook.test"
 ALL_EVENTS = "*"

@@ -118,6 +118,7 @@ def post_order_completed(cursor, order: dict, fee_bps: int, *, actor: str | None
                              refunded=refund_store.posted_total(cursor, order["id"]))
     if entry is not None:
         post_ledger(cursor, entry, actor=actor)
+        webhooks.commission_events(cursor, order["id"], ledger.creator_credits(entry))
 
 
 def completion_entry(cursor, order: dict, fee_bps: int, *,

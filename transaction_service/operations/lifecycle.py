@@ -16,6 +16,7 @@ from ..domain.orders import OrderStatus
 from ..store import checkouts as checkout_store
 from ..store import orders as order_store
 from ..store import outbox
+from ..store import refunds as refund_store
 from . import refunds
 from .checkout import abandon_locked
 from .common import (
@@ -122,9 +123,12 @@ def _close_unpaid_checkout(cursor, checkout_id: str, target: str, *, actor: str,
 
 
 def request_refund(ctx: Context, cursor, order: dict, *, reason: str,
-                   actor: str | None) -> dict:
+                   actor: str | None) -> dict | None:
     """Refund what is left of a closed order's payment: through the provider where it can
-    (the ledger entry follows its confirmation), else as a manual refund."""
+    (the ledger entry follows its confirmation), else as a manual refund. None when
+    earlier refunds (an admin's partial refunds) already took everything."""
+    if refund_store.requested_total(cursor, order["id"]) >= int(order["total"]):
+        return None
     return refunds.refund(ctx, cursor, order, amount=None, key=refund_key(order["id"]),
                           reason=reason, actor=actor)
 
@@ -145,6 +149,11 @@ def confirm_receipt(ctx: Context, order_id: str, principal: Principal) -> dict:
         order = lock_visible_order(cursor, order_id, principal)
         if order["buyer_id"] != principal.account_id:
             raise _forbidden("Only the buyer can confirm receipt.")
+        if refund_store.pending_provider_total(cursor, order_id):
+            # Settling now would pay the shop money that is on its way back to the buyer.
+            raise Problem(409, "Refund in progress",
+                          "A refund of this order is waiting for the payment provider; "
+                          "confirm receipt once it has gone through.", slug="refund-pending")
         complete_locked(ctx, cursor, order, actor=principal.account_id, reason="buyer")
         return order_store.get_order(cursor, order_id)
 

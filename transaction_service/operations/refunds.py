@@ -77,7 +77,7 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
                           f"Refund key {key!r} belongs to another refund.",
                           slug="refund-key-reused")
         return known
-    payment = order_store.lock_payment(cursor, order_id)
+    payment = _payment_of(cursor, order)
     if payment is None or payment["status"] not in rules.PAID_PAYMENT_STATES:
         raise Problem(
             409, "Payment not settled",
@@ -125,6 +125,14 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
     log.info("refund requested", extra={"order_id": order_id, "refund_id": row["id"],
                                         "amount": amount, "method": method})
     return row
+
+
+def _payment_of(cursor, order: dict) -> dict | None:
+    """The order's own payment row, locked (its amount is the order's total, so the order
+    refunds at most that). An order of a checkout of several shops shares the provider's
+    payment with the others (its provider order_id is the checkout id, see `refund`), but
+    keeps its own row: the partial refund of exactly its total comes from it."""
+    return order_store.lock_payment(cursor, order["id"])
 
 
 def sync_payment_status(cursor, payment_id: str) -> str:

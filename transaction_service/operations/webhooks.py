@@ -316,6 +316,37 @@ def refund_event(cursor, order_id: str, amount: int) -> None:
     store.record_event(cursor, "refund.succeeded", data, shop_id=order["shop_id"])
 
 
+def commission_events(cursor, order_id: str, commissions: dict[str, int]) -> None:
+    """`commission.earned` to each creator a completed order credited: the commission
+    posted (net of refunds) and only that creator's own lines, as GET
+    /api/v1/creators/me/orders shows them (never the buyer, never other lines)."""
+    if not commissions:
+        return
+    items = order_store.order_items(cursor, order_id)
+
+    def data(creator_id: str, amount: int) -> dict:
+        lines = [item for item in items
+                 if (item["attribution"] or {}).get("creator_id") == creator_id]
+        return {
+            "order_id": order_id,
+            "commission": {"amount": int(amount), "currency": "IDR"},
+            "items": [
+                {"product_id": item["product_id"], "title": item["title"],
+                 "quantity": item["quantity"],
+                 "line_total": {"amount": int(item["line_total"]), "currency": "IDR"},
+                 "content_id": item["attribution"]["content_id"],
+                 "commission_rate_bps": item["attribution"]["commission_rate_bps"],
+                 "commission": {"amount": item["attribution"]["commission"],
+                                "currency": "IDR"}}
+                for item in lines
+            ],
+        }
+
+    for creator_id, amount in sorted(commissions.items()):
+        store.record_event(cursor, "commission.earned",
+                           lambda c=creator_id, a=amount: data(c, a), creator_id=creator_id)
+
+
 def payout_event(cursor, payout: dict) -> None:
     # The shape GET /api/v1/sellers/me/payouts shows the shop.
     from ..api.sellers import PayoutSchema, _payout_out

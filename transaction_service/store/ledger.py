@@ -128,11 +128,17 @@ PENDING_STATUSES = tuple(sorted(ledger.ESCROWED_STATUSES))
 
 
 def shop_pending(cursor, shop_id: str) -> int:
-    """Money in escrow for the shop's paid, not yet completed orders."""
+    """Money in escrow for the shop's paid, not yet completed orders, net of the refunds
+    that already left escrow (see store/invariants.POSTED_REFUND)."""
     cursor.execute(
         """
-        SELECT coalesce(sum(total), 0) AS total
-        FROM orders WHERE shop_id = %s AND status = ANY(%s)
+        SELECT coalesce(sum(o.total - coalesce((
+                   SELECT sum(r.amount) FROM refunds r
+                    WHERE r.order_id = o.id
+                      AND ((r.method = 'provider' AND r.status = 'succeeded')
+                           OR (r.method = 'manual' AND r.status <> 'failed'))), 0)), 0)
+                   AS total
+        FROM orders o WHERE o.shop_id = %s AND o.status = ANY(%s)
         """,
         (shop_id, list(PENDING_STATUSES)),
     )

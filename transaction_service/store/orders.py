@@ -301,6 +301,10 @@ def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
         f"""
         SELECT {_ORDER_COLUMNS} FROM orders o
          WHERE o.status = 'IN_TRANSIT' AND o.shipped_at <= now() - make_interval(secs => %s)
+           -- A refund the provider has not confirmed yet still sits in escrow: settling
+           -- now would pay the shop money that is on its way back to the buyer.
+           AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id
+                            AND r.method = 'provider' AND r.status = 'pending')
          ORDER BY o.shipped_at
          LIMIT 1 FOR UPDATE SKIP LOCKED
         """,

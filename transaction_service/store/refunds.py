@@ -125,6 +125,16 @@ def posted_total(cursor, order_id: str) -> int:
     return int(cursor.fetchone()["total"])
 
 
+def pending_provider_total(cursor, order_id: str) -> int:
+    """What the order's provider refunds still awaiting the provider will take from escrow."""
+    cursor.execute(
+        "SELECT coalesce(sum(amount), 0) AS total FROM refunds "
+        "WHERE order_id = %s AND method = 'provider' AND status = 'pending'",
+        (order_id,),
+    )
+    return int(cursor.fetchone()["total"])
+
+
 def list_manual(cursor, *, statuses: tuple[str, ...], after: tuple[datetime, str] | None,
                 limit: int) -> list[dict]:
     """Manual refunds newest first, keyset-paginated on (created_at, id); limit+1 rows."""

@@ -57,12 +57,19 @@ def relay_once(ctx: Context, limit: int = 100) -> int:
             row = outbox.claim_next(cursor)
             if row is None:
                 break
-            _deliver_row(ctx, cursor, row)
+            outcome = _deliver_row(ctx, cursor, row)
+        if outcome is not None:
+            # After the commit: one line per row finished (tools.chaos counts them to prove
+            # that relays running side by side never deliver a row twice).
+            log.info("outbox row delivered", extra={"outbox_id": row["id"], "kind": row["kind"],
+                                                    "order_id": row["order_id"],
+                                                    "outcome": outcome})
         handled += 1
     return handled
 
 
-def _deliver_row(ctx: Context, cursor, row: dict) -> None:
+def _deliver_row(ctx: Context, cursor, row: dict) -> str | None:
+    """Deliver one claimed row; its outcome (done | conflict), or None when it is retried."""
     kind, payload = row["kind"], row["payload"]
     try:
         delivery = HANDLERS[kind](ctx, payload)
@@ -82,7 +89,7 @@ def _deliver_row(ctx: Context, cursor, row: dict) -> None:
                        "attempts": row["attempts"] + 1, "retry_in": round(delay, 2),
                        "error": f"{exc.__class__.__name__}: {exc}"})
         outbox.schedule_retry(cursor, row["id"], delay, f"{exc.__class__.__name__}: {exc}")
-        return
+        return None
     if delivery.outcome == "conflict":
         log.error("outbox delivery refused permanently; needs attention",
                   extra={"outbox_id": row["id"], "kind": kind, "order_id": row["order_id"],
@@ -91,6 +98,7 @@ def _deliver_row(ctx: Context, cursor, row: dict) -> None:
             audit(cursor, row["order_id"], "outbox.conflict", actor=ACTOR,
                   data={"outbox_id": row["id"], "kind": kind, "note": delivery.note or ""})
     outbox.mark_done(cursor, row["id"], delivery.outcome, delivery.note)
+    return delivery.outcome
 
 
 # --- handlers ----------------------------------------------------------------------------

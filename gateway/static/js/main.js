@@ -14,6 +14,7 @@ import { checkoutPaymentView, orderView, ordersView } from './views/orders.js';
 import { productView } from './views/product.js';
 import { sellerView } from './views/seller.js';
 import { webhooksView } from './views/webhooks.js';
+import { adminView } from './views/admin.js';
 
 const ROUTES = [
   { pattern: /^\/feed$/, view: feedView, nav: 'feed' },
@@ -29,6 +30,7 @@ const ROUTES = [
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },
   { pattern: /^\/seller\/webhooks$/, view: webhooksView, nav: 'webhooks' },
   { pattern: /^\/creator$/, view: creatorView, nav: 'creator' },
+  { pattern: /^\/admin$/, view: adminView, nav: 'admin' },
 ];
 
 const viewEl = document.getElementById('view');
@@ -144,7 +146,7 @@ function requireRole(role, path, query) {
     return h('span');
   }
   if (session.hasRole(role)) return null;
-  const what = role === 'seller' ? 'a seller account' : `a ${role} account`;
+  const what = role === 'admin' ? 'an admin account' : `a ${role} account`;
   return h('section', {},
     pageTitle('Not available for this account'),
     h('div', { class: 'notice notice-info' },
@@ -190,6 +192,9 @@ function renderNav() {
   }
   if (signedIn && session.hasRole('creator')) {
     items.push(navItem('creator', '#/creator', 'Earnings'));
+  }
+  if (signedIn && session.hasRole('admin')) {
+    items.push(navItem('admin', '#/admin', 'Accounts'));
   }
   if (signedIn) {
     const account = session.account();

@@ -348,3 +348,23 @@ def test_checkpoint_note_that_disagrees_with_its_row_is_detected(signed_log, log
         cursor.execute("UPDATE audit_checkpoints SET note = %s WHERE tree_size = 16", (note,))
     result = _verify(signed_log.database, log_key)
     assert not result.ok and "does not say what its row says" in result.reason
+
+
+def test_public_proofs_from_a_damaged_tree_are_a_problem_not_a_500(signed_log):
+    """A stored node deleted behind the app's back: the consistency proof that needs it is
+    a 503 problem naming the damage (and audit-verify finds it)."""
+    from transaction_service import create_app
+
+    app = create_app({"database_url": signed_log.app_dsn, "db_pool_max": 2})
+    try:
+        client = app.test_client()
+        assert client.get("/api/v1/audit/consistency?from=3&to=16").status_code == 200
+        with signed_log.tamper() as cursor:
+            cursor.execute("DELETE FROM audit_tree_nodes WHERE level = 0 AND index = 2")
+        answer = client.get("/api/v1/audit/consistency?from=3&to=16")
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        assert answer.json["type"].endswith("/audit-damaged")
+        assert not _verify(signed_log.database).ok
+    finally:
+        app.extensions["database"].close()

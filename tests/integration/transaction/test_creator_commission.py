@@ -335,3 +335,25 @@ def test_concurrent_creator_payouts_never_exceed_available(market, creator):
     balance = market.get("/api/v1/creators/me/balance", token=creator_token).json()
     assert balance["available"] == 0 and balance["paid_out"] == 10_000
     assert creator_id in balance["creator_id"]
+
+
+def test_earnings_are_cursor_paginated_per_content(market, creator):
+    creator_token, _ = creator
+    buyer = market.new_buyer()
+    product = _product(market, price=20_000)
+    contents = [_content(market, creator_token, [product]) for _ in range(2)]
+    for content in contents:
+        order = market.checkout([{"product_id": product, "quantity": 1, "content_id": content}],
+                                token=buyer).json()["order"]
+        _pay_and_wait(market, order["id"], buyer)
+    first = market.get("/api/v1/creators/me/earnings?limit=1", token=creator_token).json()
+    assert len(first["data"]) == 1 and first["next_cursor"]
+    assert first["data"][0]["pending_commission"]["amount"] == 2_000
+    assert first["data"][0]["commission"]["amount"] == 0  # not completed yet
+    second = market.get(f"/api/v1/creators/me/earnings?limit=1&cursor={first['next_cursor']}",
+                        token=creator_token).json()
+    assert second["next_cursor"] is None
+    assert {first["data"][0]["content_id"], second["data"][0]["content_id"]} == set(contents)
+    bad = market.get("/api/v1/creators/me/earnings?cursor=garbage", token=creator_token)
+    assert bad.status_code == 422
+    assert bad.headers["Content-Type"].startswith("application/problem+json")

@@ -19,6 +19,7 @@ def test_checkout_pay_ship_confirm(market):
         "product_id": product, "title": order["items"][0]["title"], "quantity": 2,
         "unit_price": {"amount": 125000, "currency": "IDR"},
         "line_total": {"amount": 250000, "currency": "IDR"},
+        "attribution": None,  # bought from no creator's content
     }]
     assert payment["method"] == "bank_transfer" and payment["bank"] == "bca"
     assert payment["va_number"] and payment["expires_at"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 import psycopg2
+import psycopg2.extras
 import pytest
 import requests
 
@@ -192,6 +193,8 @@ def test_refund_account_without_a_manual_refund_is_409(market):
 def test_partial_refunds_through_the_provider_are_reconciled(market):
     order = market.paid(market.product(stock=3, price=99000), method="ewallet")
     order_id = order["id"]
+    pending_before = market.get("/api/v1/sellers/me/balance",
+                                token=market.seller).json()["pending"]
 
     first = admin_refund(market, order_id, amount=30000, reason="one item damaged")
     assert first.status_code == 201, first.text
@@ -221,8 +224,11 @@ def test_partial_refunds_through_the_provider_are_reconciled(market):
     assert all(r["outcome"] in ("refunded", "already-refunded") for r in rows), rows
     assert "payment.refund_unexpected" not in audit_actions(market, order_id)
 
-    # the ledger released exactly 50000 of the 99000 held
+    # the ledger released exactly 50000 of the 99000 held; the seller's pending follows
     assert account_sum(market, "escrow", order_id) == -49000
+    pending_after = market.get("/api/v1/sellers/me/balance",
+                               token=market.seller).json()["pending"]
+    assert pending_before - pending_after == 50000
     assert ledger_check(market) == []
     assert market.order(order_id)["status"] == "AWAITING_SHIPMENT"
 
@@ -341,3 +347,45 @@ def _register(market, role: str) -> str:
                            json={"email": email, "password": "demo-password-123"})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+def test_cancel_after_everything_was_refunded_refunds_nothing_more(market):
+    order = market.paid(market.product(stock=2, price=35000), method="ewallet")
+    assert admin_refund(market, order["id"]).status_code == 201  # the whole remainder
+    response = cancel(market, order["id"])
+    assert response.status_code == 200, response.text
+    assert [r["amount"]["amount"] for r in response.json()["refunds"]] == [35000]
+    market.wait_for(lambda: market.order(order["id"])["payment"]["status"] == "refunded")
+    assert ledger_check(market) == []
+
+
+def test_an_order_does_not_complete_while_a_provider_refund_is_pending(market):
+    """Settling while a refund still waits for the provider would pay the shop money that
+    is on its way back to the buyer (escrow would go negative when the refund lands)."""
+    from transaction_service.store import orders as order_store
+
+    order = market.paid(market.product(stock=3, price=99000), method="ewallet")
+    order_id = order["id"]
+    assert market.post(f"/api/v1/orders/{order_id}/ship", token=market.seller,
+                       json={"tracking_number": "JNE-PENDING-1"}).status_code == 200
+    market.stack.stop_process("outbox-relay")  # the refund stays pending at the provider
+    try:
+        assert admin_refund(market, order_id, amount=30000).status_code == 201
+        body = problem(market.post(f"/api/v1/orders/{order_id}/confirm-receipt",
+                                   token=market.buyer), 409)
+        assert body["type"].endswith("refund-pending")
+        with psycopg2.connect(market.stack.dsn("transaction")) as conn, \
+                conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+            claimed = order_store.claim_due_auto_complete(cursor, 0)
+            assert claimed is None or str(claimed["id"]) != order_id
+            conn.rollback()
+        conn.close()
+        assert market.order(order_id)["status"] == "IN_TRANSIT"
+    finally:
+        market.stack.start_process("outbox-relay")
+    market.wait_for(lambda: all(r["status"] == "succeeded"
+                                for r in market.order(order_id)["refunds"]))
+    done = market.post(f"/api/v1/orders/{order_id}/confirm-receipt", token=market.buyer)
+    assert done.status_code == 200, done.text
+    assert account_sum(market, "escrow", order_id) == 0  # 99000 in, 30000 back, 69000 settled
+    assert ledger_check(market) == []

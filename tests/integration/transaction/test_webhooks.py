@@ -328,3 +328,52 @@ def test_nothing_is_lost_when_the_dispatcher_is_sigkilled(market, receiver):
         assert all(r.verified for r in receiver.received if r.webhook_id in ids)
     finally:
         _delete(market, market.seller, endpoint["id"])
+
+
+def test_a_creator_endpoint_gets_commission_earned_with_only_their_lines(market, receiver):
+    from test_creator_commission import (
+        RATE,
+        _content,
+        _creator,
+        _product,
+    )
+
+    creator_token, creator_id = _creator(market)
+    attributed, plain = _product(market), _product(market, rate=0, price=40_000)
+    content = _content(market, creator_token, [attributed])
+    endpoint = _endpoint(market, creator_token, receiver.url + "/creator",
+                         events=["commission.earned"])
+    shop_endpoint = _endpoint(market, market.seller, receiver.url + "/shop", events=["*"])
+    receiver.secrets = [endpoint["secret"], shop_endpoint["secret"]]
+    try:
+        response = market.checkout(
+            [{"product_id": attributed, "quantity": 2, "content_id": content},
+             {"product_id": plain, "quantity": 1}], token=market.buyer)
+        assert response.status_code == 201, response.text
+        order_id = response.json()["order"]["id"]
+        assert market.pay(order_id).status_code == 200
+        market.wait_status(order_id, "AWAITING_SHIPMENT")
+        assert market.post(f"/api/v1/orders/{order_id}/ship", token=market.seller,
+                           json={"tracking_number": "JNE-COMM-1"}).status_code == 200
+        assert market.post(f"/api/v1/orders/{order_id}/confirm-receipt",
+                           token=market.buyer).status_code == 200
+
+        earned = market.wait_for(lambda: [
+            r for r in receiver.of_type("commission.earned")
+            if r.event["data"]["order_id"] == order_id
+            and r.path == "/hooks/creator"], 30)
+        assert len(earned) == 1 and earned[0].verified
+        data = earned[0].event["data"]
+        commission = 2 * 185_001 * RATE // 10_000
+        assert data["commission"] == {"amount": commission, "currency": "IDR"}
+        assert [line["product_id"] for line in data["items"]] == [attributed]
+        assert "shipping_address" not in data and "buyer_id" not in data
+        # The creator's endpoint got nothing but its commission event; the shop's endpoint
+        # never gets the creator's commission event.
+        assert {r.event["type"] for r in receiver.received
+                if r.path == "/hooks/creator"} == {"commission.earned"}
+        assert not [r for r in receiver.of_type("commission.earned")
+                    if r.path == "/hooks/shop"]
+    finally:
+        _delete(market, creator_token, endpoint["id"])
+        _delete(market, market.seller, shop_endpoint["id"])

@@ -270,3 +270,55 @@ def test_vkey_with_a_wrong_key_id_is_refused():
     name, _, rest = vkey.split("+", 2)
     with pytest.raises(tlog.NoteError):
         tlog.Verifier.parse(f"{name}+00000000+{rest}")
+
+
+# ----------------------------------------------------------------------------- interop
+# Published notes from other implementations: Go's golang.org/x/mod/sumdb/note example
+# key and signature, and a real checkpoint of Certificate Transparency's staging log
+# (Ed25519 note signature) cosigned by a public witness (cosignature/v1).
+
+GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
+GO_TEXT = ("If you think cryptography is the answer to your problem,\n"
+           "then you don't know what your problem is.\n")
+GO_NOTE = GO_TEXT + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1" \
+    "FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+
+CT_CHECKPOINT = (
+    "arche2025h1.staging.ct.transparency.dev\n1432088532\n"
+    "U7WM79jrzyhGZ5/GUBTpM7NzwdyfFx61t3RovgcC4Ro=\n\n"
+    "\u2014 arche2025h1.staging.ct.transparency.dev zTM8sQAAAZ5W0WdjBAMARjBEAiBjW5IQf9pvsYL"
+    "fQFX6hoGREPMHbdQ3urbllzalApkptQIgIpwtEroeW2BXaHAI4kJXFbon5Ch9MNL5zRNZ55lvGt0=\n"
+    "\u2014 arche2025h1.staging.ct.transparency.dev ui8GwCF1+kWqZrxGdhj4aX3gcw7XUlXQQabg/27"
+    "lefwhUkzbC3NygNI75MdhL1bfTW9g8Ei59RA23oHP7Ry1k3ZFWwQ=\n"
+    "\u2014 remora.n621.de 2net5wAAAABqEiEgPlfF3V06o0Y+fHM+J5J9s27wgxxcOVSpZ/2g/KSiXCg9DEZI+a"
+    "VCIobWX9sXTynk5XeU/zZ0WBxtqB0DrAWfBw==\n"
+)
+CT_LOG_VKEY = ("arche2025h1.staging.ct.transparency.dev+ba2f06c0+"
+               "AU0vHmlGCS/PdN8b2OaGmKprLI8HKM+dJ472xgFYh15f")
+CT_WITNESS_VKEY = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"
+
+
+def test_go_sumdb_note_vector_is_reproduced_byte_for_byte():
+    raw = base64.b64decode(GO_SKEY.split("+", 4)[4])
+    assert raw[0] == tlog.SIG_ED25519
+    signer = tlog.Signer("PeterNeumann", Ed25519PrivateKey.from_private_bytes(raw[1:]))
+    assert signer.verifier.vkey == GO_VKEY
+    assert signer.sign_note(GO_TEXT) == GO_NOTE  # Ed25519 is deterministic
+    assert tlog.verify_note(GO_NOTE, [tlog.Verifier.parse(GO_VKEY)]).body == GO_TEXT
+    with pytest.raises(tlog.NoteError):
+        tlog.verify_note(GO_NOTE.replace("cryptography", "cryptographY"),
+                         [tlog.Verifier.parse(GO_VKEY)])
+
+
+def test_a_real_ct_checkpoint_and_its_witness_cosignature_verify():
+    log_key, witness_key = tlog.Verifier.parse(CT_LOG_VKEY), tlog.Verifier.parse(CT_WITNESS_VKEY)
+    note, checkpoint = tlog.open_checkpoint(CT_CHECKPOINT, [log_key],
+                                            "arche2025h1.staging.ct.transparency.dev")
+    assert checkpoint.size == 1432088532
+    assert tlog.verify_cosignature(note, witness_key) > 1_700_000_000
+    clobbered = tlog.parse_note(CT_CHECKPOINT.replace("\n1432088532\n", "\n42\n"))
+    with pytest.raises(tlog.NoteError):
+        tlog.verify_cosignature(clobbered, witness_key)
+    with pytest.raises(tlog.NoteError):
+        tlog.verify_note(clobbered.text, [log_key])

@@ -146,3 +146,13 @@ def test_a_partial_refund_reduces_the_commission_base():
     assert split.commissions == {ALICE: 7_500}  # 10% of the 75,000 left of line one
     assert split.fee == 7_500
     assert split.shop_net == 150_000 - 7_500 - 7_500
+
+
+def test_creator_credits_reads_each_creators_commission_off_the_entry():
+    lines = [SoldLine(100_000, creator_id=ALICE, commission_rate_bps=1000),
+             SoldLine(50_000, creator_id=BOB, commission_rate_bps=2000),
+             SoldLine(10_000)]
+    entry = ledger.settle_order("o", SHOP, lines, 500)
+    assert ledger.creator_credits(entry) == {ALICE: 10_000, BOB: 10_000}
+    assert ledger.creator_credits(ledger.order_completed("o", SHOP, 10_000, 500)) == {}
+    assert ledger.creator_of_account(ledger.shop_payable(SHOP)) is None

@@ -8,7 +8,7 @@ import { busy, errorBox, infoBox, pageTitle } from '../ui.js';
 
 const EVENT_TYPES = [
   'order.created', 'order.paid', 'order.shipped', 'order.completed', 'order.cancelled',
-  'order.expired', 'refund.succeeded', 'payout.created',
+  'order.expired', 'refund.succeeded', 'payout.created', 'commission.earned',
 ];
 
 function deliveryRow(delivery) {
