@@ -55,13 +55,15 @@ REFUND_STATE_PARAMETERS = {"order_id": REFUNDED_ORDER_ID, "total": REFUNDED_TOTA
 
 
 def notification(status: str, status_code: str, *, settled: bool,
-                 order_id: str = NOTIFIED_ORDER_ID, total: int = NOTIFIED_TOTAL) -> dict:
+                 order_id: str = NOTIFIED_ORDER_ID, total: int = NOTIFIED_TOTAL,
+                 transaction_id: str = "2d4909aa-7fe1-49bb-988b-bc87513ea8bf") -> dict:
     """The body the sandbox sends, with matchers where a value differs per run."""
     gross = format_amount(total)
     body = {
         "transaction_time": match.regex("2026-01-02 10:00:00", regex=MIDTRANS_TIME),
         "transaction_status": status,
-        "transaction_id": match.uuid("2d4909aa-7fe1-49bb-988b-bc87513ea8bf"),
+        # Replayed as is: distinct per payment (the marketplace deduplicates on it).
+        "transaction_id": match.uuid(transaction_id),
         "status_message": match.str("midtrans payment notification"),
         "status_code": status_code,
         # Deterministic: what the marketplace checks, pinned exactly.
@@ -153,7 +155,8 @@ def test_the_sandbox_notifies_pending_settlement_and_partial_refund(pact, tmp_pa
         .with_request("POST", path)
         .with_header("Content-Type", "application/json")
         .with_body(notification("settlement", "200", settled=True, order_id=CHECKOUT_ID,
-                                total=CHECKOUT_TOTAL),
+                                total=CHECKOUT_TOTAL,
+                                transaction_id="5c6b21cc-9b1f-4d2e-8f3a-de09735fa0d1"),
                    content_type="application/json")
         .will_respond_with(200)
     )
