@@ -290,7 +290,8 @@ def test_cancel_checkout_endpoint_and_its_access_rules(market):
     body = placed_checkout(market, items)
     checkout_id = body["checkout"]["id"]
     path = f"/api/v1/checkouts/{checkout_id}"
-    for token in (market.seller, market.other_seller, market.new_buyer()):
+    creator = market.token("creator@etalase.test")
+    for token in (market.seller, market.other_seller, market.new_buyer(), creator):
         problem(market.get(path, token=token), 404)
         problem(market.post(path + "/cancel", token=token, key=str(uuid.uuid4())), 404)
     problem(market.get(path), 401)
