@@ -95,20 +95,34 @@ def place_checkout(ctx: Context, request: CheckoutRequest) -> dict:
     """One order per shop, one reservation per order (all or nothing), one payment of the
     total; returns `{checkout, orders}` once everything is visible."""
     actor = request.buyer_id
-    parts = _split_by_shop(ctx, request)
-    # A checkout of one order shares its id: the provider's order_id is then both.
+    # A checkout of one order shares its id: the provider's order_id is then both. The
+    # order is committed first (invisible), as before any call to the showcase.
     checkout_id = str(uuid.uuid4())
-    for part in parts:
-        part.order_id = checkout_id if len(parts) == 1 else str(uuid.uuid4())
     with ctx.database.transaction() as cursor:
         checkout_store.insert(cursor, checkout_id, buyer_id=request.buyer_id,
                               payment_method=request.payment_method)
-        for part in parts:
-            order_store.insert_order(
-                cursor, buyer_id=request.buyer_id, payment_method=request.payment_method,
-                shipping_address=request.shipping_address, order_id=part.order_id,
-                checkout_id=checkout_id,
-            )
+        _insert_order(cursor, request, checkout_id, checkout_id)
+    try:
+        parts = _split_by_shop(ctx, request)
+    except StorefrontUnavailable as exc:
+        log.warning("product lookup failed", extra={"checkout_id": checkout_id,
+                                                    "error": str(exc)})
+        _abandon_checkout(ctx, checkout_id, "storefront-unavailable", actor=actor,
+                          cancel_at_provider=False)
+        raise _unavailable("The storefront", "storefront-unavailable") from None
+    except Problem:
+        with ctx.database.transaction() as cursor:
+            checkout_store.delete_unplaced(cursor, checkout_id)
+        raise
+    if len(parts) == 1:
+        parts[0].order_id = checkout_id
+    else:
+        # Several shops: one order each, under ids of their own.
+        with ctx.database.transaction() as cursor:
+            order_store.delete_unplaced_order(cursor, checkout_id)
+            for part in parts:
+                part.order_id = str(uuid.uuid4())
+                _insert_order(cursor, request, part.order_id, checkout_id)
 
     # -- 2. reserve, shop by shop in shop-id order: two checkouts racing for the same
     # shops meet at the same first shop, so a loser never holds what the winner needs.
@@ -203,14 +217,18 @@ def place_checkout(ctx: Context, request: CheckoutRequest) -> dict:
         ) from None
 
 
+def _insert_order(cursor, request: CheckoutRequest, order_id: str, checkout_id: str) -> None:
+    order_store.insert_order(
+        cursor, buyer_id=request.buyer_id, payment_method=request.payment_method,
+        shipping_address=request.shipping_address, order_id=order_id, checkout_id=checkout_id,
+    )
+
+
 def _split_by_shop(ctx: Context, request: CheckoutRequest) -> list[_Part]:
     """The request's lines grouped by the shop the showcase says sells each product, in
-    shop-id order (the order reservations are taken in)."""
-    try:
-        known = ctx.storefront.product_shops([item["product_id"] for item in request.items])
-    except StorefrontUnavailable as exc:
-        log.warning("product lookup failed", extra={"error": str(exc)})
-        raise _unavailable("The storefront", "storefront-unavailable") from None
+    shop-id order (the order reservations are taken in). Raises StorefrontUnavailable, or
+    a 422 problem for an unknown or withdrawn product and for more than 10 shops."""
+    known = ctx.storefront.product_shops([item["product_id"] for item in request.items])
     try:
         groups = split_by_shop(request.items, known)
     except UnknownProduct as exc:

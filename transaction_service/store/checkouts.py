@@ -82,7 +82,12 @@ def claim_overdue_unpaid(cursor) -> dict | None:
     cursor.execute(
         f"""
         SELECT {_COLUMNS} FROM checkouts c
-         WHERE c.status = 'UNPAID' AND c.placed_at IS NOT NULL AND c.payment_deadline <= now()
+         WHERE c.status = 'UNPAID' AND c.placed_at IS NOT NULL
+           AND (c.payment_deadline <= now() OR c.id IN (
+                -- an order's deadline is its checkout's; either one passing expires all
+                SELECT o.checkout_id FROM orders o
+                 WHERE o.status = 'UNPAID' AND o.placed_at IS NOT NULL
+                   AND o.payment_deadline <= now() AND o.checkout_id IS NOT NULL))
          ORDER BY c.payment_deadline
          LIMIT 1 FOR UPDATE SKIP LOCKED
         """
