@@ -330,12 +330,18 @@ def walk_through() -> str:
     auth = {"Authorization": f"Bearer {login['access_token']}"}
     status, products = http("GET", "/api/v1/products?limit=1")
     assert status == 200 and products["data"], f"products {status}"
-    status, order = http("POST", "/api/v1/checkout", {
-        "items": [{"product_id": products["data"][0]["id"], "quantity": 1}],
-        "shipping_address": {"name": "Siti Rahayu", "phone": "+6281234567890",
-                             "line1": "Jl. Merdeka No. 1", "city": "Bandung",
-                             "postal_code": "40111"},
-        "payment_method": "bank_transfer"}, {**auth, "Idempotency-Key": str(uuid.uuid4())})
+    key = str(uuid.uuid4())
+    deadline = time.monotonic() + 60
+    while True:  # a 503 says "retry with the same Idempotency-Key": so does this client
+        status, order = http("POST", "/api/v1/checkout", {
+            "items": [{"product_id": products["data"][0]["id"], "quantity": 1}],
+            "shipping_address": {"name": "Siti Rahayu", "phone": "+6281234567890",
+                                 "line1": "Jl. Merdeka No. 1", "city": "Bandung",
+                                 "postal_code": "40111"},
+            "payment_method": "bank_transfer"}, {**auth, "Idempotency-Key": key}, timeout=30)
+        if status != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert status == 201, f"checkout {status} {order}"
     order_id = order["order"]["id"]
     status, paid = http("POST", f"/sandbox/v2/{order_id}/pay")
@@ -456,17 +462,25 @@ def main(argv: list[str] | None = None) -> int:
                 docker("run", "-d", "--rm", "--name", "compose-test-squatter",
                        "--network", f"{PROJECT}_default", "python:3.11-slim", "sleep", "600",
                        capture=True)
-                # What a developer runs after a change; compose restarts the gateway with
-                # the recreated dependency (depends_on ... restart: true).
+                # The marketplace recreated (as after a change to its image): compose stops
+                # its `restart: true` dependents (the gateway) while doing so, and the next
+                # `up` of the project, what a developer runs, starts them again, so nginx
+                # resolves the new address (docker/compose#12879 describes the mechanism).
                 compose("up", "-d", "--wait", "--force-recreate", "transaction",
                         capture=True)
+                compose("up", "-d", "--wait", capture=True)
                 after = inspect(f"{PROJECT}-transaction-1", ip)
                 restarted = inspect(f"{PROJECT}-gateway-1", "{{.State.StartedAt}}") \
                     != gateway_started
                 docker("rm", "-f", "compose-test-squatter", capture=True, check=False)
-                deadline = time.monotonic() + 30
-                while http("GET", "/readyz")[0] != 200:
-                    assert time.monotonic() < deadline, "gateway not ready after recreate"
+                deadline = time.monotonic() + 90
+                while (ready := http("GET", "/readyz"))[0] != 200:
+                    if time.monotonic() > deadline:
+                        logs = compose("logs", "--tail", "15", "gateway", capture=True,
+                                       check=False).stdout
+                        raise AssertionError(
+                            f"gateway /readyz {ready} after transaction {before} -> {after}; "
+                            f"gateway restarted: {restarted}; its log:\n{logs}")
                     time.sleep(1)
                 walk_through()
                 return (f"{before} -> {after}, gateway "

@@ -10,11 +10,11 @@ committed files differ from what would be generated (make lint runs it).
 
 The shape (DESIGN.md §10): Deployments for both services, the gateway and each worker,
 migrations as Jobs, probes, requests/limits, HorizontalPodAutoscalers for the services,
-PodDisruptionBudgets, Secrets (database credentials, the internal token, the signing key:
-only the storefront mounts it) and NetworkPolicies that enforce the separation: the
-showcase's pods reach only their own database (never the marketplace's, never the payment
-provider), only the marketplace's pods reach its database, and from outside only the
-gateway is reachable. The sandbox (a stand-in payment provider) exists in the local
+PodDisruptionBudgets, Secrets (database credentials, the internal token, the signing keys,
+each mounted by the one process that signs with it) and NetworkPolicies that enforce the
+separation: the showcase's pods reach only their own database (never the marketplace's,
+never the payment provider), only the marketplace's pods reach its database, and from
+outside only the gateway is reachable. The sandbox (a stand-in payment provider) exists in the local
 overlay only. tools/compliance.py reads the NetworkPolicies back as part of its proof.
 """
 
@@ -137,9 +137,13 @@ def service_env(service: str) -> list[dict]:
             {"name": "PROMETHEUS_MULTIPROC_DIR", "value": "/tmp/metrics"}]  # noqa: S108
     if service == "storefront":
         env += [{"name": "JWKS_FILE", "value": "/var/lib/etalase/jwks/jwks.json"},
-                env_from_secret("INTERNAL_TOKEN", "internal-token", "token")]
+                env_from_secret("INTERNAL_TOKEN", "internal-token", "token"),
+                # The log whose checkpoints the witness cosigns (public, beside the JWKS).
+                {"name": "WITNESS_LOG_VKEYS_FILE", "value": f"{JWKS_DIR}/audit-log.vkeys"}]
     elif service == "transaction":
         env += [{"name": "JWKS_FILE", "value": "/var/lib/etalase/jwks/jwks.json"},
+                {"name": "AUDIT_LOG_VKEYS_FILE", "value": f"{JWKS_DIR}/audit-log.vkeys"},
+                {"name": "AUDIT_WITNESS_VKEYS_FILE", "value": f"{JWKS_DIR}/witness.vkeys"},
                 {"name": "STOREFRONT_URL", "value": f"http://storefront:{PORT}"},
                 env_from_secret("STOREFRONT_INTERNAL_TOKEN", "internal-token", "token"),
                 {"name": "PAYMENT_PROVIDER", "value": "midtrans"},
@@ -153,6 +157,40 @@ def service_env(service: str) -> list[dict]:
     return env
 
 
+JWKS_DIR = "/var/lib/etalase/jwks"
+# Private keys, each mounted by the one process that signs with it (DESIGN.md §4, §9):
+# Secret name -> (mount path, file inside it, the setting that names the file).
+SIGNING_KEYS = {
+    "jwt-signing-key": ("/var/lib/etalase/keys", "jwt-signing.pem", "JWT_PRIVATE_KEY_FILE"),
+    "witness-signing-key": ("/var/lib/etalase/witness", "witness.pem", "WITNESS_KEY_FILE"),
+    "audit-log-signing-key": ("/var/lib/etalase/audit-log", "audit-log.pem",
+                              "AUDIT_LOG_KEY_FILE"),
+}
+# Who signs with what: the storefront's web process (tokens, cosignatures), the audit-log
+# worker (checkpoints). Nothing else mounts a private key.
+SIGNERS = {"storefront": ("jwt-signing-key", "witness-signing-key"),
+           "audit-log": ("audit-log-signing-key",)}
+# Processes that decrypt webhook endpoints' secrets (register, rotate, sign deliveries).
+WEBHOOK_KEY_HOLDERS = ("transaction", "webhook-dispatcher")
+
+
+def signing_key_env(process: str) -> list[dict]:
+    env = [{"name": SIGNING_KEYS[secret][2],
+            "value": f"{SIGNING_KEYS[secret][0]}/{SIGNING_KEYS[secret][1]}"}
+           for secret in SIGNERS.get(process, ())]
+    if process in WEBHOOK_KEY_HOLDERS:
+        env.append(env_from_secret("WEBHOOK_ENCRYPTION_KEYS", "webhook-encryption", "keys"))
+    return env
+
+
+def signing_key_mounts(process: str) -> tuple[list[dict], list[dict]]:
+    mounts, volumes = [], []
+    for secret in SIGNERS.get(process, ()):
+        mounts.append({"name": secret, "mountPath": SIGNING_KEYS[secret][0], "readOnly": True})
+        volumes.append({"name": secret, "secret": {"secretName": secret, "defaultMode": 0o400}})
+    return mounts, volumes
+
+
 def service_mounts(service: str, *, signs_tokens: bool) -> tuple[list[dict], list[dict]]:
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - the emptyDir
     volumes: list[dict] = []
@@ -160,11 +198,10 @@ def service_mounts(service: str, *, signs_tokens: bool) -> tuple[list[dict], lis
         mounts.append({"name": "jwks", "mountPath": "/var/lib/etalase/jwks", "readOnly": True})
         volumes.append({"name": "jwks", "configMap": {"name": "jwks"}})
     if signs_tokens:
-        # The private signing key: the storefront's web process only.
-        mounts.append({"name": "jwt-signing-key", "mountPath": "/var/lib/etalase/keys",
-                       "readOnly": True})
-        volumes.append({"name": "jwt-signing-key",
-                        "secret": {"secretName": "jwt-signing-key", "defaultMode": 0o400}})
+        # The private signing keys: the storefront's web process only.
+        key_mounts, key_volumes = signing_key_mounts(service)
+        mounts += key_mounts
+        volumes += key_volumes
     if service == "sandbox":
         mounts.append({"name": "sandbox-data", "mountPath": "/var/lib/etalase/sandbox"})
         volumes.append({"name": "sandbox-data",
@@ -178,10 +215,9 @@ def web_deployment(service: str) -> dict:
     mounts, volumes = service_mounts(service, signs_tokens=signs)
     env = service_env(service) + [{"name": "BIND", "value": f"0.0.0.0:{PORT}"},
                                   {"name": "WEB_CONCURRENCY", "value": "2"}]
+    env += signing_key_env(service)
     if signs:
-        env += [{"name": "JWT_PRIVATE_KEY_FILE",
-                 "value": "/var/lib/etalase/keys/jwt-signing.pem"},
-                env_from_secret("JWT_KID", "jwt-signing-key", "kid")]
+        env += [env_from_secret("JWT_KID", "jwt-signing-key", "kid")]
     container = {
         "name": service,
         "image": image(service),
@@ -212,12 +248,15 @@ def worker_deployment(worker: str) -> dict:
     service, command = WORKERS[worker]
     system = SYSTEMS[service]
     mounts, volumes = service_mounts(service, signs_tokens=False)
+    key_mounts, key_volumes = signing_key_mounts(worker)
+    mounts, volumes = mounts + key_mounts, volumes + key_volumes
     container = {
         "name": worker,
         "image": image(service),
         "imagePullPolicy": "Always",
         "command": ["python", "-m", PACKAGES[service], "worker", command],
-        "env": [e for e in service_env(service) if e["name"] != "PROMETHEUS_MULTIPROC_DIR"],
+        "env": [e for e in service_env(service) if e["name"] != "PROMETHEUS_MULTIPROC_DIR"]
+        + signing_key_env(worker),
         "resources": resources("50m", "128Mi", "500m", "256Mi"),
         "securityContext": container_security(APP_UID),
         "volumeMounts": mounts,
@@ -441,6 +480,12 @@ def network_policies(*, with_sandbox: bool) -> list[dict]:
                        {"to": [_peer("transaction-db")], "ports": tcp(5432)},
                        {"to": [_peer("storefront")], "ports": tcp(PORT)},
                        provider_egress]),
+        # Integrators' webhook endpoints are public HTTPS URLs; the dispatcher refuses
+        # private and loopback targets itself too (DNS rebinding), this is the second wall.
+        policy("webhook-egress", {COMPONENT_LABEL: "webhook-dispatcher"},
+               egress=[DNS_EGRESS, {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
+                   "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]}}],
+                   "ports": tcp(443)}]),
         policy("storefront-db", {COMPONENT_LABEL: "storefront-db"},
                ingress=[{"from": [_peer(system="showcase")], "ports": tcp(5432)}]),
         policy("transaction-db", {COMPONENT_LABEL: "transaction-db"},
@@ -547,6 +592,9 @@ def local_files() -> dict[str, str]:
                 "etalase_transaction"]},
             {"name": "internal-token", "literals": ["token=internal-token-dev-only"]},
             {"name": "payment-provider", "literals": ["server-key=sandbox-server-key-dev-only"]},
+            # Fernet key (32 bytes, URL-safe base64) encrypting webhook secrets at rest.
+            {"name": "webhook-encryption",
+             "literals": ["keys=ZGV2LW9ubHktd2ViaG9vay1rZXktMzItYnl0ZXMhISE="]},
         ],
         "images": [{"name": IMAGES[n], "newTag": "local"}
                    for n in ("storefront", "transaction", "sandbox", "gateway")],

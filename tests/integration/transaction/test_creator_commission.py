@@ -4,6 +4,7 @@ checkout, the frozen snapshot, who sees what, the settlement and the creators' m
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg2
@@ -16,12 +17,33 @@ from transaction_service.store import invariants
 RATE = 1000  # 10 %
 
 
-def _creator(market) -> tuple[str, str]:
-    email = f"creator-{uuid.uuid4().hex[:10]}@etalase.test"
-    response = market.post("/api/v1/auth/register", json={
-        "email": email, "password": DEMO_PASSWORD, "name": "Kreator Uji", "role": "creator"})
+def _register(market, role: str, name: str) -> tuple[str, str]:
+    """A fresh account: (token, account id). /auth/ POSTs are rate-limited per client
+    address at the gateway, so a 429 is waited out (this file registers many accounts)."""
+    email = f"{role}-{uuid.uuid4().hex[:10]}@etalase.test"
+    for _ in range(100):
+        response = market.post("/api/v1/auth/register", json={
+            "email": email, "password": DEMO_PASSWORD, "name": name, "role": role})
+        if response.status_code != 429:
+            break
+        time.sleep(0.2)
     assert response.status_code == 201, response.text
-    return market.token(email), response.json()["id"]
+    for _ in range(100):
+        login = market.post("/api/v1/auth/login",
+                            json={"email": email, "password": DEMO_PASSWORD})
+        if login.status_code != 429:
+            break
+        time.sleep(0.2)
+    assert login.status_code == 200, login.text
+    return login.json()["access_token"], response.json()["id"]
+
+
+def _creator(market) -> tuple[str, str]:
+    return _register(market, "creator", "Kreator Uji")
+
+
+def _buyer(market) -> str:
+    return _register(market, "buyer", "Pembeli Uji")[0]
 
 
 def _product(market, *, rate: int = RATE, price: int = 185_001, stock: int = 50) -> str:
@@ -68,7 +90,7 @@ def creator(market):
 
 def test_cart_attribution_sells_settles_and_pays_out_the_creator(market, creator):
     creator_token, creator_id = creator
-    buyer = market.new_buyer()
+    buyer = _buyer(market)
     attributed, plain = _product(market), _product(market, rate=2000, price=50_000)
     content = _content(market, creator_token, [attributed])
 
@@ -182,7 +204,7 @@ def test_invariants_catch_a_commission_above_its_line(market, creator):
     product = _product(market)
     content = _content(market, creator_token, [product])
     order = market.checkout([{"product_id": product, "quantity": 1, "content_id": content}],
-                            token=market.new_buyer()).json()["order"]
+                            token=_buyer(market)).json()["order"]
     market.execute("UPDATE order_items SET commission = commission + 1 WHERE order_id = %s",
                    (order["id"],))
     try:
@@ -195,7 +217,7 @@ def test_invariants_catch_a_commission_above_its_line(market, creator):
 
 def test_checkout_line_content_wins_and_two_creators_share_an_order(market):
     (first_token, first_id), (second_token, second_id) = _creator(market), _creator(market)
-    buyer = market.new_buyer()
+    buyer = _buyer(market)
     a, b = _product(market, rate=0, price=10_000), _product(market, rate=8000, price=10_001)
     first_content = _content(market, first_token, [a, b])
     second_content = _content(market, second_token, [b], kind="live")
@@ -213,7 +235,7 @@ def test_checkout_line_content_wins_and_two_creators_share_an_order(market):
 
 def test_expired_cart_attribution_earns_nothing(market, creator):
     creator_token, _ = creator
-    buyer = market.new_buyer()
+    buyer = _buyer(market)
     product = _product(market)
     content = _content(market, creator_token, [product])
     assert _put_cart(market, buyer, product, 1, content).status_code == 200
@@ -245,7 +267,7 @@ def test_commission_rate_out_of_range_is_a_422(market, rate):
 
 def test_content_that_does_not_tag_the_product_is_a_422(market, creator):
     creator_token, _ = creator
-    buyer = market.new_buyer()
+    buyer = _buyer(market)
     tagged, untagged = _product(market), _product(market)
     content = _content(market, creator_token, [tagged])
     for content_id in (content, str(uuid.uuid4())):
@@ -296,7 +318,7 @@ def test_creator_money_access(market, path):
 
 def test_creator_sees_only_their_own_lines(market):
     (first_token, _), (second_token, _) = _creator(market), _creator(market)
-    buyer = market.new_buyer()
+    buyer = _buyer(market)
     product = _product(market)
     content = _content(market, first_token, [product])
     order = market.checkout([{"product_id": product, "quantity": 1, "content_id": content}],
@@ -315,7 +337,7 @@ def test_creator_sees_only_their_own_lines(market):
 
 def test_concurrent_creator_payouts_never_exceed_available(market, creator):
     creator_token, creator_id = creator
-    buyer = market.new_buyer()
+    buyer = _buyer(market)
     product = _product(market, rate=5000, price=10_000)
     content = _content(market, creator_token, [product])
     order = market.checkout([{"product_id": product, "quantity": 2, "content_id": content}],
@@ -339,7 +361,7 @@ def test_concurrent_creator_payouts_never_exceed_available(market, creator):
 
 def test_earnings_are_cursor_paginated_per_content(market, creator):
     creator_token, _ = creator
-    buyer = market.new_buyer()
+    buyer = _buyer(market)
     product = _product(market, price=20_000)
     contents = [_content(market, creator_token, [product]) for _ in range(2)]
     for content in contents:
