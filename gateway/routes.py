@@ -104,6 +104,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/admin/orders", TRANSACTION, ("POST",), "admin: refund part of an order"),
     Route("/api/v1/audit", TRANSACTION, ("GET",),
           "transparency log: checkpoints, entries with proofs, consistency, verifier keys"),
+    Route("/api/v1/returns", TRANSACTION, ("GET", "POST"),
+          "returns, refunds and disputes after delivery"),
     Route("/api/v1/webhooks/", TRANSACTION, ("GET", "POST", "PATCH", "DELETE"),
           "webhook endpoints, test sends, deliveries"),
     # --- payment sandbox (local and compose only) --------------------------------------

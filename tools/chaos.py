@@ -30,6 +30,8 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
   answer, a 5xx or a 409 retries with the same key (as a client that lost the answer
   does), every 201 for one key names the same order, and every placed order of the run is
   the one recorded on exactly one key.
+- returns (tools/chaos_returns.py): each refund asked for ends REFUNDED, exactly once and
+  exactly the line's value; each received unit is back in stock exactly once.
 - every committed webhook event reached a healthy receiver exactly once by webhook-id,
   signed (tools/chaos_webhooks.py; the webhook dispatcher is SIGKILLed too).
 
@@ -62,9 +64,9 @@ import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
 from devstack.stack import WORKERS  # noqa: E402
-from tools import chaos_webhooks, procs, shopper  # noqa: E402
+from tools import chaos_returns, chaos_webhooks, procs, shopper  # noqa: E402
 
-PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
+PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "DELIVERED", "COMPLETED")
 SETTLED_AT_PROVIDER = ("settlement", "capture", "refund", "partial_refund")
 PAY_RETRY_SECONDS = 15.0  # a buyer keeps trying to pay for this long while things are down
 KEY_RETRY_SECONDS = 20.0  # ... and retries a checkout with the same Idempotency-Key this long
@@ -707,6 +709,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     content_id = shopper.creator_content(gateway, [product["id"]], "chaos")
     tokens = [shopper.new_buyer(gateway, "chaos") for _ in range(buyers)]
     webhooks = chaos_webhooks.WebhookCheck(stack, seller)  # a healthy receiver of the shop
+    returns = chaos_returns.ReturnLoad(stack, seller)  # returns and refunds beside the load
     faults = build_faults(stack)
     unknown = [n for n in fault_names if n not in faults]
     if unknown:
@@ -720,6 +723,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
                            other_shop_product_id=other_product["id"])
     t0 = time.monotonic()
     load.start()
+    returns.start()
     # Faults spread evenly; the first after a short warm-up, the rest each in its own slot.
     warmup = min(3.0, duration / 10)
     slot = (duration - warmup) / max(len(fault_names), 1)
@@ -743,6 +747,7 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
         report.faults.append(record)
     time.sleep(max(0.0, t0 + duration - time.monotonic()))
     load.stop()
+    returns.stop()
     stopped_at = datetime.now(UTC)
     report.duration_s = round(time.monotonic() - t0, 2)
     report.requests = load.summary()
@@ -761,6 +766,9 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     report.violations += violations
     report.facts["paid_orders_per_client"] = len(load.paid)
     report.facts["cancelled_paid_orders"] = len(load.cancelled)
+    violations, facts = returns.verify()
+    report.violations += violations
+    report.facts.update(facts)
     violations, facts = webhooks.verify()
     report.violations += violations
     report.facts.update(facts)

@@ -56,6 +56,16 @@ class Config:
     auto_complete_seconds: int = field(
         default_factory=lambda: env_int("AUTO_COMPLETE_SECONDS", 604800)
     )
+    # DELIVERED (DESIGN.md §5 step 6) and returns (§12).
+    auto_deliver_seconds: int = field(
+        default_factory=lambda: env_int("AUTO_DELIVER_SECONDS", 3 * 86400)
+    )
+    return_window_seconds: int = field(
+        default_factory=lambda: env_int("RETURN_WINDOW_SECONDS", 7 * 86400)
+    )
+    return_response_seconds: int = field(
+        default_factory=lambda: env_int("RETURN_RESPONSE_SECONDS", 48 * 3600)
+    )
     worker_interval_seconds: float = field(
         default_factory=lambda: env_float("WORKER_INTERVAL_SECONDS", 1.0)
     )

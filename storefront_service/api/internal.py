@@ -24,6 +24,8 @@ from .schemas import (
     ProductShopsSchema,
     ReservationRequestSchema,
     ReservationSchema,
+    ReturnRestockRequestSchema,
+    ReturnRestockSchema,
 )
 
 blp = Blueprint(
@@ -161,3 +163,23 @@ def restock_reservation(order_id):
     Idempotent, stock returned once; 409 if the reservation is active (commit or release
     it instead) or released (its stock already went back)."""
     return reservations.restock(database(), str(order_id))
+
+
+@blp.route("/reservations/<uuid:order_id>/returns/<uuid:return_id>", methods=["POST"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.arguments(ReturnRestockRequestSchema(),
+               example={"items": [{"product_id": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11",
+                                   "quantity": 1}]})
+@blp.response(200, ReturnRestockSchema)
+@problem_doc(blp, 401, 404, 409, 422)
+def restock_returned_units(body, order_id, return_id):
+    """A marketplace return was received: exactly these units of a committed reservation go
+    back into stock, once per `return_id` (a repeat answers the same restock; other units
+    for the same return are a 409). 422 for more units than the reservation has left to
+    return; 409 if the reservation is not committed."""
+    items: dict[str, int] = {}
+    for item in body["items"]:
+        product_id = str(item["product_id"])
+        items[product_id] = items.get(product_id, 0) + item["quantity"]
+    return reservations.restock_returned(database(), str(order_id), str(return_id), items)

@@ -430,6 +430,23 @@ class ProductShopsSchema(ma.Schema):
                            metadata={"description": "Unknown product ids are left out."})
 
 
+class ReturnRestockItemSchema(StrictSchema):
+    product_id = fields.UUID(required=True)
+    quantity = StrictInt(required=True, validate=validate.Range(min=1, max=999))
+
+
+class ReturnRestockRequestSchema(StrictSchema):
+    items = fields.List(fields.Nested(ReturnRestockItemSchema), required=True,
+                        validate=validate.Length(min=1, max=50))
+
+
+class ReturnRestockSchema(ma.Schema):
+    return_id = fields.UUID()
+    order_id = fields.UUID()
+    created_at = UtcDateTime()
+    items = fields.List(fields.Nested(ReturnRestockItemSchema))
+
+
 class AttributionSchema(ma.Schema):
     content_id = fields.UUID(required=True)
     creator_id = fields.UUID(required=True)

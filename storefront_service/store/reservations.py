@@ -19,7 +19,7 @@ from servicekit.db import Database
 
 from ..domain import attribution
 from ..domain import reservations as rules
-from ..domain.errors import Conflict, Forbidden, NotFound
+from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
 from . import carts, contents
 from .accounts import as_account_id
 
@@ -305,3 +305,77 @@ def _items(cur, order_id: str) -> list[dict]:
         items.append(row)
     return items
 
+
+
+def restock_returned(db: Database, order_id: str, return_id: str,
+                     items: dict[str, int]) -> dict:
+    """Put exactly `items` (product id -> units) of a committed reservation back on the
+    shelf, once per marketplace return. The reservation row lock serialises calls: a
+    repeat of the same return answers the recorded restock (nothing twice), the same
+    return with other units is a 409, and no product gets back more units than the
+    reservation took minus what earlier returns brought back (422)."""
+    with db.transaction() as cur:
+        status, _buyer_id = _lock(cur, order_id)
+        cur.execute(
+            "SELECT product_id::text AS product_id, quantity"
+            " FROM reservation_return_restock_items WHERE return_id = %s",
+            (return_id,),
+        )
+        known = {row["product_id"]: int(row["quantity"]) for row in cur.fetchall()}
+        if known:
+            if known != items:
+                raise Conflict("This return was restocked with other units.",
+                               slug="return-restock-mismatch")
+            return _return_restock(cur, order_id, return_id)
+        if status != rules.COMMITTED:
+            raise Conflict(f"Only a committed reservation takes returned units back; this "
+                           f"one is {status}.", slug="reservation-not-committed")
+        cur.execute(
+            """
+            SELECT ri.product_id::text AS product_id, ri.quantity,
+                   coalesce((SELECT sum(x.quantity) FROM reservation_return_restock_items x
+                              JOIN reservation_return_restocks r ON r.return_id = x.return_id
+                             WHERE r.order_id = ri.order_id AND x.product_id = ri.product_id),
+                            0) AS returned
+              FROM reservation_items ri WHERE ri.order_id = %s
+            """,
+            (order_id,),
+        )
+        left = {row["product_id"]: int(row["quantity"]) - int(row["returned"])
+                for row in cur.fetchall()}
+        errors = {
+            product_id: [f"At most {left.get(product_id, 0)} units can come back."]
+            for product_id, quantity in items.items() if quantity > left.get(product_id, 0)
+        }
+        if errors:
+            raise Invalid("More units than the reservation has left to return.",
+                          errors=errors)
+        cur.execute(
+            "INSERT INTO reservation_return_restocks (return_id, order_id) VALUES (%s, %s)",
+            (return_id, order_id),
+        )
+        for product_id in sorted(items):  # id order, as every stock change locks products
+            cur.execute(
+                "INSERT INTO reservation_return_restock_items (return_id, product_id, quantity)"
+                " VALUES (%s, %s, %s)",
+                (return_id, product_id, items[product_id]),
+            )
+            cur.execute("UPDATE products SET stock = stock + %s WHERE id = %s",
+                        (items[product_id], product_id))
+        return _return_restock(cur, order_id, return_id)
+
+
+def _return_restock(cur, order_id: str, return_id: str) -> dict:
+    cur.execute(
+        "SELECT return_id, order_id, created_at FROM reservation_return_restocks"
+        " WHERE return_id = %s",
+        (return_id,),
+    )
+    restock = dict(cur.fetchone())
+    cur.execute(
+        "SELECT product_id, quantity FROM reservation_return_restock_items"
+        " WHERE return_id = %s ORDER BY product_id",
+        (return_id,),
+    )
+    restock["items"] = [dict(row) for row in cur.fetchall()]
+    return restock

@@ -31,6 +31,7 @@ def test_invariants_hold_through_killed_and_frozen_services():
     # The run did real work on both sides of the faults.
     assert report.facts["reserved_committed"] >= 20, text
     assert report.facts["orders_by_status"].get("AWAITING_SHIPMENT", 0) >= 20, text
+    assert report.facts["returns_opened"] >= 1, text  # returns were in the mix
 
 
 def _response(status: int, content_type: str, body: object) -> requests.Response:

@@ -38,6 +38,11 @@ ORDER_COMMITTED = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b06"
 ORDER_UNKNOWN = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b07"
 ORDER_COMMITTED_RESTOCK = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b08"
 ORDER_RELEASED_RESTOCK = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b09"
+# A delivered order's return (DESIGN.md §12): its received units go back in stock.
+ORDER_RETURNED = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b10"
+ORDER_RETURNED_TOO_MANY = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b11"
+RETURN_ID = "3a2b1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c01"
+RETURN_TOO_MANY_ID = "3a2b1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c02"
 
 # The notification contract: an UNPAID, placed order with this total.
 NOTIFIED_ORDER_ID = "4f3e2d1c-0b9a-4876-9543-210fedcba901"

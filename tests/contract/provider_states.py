@@ -46,6 +46,11 @@ class ShowcaseStates(StateHandler):
     def setup(self, state: str, p: dict) -> None:
         with psycopg2.connect(self.dsn) as conn, conn.cursor() as cur:
             if "order_id" in p:  # a clean slate for the order the interaction names
+                cur.execute("DELETE FROM reservation_return_restock_items WHERE return_id IN "
+                            "(SELECT return_id FROM reservation_return_restocks "
+                            "WHERE order_id = %s)", (p["order_id"],))
+                cur.execute("DELETE FROM reservation_return_restocks WHERE order_id = %s",
+                            (p["order_id"],))
                 cur.execute("DELETE FROM reservation_items WHERE order_id = %s", (p["order_id"],))
                 cur.execute("DELETE FROM reservations WHERE order_id = %s", (p["order_id"],))
             if "product_id" in p:

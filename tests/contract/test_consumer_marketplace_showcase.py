@@ -27,11 +27,15 @@ from pact_support import (
     ORDER_COMMITTED_RESTOCK,
     ORDER_RELEASED,
     ORDER_RELEASED_RESTOCK,
+    ORDER_RETURNED,
+    ORDER_RETURNED_TOO_MANY,
     ORDER_SOLD_OUT,
     ORDER_TO_RESERVE,
     ORDER_UNKNOWN,
     PRICE,
     PRODUCT_ID,
+    RETURN_ID,
+    RETURN_TOO_MANY_ID,
     SHOP_ID,
     SHOWCASE,
     SOLD_OUT_PRODUCT_ID,
@@ -45,9 +49,9 @@ from transaction_service.clients.storefront import (
 )
 from transaction_service.clients.witness import WitnessClient
 from transaction_service.operations.checkout import CheckoutRequest, _snapshot
-from transaction_service.workers.outbox_relay import _reservation_return
+from transaction_service.workers.outbox_relay import _reservation_return, _return_restock
 
-INTERACTIONS = 16  # the tests below; the pact is only published when all of them ran
+INTERACTIONS = 18  # the tests below; the pact is only published when all of them ran
 TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
 PROBLEM = "application/problem+json"
 ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
@@ -324,6 +328,47 @@ def _relay_return(restock_answer: StorefrontAnswer):
                                  restock=lambda _order_id: restock_answer)
     return _reservation_return(SimpleNamespace(storefront=storefront),
                                {"order_id": ORDER_COMMITTED_RESTOCK})
+
+
+def _return_restock_interaction(pact, description, order_id, return_id, quantity, status):
+    path = f"/internal/reservations/{order_id}/returns/{return_id}"
+    interaction = (
+        pact.upon_receiving(description)
+        .given("a committed reservation", product_state(order_id=order_id))
+        .with_request("POST", path)
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body({"items": [{"product_id": PRODUCT_ID, "quantity": quantity}]},
+                   content_type="application/json")
+        .will_respond_with(status)
+    )
+    if status == 200:
+        interaction.with_body(
+            {"return_id": match.uuid(return_id), "order_id": match.uuid(order_id),
+             "items": match.each_like({"product_id": match.uuid(PRODUCT_ID),
+                                       "quantity": match.int(quantity)}, min=1)},
+            content_type="application/json")
+    else:
+        interaction.with_body({"status": status, "errors": match.like({})}, content_type=PROBLEM)
+    with pact.serve() as server:
+        storefront = client(server)
+        return _return_restock(SimpleNamespace(storefront=storefront),
+                               {"order_id": order_id, "return_id": return_id,
+                                "items": [{"product_id": PRODUCT_ID, "quantity": quantity}]})
+
+
+def test_restock_the_units_of_a_received_return(pact):
+    # A return that was RECEIVED: exactly its units go back on sale, once per return.
+    delivery = _return_restock_interaction(pact, "a restock of a return's units",
+                                           ORDER_RETURNED, RETURN_ID, 1, 200)
+    assert delivery.outcome == "done"
+
+
+def test_restock_of_more_units_than_were_sold_is_refused(pact):
+    # More than the reservation took (minus earlier returns) would create stock: the
+    # relay records a conflict for a human, never retries it.
+    delivery = _return_restock_interaction(pact, "a return restock of more units than sold",
+                                           ORDER_RETURNED_TOO_MANY, RETURN_TOO_MANY_ID, 5, 422)
+    assert delivery.outcome == "conflict"
 
 
 def test_release_without_a_reservation_is_not_found(pact):

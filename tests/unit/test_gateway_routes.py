@@ -33,6 +33,11 @@ PUBLIC_API = [
     ("POST", "/api/v1/orders/6f1c/cancel", TRANSACTION),
     ("POST", "/api/v1/orders/6f1c/ship", TRANSACTION),
     ("POST", "/api/v1/orders/6f1c/confirm-receipt", TRANSACTION),
+    ("POST", "/api/v1/orders/6f1c/deliver", TRANSACTION),
+    ("POST", "/api/v1/orders/6f1c/returns", TRANSACTION),
+    ("GET", "/api/v1/returns", TRANSACTION),
+    ("GET", "/api/v1/returns/6f1c", TRANSACTION),
+    ("POST", "/api/v1/returns/6f1c/resolve", TRANSACTION),
     ("POST", "/api/v1/payments/notifications/sandbox", TRANSACTION),
     ("POST", "/api/v1/payments/notifications/midtrans", TRANSACTION),
     ("GET", "/api/v1/sellers/me/balance", TRANSACTION),
@@ -61,6 +66,7 @@ MARKETPLACE_WORDS = (
     "escrow",
     "audit",
     "sellers",
+    "return",
 )
 
 

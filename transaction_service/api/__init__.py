@@ -16,12 +16,13 @@ def register_blueprints(app, api) -> None:
         notifications,
         orders,
         refunds,
+        returns,
         sellers,
         webhooks,
     )
 
     for module in (checkout, orders, notifications, sellers, creators, admin, refunds, audit,
-                   webhooks):
+                   webhooks, returns):
         api.register_blueprint(module.blp)
 
     @app.errorhandler(IllegalTransition)

@@ -15,6 +15,7 @@ import marshmallow as ma
 from servicekit.pagination import PageArgsSchema
 
 from ..domain import refunds as refund_rules
+from ..domain import returns as return_rules
 from ..domain.money import CURRENCY, money
 from ..domain.orders import OrderStatus
 from ..domain.webhooks import EVENT_TYPES as WEBHOOK_EVENT_TYPES
@@ -347,6 +348,7 @@ class OrderSchema(ma.Schema):
     updated_at = UtcDateTime()
     paid_at = UtcDateTime(allow_none=True)
     shipped_at = UtcDateTime(allow_none=True)
+    delivered_at = UtcDateTime(allow_none=True)
     completed_at = UtcDateTime(allow_none=True)
     cancelled_at = UtcDateTime(allow_none=True)
     expired_at = UtcDateTime(allow_none=True)
@@ -540,4 +542,121 @@ class WebhookDeliverySchema(ma.Schema):
 
 class WebhookDeliveryPageSchema(ma.Schema):
     data = ma.fields.List(ma.fields.Nested(WebhookDeliverySchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+# --- returns, refunds and disputes (DESIGN.md §12) ------------------------------------------
+
+
+class ReturnItemRequestSchema(ma.Schema):
+    product_id = Text(required=True, validate=ma.validate.Length(min=1, max=64))
+    quantity = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=999))
+
+
+class ReturnRequestSchema(ma.Schema):
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(return_rules.TYPES),
+                            metadata={"example": "return_and_refund"})
+    items = ma.fields.List(ma.fields.Nested(ReturnItemRequestSchema), required=True,
+                           validate=ma.validate.Length(min=1, max=50))
+    reason = ma.fields.String(required=True, validate=ma.validate.OneOf(return_rules.REASONS),
+                              metadata={"example": "damaged"})
+    note = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=1000))
+
+
+class ReturnRejectSchema(ma.Schema):
+    reason = Text(required=True, validate=ma.validate.Length(min=1, max=500))
+
+
+class ReturnOfferSchema(ma.Schema):
+    amount = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=10**13),
+                           metadata={"description": "Integer rupiah, below the returned "
+                                                    "lines' value.", "example": 20000})
+
+
+class ReturnEscalateSchema(ma.Schema):
+    note = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=500))
+
+
+class ReturnResolveSchema(ma.Schema):
+    decision = ma.fields.String(required=True, validate=ma.validate.OneOf(["refund", "close"]))
+    amount = StrictInteger(load_default=None, allow_none=True,
+                           validate=ma.validate.Range(min=1, max=10**13),
+                           metadata={"description": "refund only; default the returned "
+                                                    "lines' value (never more)."})
+    note = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=1000))
+
+    @ma.validates_schema
+    def _amount_only_with_refund(self, data, **_kwargs):
+        if data.get("decision") == "close" and data.get("amount") is not None:
+            raise ma.ValidationError("Only a refund decision takes an amount.", "amount")
+
+
+class ReturnListArgsSchema(PageArgsSchema):
+    role = ma.fields.String(
+        load_default=None, validate=ma.validate.OneOf(["buyer", "seller", "admin"]),
+        metadata={"description": "List as this party (default: your first role)."},
+    )
+    status = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf([s.value for s in return_rules.ReturnStatus]),
+    )
+    order_id = ma.fields.UUID(load_default=None)
+
+
+class ReturnLineSchema(ma.Schema):
+    product_id = ma.fields.String()
+    quantity = ma.fields.Integer()
+    unit_price = ma.fields.Nested(MoneySchema)
+    refunded = ma.fields.Nested(MoneySchema, metadata={
+        "description": "This line's part of the return's refund."})
+
+
+class ReturnSchema(ma.Schema):
+    id = ma.fields.String()
+    order_id = ma.fields.String()
+    buyer_id = ma.fields.String()
+    shop_id = ma.fields.String()
+    type = ma.fields.String(metadata={"description": "refund_only | return_and_refund"})
+    reason = ma.fields.String()
+    note = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"description": " | ".join(return_rules.ReturnStatus)})
+    open = ma.fields.Boolean(metadata={"description": "Blocks the order's completion."})
+    items = ma.fields.List(ma.fields.Nested(ReturnLineSchema))
+    value = ma.fields.Nested(MoneySchema, metadata={
+        "description": "The returned lines' value from the order's price snapshot."})
+    offer = ma.fields.Nested(MoneySchema, allow_none=True)
+    refund_amount = ma.fields.Nested(MoneySchema, allow_none=True)
+    refund_id = ma.fields.String(allow_none=True)
+    reject_reason = ma.fields.String(allow_none=True)
+    tracking_number = ma.fields.String(allow_none=True)
+    resolution = ma.fields.String(allow_none=True)
+    resolution_note = ma.fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    responded_at = UtcDateTime(allow_none=True)
+    shipped_at = UtcDateTime(allow_none=True)
+    received_at = UtcDateTime(allow_none=True)
+    refunded_at = UtcDateTime(allow_none=True)
+    closed_at = UtcDateTime(allow_none=True)
+
+    @ma.pre_dump
+    def _present(self, ret, **_kwargs):
+        if "value" in ret:
+            return ret
+        return {
+            **ret,
+            "open": ret["status"] in return_rules.OPEN,
+            "items": [{**item, "unit_price": money(int(item["unit_price"])),
+                       "refunded": money(int(item.get("refunded") or 0))}
+                      for item in ret.get("items", [])],
+            "value": money(int(ret["lines_value"])),
+            "offer": None if ret.get("offer_amount") is None
+            else money(int(ret["offer_amount"])),
+            "refund_amount": None if ret.get("refund_amount") is None
+            else money(int(ret["refund_amount"])),
+        }
+
+
+class ReturnPageSchema(ma.Schema):
+    data = ma.fields.List(ma.fields.Nested(ReturnSchema))
     next_cursor = ma.fields.String(allow_none=True)

@@ -170,6 +170,16 @@ class StorefrontClient:
         """Return the stock of a committed reservation (order cancelled after payment)."""
         return self._action(order_id, "restock")
 
+    def restock_returned(self, order_id: str, return_id: str,
+                         items: list[dict]) -> StorefrontAnswer:
+        """Put exactly `items` ([{product_id, quantity}]) of a committed reservation back
+        in stock, once per `return_id` (a repeat answers the same restock)."""
+        response = self._post(f"/internal/reservations/{order_id}/returns/{return_id}",
+                              {"items": items})
+        if response.status_code >= 500 or response.status_code in (401, 403, 429):
+            raise StorefrontUnavailable(f"return restock answered {response.status_code}")
+        return StorefrontAnswer(response.status_code, json_or_none(response))
+
     def _action(self, order_id: str, action: str) -> StorefrontAnswer:
         response = self._post(f"/internal/reservations/{order_id}/{action}")
         if response.status_code >= 500 or response.status_code in (401, 403, 429):

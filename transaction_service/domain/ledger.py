@@ -500,7 +500,7 @@ class OrderState:
 
 # Orders whose money sits in escrow, by the order state machine (DESIGN.md §5):
 # paid and not yet completed.
-ESCROWED_STATUSES = frozenset({"AWAITING_SHIPMENT", "IN_TRANSIT"})
+ESCROWED_STATUSES = frozenset({"AWAITING_SHIPMENT", "IN_TRANSIT", "DELIVERED"})
 # Never paid, or already settled to the seller: nothing in escrow.
 NOT_ESCROWED_STATUSES = frozenset({"UNPAID", "COMPLETED"})
 # Ended without delivery: escrow holds the total until the refund is posted, then nothing.

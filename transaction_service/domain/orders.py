@@ -1,6 +1,7 @@
 """The order state machine.
 
-    UNPAID -> AWAITING_SHIPMENT -> IN_TRANSIT -> COMPLETED
+    UNPAID -> AWAITING_SHIPMENT -> IN_TRANSIT -> DELIVERED -> COMPLETED
+    IN_TRANSIT -> COMPLETED (the buyer confirms receipt before delivery is marked)
     UNPAID -> EXPIRED
     UNPAID | AWAITING_SHIPMENT -> CANCELLED
 
@@ -18,6 +19,7 @@ class OrderStatus(StrEnum):
     UNPAID = "UNPAID"
     AWAITING_SHIPMENT = "AWAITING_SHIPMENT"
     IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
     COMPLETED = "COMPLETED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
@@ -28,7 +30,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
         {OrderStatus.AWAITING_SHIPMENT, OrderStatus.EXPIRED, OrderStatus.CANCELLED}
     ),
     OrderStatus.AWAITING_SHIPMENT: frozenset({OrderStatus.IN_TRANSIT, OrderStatus.CANCELLED}),
-    OrderStatus.IN_TRANSIT: frozenset({OrderStatus.COMPLETED}),
+    OrderStatus.IN_TRANSIT: frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED}),
+    OrderStatus.DELIVERED: frozenset({OrderStatus.COMPLETED}),
     OrderStatus.COMPLETED: frozenset(),
     OrderStatus.EXPIRED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
@@ -36,12 +39,14 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 # Money has been received for the order (and not given back through a cancellation).
-PAID = frozenset({OrderStatus.AWAITING_SHIPMENT, OrderStatus.IN_TRANSIT, OrderStatus.COMPLETED})
+PAID = frozenset({OrderStatus.AWAITING_SHIPMENT, OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED,
+                  OrderStatus.COMPLETED})
 
 # The timestamp column each target state stamps.
 TIMESTAMP_OF = {
     OrderStatus.AWAITING_SHIPMENT: "paid_at",
     OrderStatus.IN_TRANSIT: "shipped_at",
+    OrderStatus.DELIVERED: "delivered_at",
     OrderStatus.COMPLETED: "completed_at",
     OrderStatus.EXPIRED: "expired_at",
     OrderStatus.CANCELLED: "cancelled_at",

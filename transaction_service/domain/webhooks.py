@@ -22,10 +22,13 @@ EVENT_TYPES = (
     "order.created",
     "order.paid",
     "order.shipped",
+    "order.delivered",
     "order.completed",
     "order.cancelled",
     "order.expired",
     "refund.succeeded",
+    "return.requested",
+    "return.updated",
     "payout.created",
     "commission.earned",
 )

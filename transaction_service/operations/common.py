@@ -15,6 +15,7 @@ from ..store import audit as audit_store
 from ..store import ledger as ledger_store
 from ..store import orders as order_store
 from ..store import refunds as refund_store
+from ..store import returns as return_store
 from . import webhooks
 
 log = logging.getLogger("transaction.orders")
@@ -132,7 +133,17 @@ def completion_entry(cursor, order: dict, fee_bps: int, *,
     shipping = int(order["total"]) - sum(totals)
     if int(order["total"]) - refunded <= 0:
         return None
-    line_refunds = ledger.spread_refund(totals, refunded)
+    # A return refunds exactly its lines (their commission base drops, DESIGN.md §11/§12);
+    # the rest of the refunds (cancellation parts, an admin's) is spread over what is left.
+    by_product = return_store.refunded_per_product(cursor, order["id"])
+    direct = []
+    for item, total in zip(items, totals, strict=True):
+        take = min(total, by_product.get(item["product_id"], 0), refunded - sum(direct))
+        by_product[item["product_id"]] = by_product.get(item["product_id"], 0) - take
+        direct.append(take)
+    spread = ledger.spread_refund([t - d for t, d in zip(totals, direct, strict=True)],
+                                  refunded - sum(direct))
+    line_refunds = [d + s for d, s in zip(direct, spread, strict=True)]
     lines = [
         ledger.SoldLine(
             total,

@@ -17,7 +17,7 @@ from ..store import checkouts as checkout_store
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import refunds as refund_store
-from . import refunds
+from . import refunds, returns
 from .checkout import abandon_locked
 from .common import (
     can_view,
@@ -144,6 +144,18 @@ def ship_order(ctx: Context, order_id: str, principal: Principal, tracking_numbe
         return order_store.get_order(cursor, order_id)
 
 
+def deliver_order(ctx: Context, order_id: str, principal: Principal) -> dict:
+    """The order's seller (standing in for the logistics partner): IN_TRANSIT -> DELIVERED;
+    the return window and the auto-complete count from now."""
+    with ctx.database.transaction() as cursor:
+        order = lock_visible_order(cursor, order_id, principal)
+        if not (principal.has_role("seller") and principal.shop_id == order["shop_id"]):
+            raise _forbidden("Only the seller of the order's shop can mark it delivered.")
+        move(cursor, order, OrderStatus.DELIVERED, actor=principal.account_id,
+             data={"by": "seller"})
+        return order_store.get_order(cursor, order_id)
+
+
 def confirm_receipt(ctx: Context, order_id: str, principal: Principal) -> dict:
     with ctx.database.transaction() as cursor:
         order = lock_visible_order(cursor, order_id, principal)
@@ -159,6 +171,11 @@ def confirm_receipt(ctx: Context, order_id: str, principal: Principal) -> dict:
 
 
 def complete_locked(ctx: Context, cursor, order: dict, *, actor: str, reason: str) -> None:
+    """Complete a locked order: never while a return is open (409), settled net of the
+    refunds made."""
+    blocked = returns.open_return_problem(cursor, order["id"])
+    if blocked is not None:
+        raise blocked
     move(cursor, order, OrderStatus.COMPLETED, actor=actor, data={"reason": reason})
     post_order_completed(cursor, order, ctx.config.platform_fee_bps, actor=actor)
 
@@ -175,6 +192,7 @@ def get_order(ctx: Context, order_id: str, principal: Principal) -> dict:
 
 EXPIRY_ACTOR = "system:payment-expiry"
 AUTO_COMPLETE_ACTOR = "system:auto-complete"
+AUTO_DELIVER_ACTOR = "system:auto-deliver"
 
 
 def expire_overdue(ctx: Context, limit: int = 100) -> int:
@@ -219,7 +237,23 @@ def reap_abandoned_checkouts(ctx: Context, limit: int = 100) -> int:
     return done
 
 
+def auto_deliver_due(ctx: Context, limit: int = 100) -> int:
+    """IN_TRANSIT for AUTO_DELIVER_SECONDS -> DELIVERED (no word from the logistics
+    partner is taken as delivery)."""
+    done = 0
+    while done < limit:
+        with ctx.database.transaction() as cursor:
+            order = order_store.claim_due_auto_deliver(cursor, ctx.config.auto_deliver_seconds)
+            if order is None:
+                break
+            move(cursor, order, OrderStatus.DELIVERED, actor=AUTO_DELIVER_ACTOR,
+                 data={"by": "auto-deliver"})
+        done += 1
+    return done
+
+
 def auto_complete_due(ctx: Context, limit: int = 100) -> int:
+    """DELIVERED for AUTO_COMPLETE_SECONDS with no open return -> COMPLETED."""
     done = 0
     while done < limit:
         with ctx.database.transaction() as cursor:

@@ -147,6 +147,14 @@ def sync_payment_status(cursor, payment_id: str) -> str:
     return status
 
 
+def _return_refunded(cursor, refund_row: dict, *, actor: str | None) -> None:
+    """A return's refund left escrow: its return is REFUNDED (same transaction)."""
+    if refund_row.get("return_id"):
+        from . import returns  # returns builds on this module
+
+        returns.refund_settled(cursor, refund_row, actor=actor)
+
+
 # --- the provider's answer ----------------------------------------------------------------
 
 
@@ -157,6 +165,7 @@ def provider_confirmed(cursor, refund_row: dict, *, actor: str,
         return False
     refund_store.update(cursor, refund_row["id"], status=rules.SUCCEEDED,
                         succeeded_at="now()", provider_refund_id=provider_refund_id)
+    _return_refunded(cursor, refund_row, actor=actor)
     post_ledger(cursor, ledger.refund_issued(refund_row["order_id"], int(refund_row["amount"]),
                                              refund_row["id"]), actor=actor)
     sync_payment_status(cursor, refund_row["payment_id"])
@@ -358,6 +367,7 @@ def complete_manual(ctx: Context, refund_id: str, principal: Principal, *,
         row = refund_store.update(cursor, refund_id, status=rules.SUCCEEDED,
                                   transfer_reference=transfer_reference,
                                   completed_by=principal.account_id, succeeded_at="now()")
+        _return_refunded(cursor, row, actor=principal.account_id)
         post_ledger(cursor, ledger.manual_refund_paid(refund_id, int(row["amount"])),
                     actor=principal.account_id)
         sync_payment_status(cursor, row["payment_id"])

@@ -275,6 +275,7 @@ def present_delivery(row: dict) -> dict:
 ORDER_EVENT_OF_STATUS = {
     "AWAITING_SHIPMENT": "order.paid",
     "IN_TRANSIT": "order.shipped",
+    "DELIVERED": "order.delivered",
     "COMPLETED": "order.completed",
     "CANCELLED": "order.cancelled",
     "EXPIRED": "order.expired",

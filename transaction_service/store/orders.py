@@ -18,13 +18,13 @@ _ORDER_COLUMNS = """
     o.payment_method, o.shipping_address, o.currency, o.subtotal, o.shipping_fee, o.total,
     o.reservation_expires_at, o.payment_deadline, o.tracking_number, o.cancel_reason,
     o.created_at, o.updated_at, o.paid_at, o.shipped_at, o.completed_at, o.cancelled_at,
-    o.expired_at, o.checkout_id::text AS checkout_id
+    o.expired_at, o.delivered_at, o.checkout_id::text AS checkout_id
 """
 
 # Columns a state change may stamp; anything else passed to update_status is a bug.
 _STAMPABLE = {
     "paid_at", "shipped_at", "completed_at", "cancelled_at", "expired_at", "tracking_number",
-    "cancel_reason", "checkout_failure",
+    "cancel_reason", "checkout_failure", "delivered_at",
 }
 
 
@@ -296,17 +296,33 @@ def claim_abandoned_checkout(cursor, older_than_seconds: int) -> dict | None:
     return cursor.fetchone()
 
 
-def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
+def claim_due_auto_deliver(cursor, after_seconds: int) -> dict | None:
     cursor.execute(
         f"""
         SELECT {_ORDER_COLUMNS} FROM orders o
          WHERE o.status = 'IN_TRANSIT' AND o.shipped_at <= now() - make_interval(secs => %s)
-           -- A refund the provider has not confirmed yet still sits in escrow: settling
-           -- now would pay the shop money that is on its way back to the buyer.
-           AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id
-                            AND r.method = 'provider' AND r.status = 'pending')
          ORDER BY o.shipped_at
          LIMIT 1 FOR UPDATE SKIP LOCKED
+        """,
+        (after_seconds,),
+    )
+    return cursor.fetchone()
+
+
+def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
+    """A DELIVERED order past the wait, counted from delivery, with no open return."""
+    cursor.execute(
+        f"""
+        SELECT {_ORDER_COLUMNS} FROM orders o
+         WHERE o.status = 'DELIVERED' AND o.delivered_at <= now() - make_interval(secs => %s)
+           AND NOT EXISTS (SELECT 1 FROM returns r WHERE r.order_id = o.id
+                            AND r.status NOT IN ('REFUNDED', 'CLOSED', 'CANCELLED'))
+           -- A refund the provider has not confirmed yet still sits in escrow: settling
+           -- now would pay the shop money that is on its way back to the buyer.
+           AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.order_id = o.id
+                            AND f.method = 'provider' AND f.status = 'pending')
+         ORDER BY o.delivered_at
+         LIMIT 1 FOR UPDATE OF o SKIP LOCKED
         """,
         (after_seconds,),
     )
@@ -340,7 +356,7 @@ def claim_unreconciled_payment(cursor, older_than_seconds: int) -> str | None:
 # --- creators' view: only their own attributed lines -----------------------------------
 
 # Orders whose lines count as sold for a creator: paid and neither cancelled nor expired.
-_SOLD_STATUSES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "COMPLETED")
+_SOLD_STATUSES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "DELIVERED", "COMPLETED")
 
 
 def creator_earnings(cursor, creator_id: str, *, pending_statuses: list[str], limit: int,

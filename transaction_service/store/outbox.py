@@ -12,8 +12,11 @@ RESERVATION_RELEASE = "reservation_release"
 RESERVATION_RETURN = "reservation_return"
 PROVIDER_CANCEL = "provider_cancel"
 PROVIDER_REFUND = "provider_refund"
+# Put exactly the units a return brought back on the shelf (keyed on the return).
+RETURN_RESTOCK = "return_restock"
 KINDS = frozenset(
-    {RESERVATION_COMMIT, RESERVATION_RELEASE, RESERVATION_RETURN, PROVIDER_CANCEL, PROVIDER_REFUND}
+    {RESERVATION_COMMIT, RESERVATION_RELEASE, RESERVATION_RETURN, PROVIDER_CANCEL, PROVIDER_REFUND,
+     RETURN_RESTOCK}
 )
 
 

@@ -198,6 +198,18 @@ def _provider_refund(ctx: Context, payload: dict) -> Delivery:
     return Delivery("conflict", note)
 
 
+def _return_restock(ctx: Context, payload: dict) -> Delivery:
+    """The units of a received return go back in stock, once (keyed on the return)."""
+    answer = ctx.storefront.restock_returned(payload["order_id"], payload["return_id"],
+                                             payload["items"])
+    if answer.status == 200:
+        return Delivery("done")
+    if answer.status in (404, 409, 422):
+        return Delivery("conflict", f"return restock refused ({answer.status}): "
+                        f"{_detail(answer.body)}")
+    raise RetryLater(f"return restock answered {answer.status}")
+
+
 def _detail(body) -> str:
     if isinstance(body, dict):
         return str(body.get("detail") or body.get("title") or body)
@@ -210,4 +222,5 @@ HANDLERS: dict[str, Callable[[Context, dict], Delivery]] = {
     outbox.RESERVATION_RETURN: _reservation_return,
     outbox.PROVIDER_CANCEL: _provider_cancel,
     outbox.PROVIDER_REFUND: _provider_refund,
+    outbox.RETURN_RESTOCK: _return_restock,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context import Context
-from ..operations import audit_log, lifecycle, notifications
+from ..operations import audit_log, lifecycle, notifications, returns
 from ..operations import webhooks as webhook_operations
 from ..store import idempotency
 from .outbox_relay import relay_once
@@ -23,7 +23,12 @@ def payment_expiry(ctx: Context) -> int:
 
 
 def auto_complete(ctx: Context) -> int:
-    return lifecycle.auto_complete_due(ctx)
+    """Deliver orders in transit past AUTO_DELIVER_SECONDS, approve returns a seller left
+    unanswered for RETURN_RESPONSE_SECONDS, complete delivered orders with no open return."""
+    handled = lifecycle.auto_deliver_due(ctx)
+    handled += returns.auto_approve_due(ctx)
+    handled += lifecycle.auto_complete_due(ctx)
+    return handled
 
 
 def outbox_relay(ctx: Context) -> int:

@@ -37,6 +37,7 @@ export const ORDER_STATUS = {
   UNPAID: { label: 'Waiting for payment', tone: 'warn' },
   AWAITING_SHIPMENT: { label: 'Paid — awaiting shipment', tone: 'ok' },
   IN_TRANSIT: { label: 'Shipped — in transit', tone: 'info' },
+  DELIVERED: { label: 'Delivered', tone: 'ok' },
   COMPLETED: { label: 'Completed', tone: 'ok' },
   EXPIRED: { label: 'Payment expired', tone: 'bad' },
   CANCELLED: { label: 'Cancelled', tone: 'bad' },

@@ -12,6 +12,7 @@ import { contentView, feedView } from './views/feed.js';
 import { loginView } from './views/login.js';
 import { checkoutPaymentView, orderView, ordersView } from './views/orders.js';
 import { productView } from './views/product.js';
+import { disputesView } from './views/returns.js';
 import { sellerView } from './views/seller.js';
 import { webhooksView } from './views/webhooks.js';
 import { adminView } from './views/admin.js';
@@ -31,6 +32,7 @@ const ROUTES = [
   { pattern: /^\/seller\/webhooks$/, view: webhooksView, nav: 'webhooks' },
   { pattern: /^\/creator$/, view: creatorView, nav: 'creator' },
   { pattern: /^\/admin$/, view: adminView, nav: 'admin' },
+  { pattern: /^\/admin\/disputes$/, view: disputesView, nav: 'disputes' },
 ];
 
 const viewEl = document.getElementById('view');
@@ -195,6 +197,7 @@ function renderNav() {
   }
   if (signedIn && session.hasRole('admin')) {
     items.push(navItem('admin', '#/admin', 'Accounts'));
+    items.push(navItem('disputes', '#/admin/disputes', 'Disputes'));
   }
   if (signedIn) {
     const account = session.account();

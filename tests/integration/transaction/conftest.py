@@ -38,6 +38,7 @@ def quiet_market(stack_factory) -> Market:
             "transaction": {
                 "PAYMENT_EXPIRY_SECONDS": "8",
                 "AUTO_COMPLETE_SECONDS": "1",
+                "AUTO_DELIVER_SECONDS": "1",
                 "ABANDONED_CHECKOUT_SECONDS": "2",
                 "STOREFRONT_TIMEOUT_SECONDS": "2",
                 "PAYMENT_TIMEOUT_SECONDS": "2",

@@ -1,7 +1,7 @@
 """Workers driven with `--once`, and the other service or the provider being down.
 
 Runs on `quiet_market`: its own stack with no background workers (so each step is
-observable) and PAYMENT_EXPIRY_SECONDS=8, AUTO_COMPLETE_SECONDS=1.
+observable) and PAYMENT_EXPIRY_SECONDS=8, AUTO_DELIVER_SECONDS=1, AUTO_COMPLETE_SECONDS=1.
 """
 
 from __future__ import annotations
@@ -108,12 +108,17 @@ def test_a_payment_whose_notification_never_came_is_found_by_asking(qm):
     assert outcomes == ["paid"]
 
 
-def test_in_transit_order_auto_completes(qm):
+def test_in_transit_order_is_delivered_then_auto_completes(qm):
     order = qm.placed()
     _settle(qm, order)
     shipped = qm.post(f"/api/v1/orders/{order['id']}/ship", token=qm.seller,
                       json={"tracking_number": "SICEPAT-000123"})
     assert shipped.status_code == 200, shipped.text
+    time.sleep(1.5)
+    qm.run_worker("auto-complete")
+    delivered = qm.order(order["id"])
+    # delivered now; the auto-complete counts from delivery
+    assert delivered["status"] == "DELIVERED" and delivered["delivered_at"]
     time.sleep(1.5)
     qm.run_worker("auto-complete")
     done = qm.order(order["id"])

@@ -24,7 +24,9 @@ LEGAL = {
     (S.UNPAID, S.CANCELLED),
     (S.AWAITING_SHIPMENT, S.IN_TRANSIT),
     (S.AWAITING_SHIPMENT, S.CANCELLED),
-    (S.IN_TRANSIT, S.COMPLETED),
+    (S.IN_TRANSIT, S.COMPLETED),  # the buyer confirms before delivery is marked
+    (S.IN_TRANSIT, S.DELIVERED),
+    (S.DELIVERED, S.COMPLETED),
 }
 ALL_PAIRS = list(itertools.product(S, S))
 
@@ -46,13 +48,13 @@ def test_every_other_transition_is_illegal(current, target):
     assert str(current) in str(raised.value) and str(target) in str(raised.value)
 
 
-def test_there_are_exactly_36_pairs_and_6_legal():
-    assert len(ALL_PAIRS) == 36
-    assert sum(can_transition(a, b) for a, b in ALL_PAIRS) == 6
+def test_there_are_exactly_49_pairs_and_8_legal():
+    assert len(ALL_PAIRS) == 49
+    assert sum(can_transition(a, b) for a, b in ALL_PAIRS) == 8
 
 
 def test_no_state_moves_backwards():
-    order = [S.UNPAID, S.AWAITING_SHIPMENT, S.IN_TRANSIT, S.COMPLETED]
+    order = [S.UNPAID, S.AWAITING_SHIPMENT, S.IN_TRANSIT, S.DELIVERED, S.COMPLETED]
     for i, later in enumerate(order):
         for earlier in order[: i + 1]:
             assert not can_transition(later, earlier)
@@ -60,7 +62,7 @@ def test_no_state_moves_backwards():
 
 def test_terminal_states_and_paid_states():
     assert TERMINAL == {S.COMPLETED, S.EXPIRED, S.CANCELLED}
-    assert PAID == {S.AWAITING_SHIPMENT, S.IN_TRANSIT, S.COMPLETED}
+    assert PAID == {S.AWAITING_SHIPMENT, S.IN_TRANSIT, S.DELIVERED, S.COMPLETED}
 
 
 def test_strings_are_accepted_and_unknown_states_rejected():

@@ -11,6 +11,7 @@ import {
 import * as session from '../session.js';
 import { busy, errorBox, infoBox, pagedFooter, pageTitle, statusBadge } from '../ui.js';
 import { auditTrail } from './audit.js';
+import { returnsSection } from './returns.js';
 
 const POLL_MS = 1500;
 const PAGE_SIZE = 20;
@@ -92,6 +93,8 @@ function statusMessage(order) {
       return `Payment received${order.paid_at ? ` on ${dateTime(order.paid_at)}` : ''}. The seller will ship your order soon.`;
     case 'IN_TRANSIT':
       return `On its way${order.tracking_number ? ` — tracking number ${order.tracking_number}` : ''}.`;
+    case 'DELIVERED':
+      return `Delivered${order.delivered_at ? ` on ${dateTime(order.delivered_at)}` : ''}. Confirm you received it, or request a return below if something is wrong.`;
     case 'COMPLETED':
       return 'Delivered and completed. Thank you for shopping!';
     case 'EXPIRED':
@@ -331,13 +334,24 @@ export async function orderView(ctx) {
   function renderActions() {
     const items = [];
     if (isBuyer && ['UNPAID', 'AWAITING_SHIPMENT'].includes(order.status)) items.push(cancelAction());
-    if (isBuyer && order.status === 'IN_TRANSIT') items.push(confirmAction());
+    if (isBuyer && ['IN_TRANSIT', 'DELIVERED'].includes(order.status)) items.push(confirmAction());
     if (isSeller && order.status === 'AWAITING_SHIPMENT') items.push(shipAction());
+    if (isSeller && order.status === 'IN_TRANSIT') items.push(deliverAction());
     replace(actionsPanel, items);
   }
 
+  // Returns after delivery: a moved return may have refunded part of the order.
+  const returnsPanel = returnsSection(order, { isBuyer, isSeller }, ctx, async () => {
+    try {
+      update(await api(`/api/v1/orders/${encodeURIComponent(id)}`, { signal: ctx.signal }));
+    } catch (error) {
+      if (error.name !== 'AbortError') pollNote.textContent = `Could not refresh the order (${error.title}).`;
+    }
+  });
+
   function renderAll() {
     shownStatus = order.status;
+    returnsPanel.setOrder(order);
     renderStatus();
     const shared = order.checkout_id && order.checkout_id !== order.id;
     let payment = null;
@@ -446,6 +460,27 @@ export async function orderView(ctx) {
     return out;
   }
 
+  function deliverAction() {
+    const out = h('div', { 'aria-live': 'polite' });
+    const button = h('button', {
+      type: 'button',
+      class: 'btn btn-secondary',
+      id: 'mark-delivered',
+      onclick: () => busy(button, 'Saving…', async () => {
+        try {
+          update(await api(`/api/v1/orders/${encodeURIComponent(order.id)}/deliver`, {
+            method: 'POST', signal: ctx.signal,
+          }));
+          ctx.toast('Marked as delivered.');
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(out, errorBox(error));
+        }
+      }),
+    }, 'Mark as delivered');
+    out.append(button);
+    return out;
+  }
+
   function shipAction() {
     const tracking = field({ label: 'Tracking number', name: 'tracking_number', autocomplete: 'off' });
     const out = h('div', { 'aria-live': 'polite' });
@@ -520,6 +555,7 @@ export async function orderView(ctx) {
     paymentPanel,
     refundPanel,
     actionsPanel,
+    returnsPanel.element,
     pollNote,
     detailsPanel,
     auditTrail(order.id, ctx));

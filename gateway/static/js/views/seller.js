@@ -6,6 +6,7 @@ import { field, h, replace, setFieldError } from '../dom.js';
 import { dateTime, rupiah, shortId } from '../format.js';
 import { busy, errorBox, pagedFooter, pageTitle, statusBadge } from '../ui.js';
 import { orderRow } from './orders.js';
+import { returnCard } from './returns.js';
 
 function toShipCard(ctx, order, onShipped) {
   const address = order.shipping_address || {};
@@ -127,10 +128,31 @@ export async function sellerView(ctx) {
     pagedFooter(footer, page.next_cursor, (next) => loadPage(list, footer, query, render, next));
   }
 
+  // Returns waiting for the seller's answer (or for the item coming back), answered here.
+  const returnsList = h('ul', { class: 'return-list', 'aria-label': 'Returns to answer' });
+  async function loadReturns() {
+    const pages = await Promise.all(['REQUESTED', 'BUYER_SHIPPED'].map((status) => api(
+      `/api/v1/returns?${new URLSearchParams({ role: 'seller', status, limit: '50' })}`,
+      { signal: ctx.signal })));
+    const open = pages.flatMap((p) => p.data);
+    const answered = (ret) => {
+      ctx.toast('Return answered.');
+      const row = returnsList.querySelector(`[data-return-id="${ret.id}"]`);
+      if (row) row.replaceWith(returnCard(ret, { isSeller: true }, answered));
+    };
+    replace(returnsList, open.length
+      ? open.map((ret) => h('li', { class: 'card pad' },
+        h('a', { href: `#/orders/${ret.order_id}` }, `Order ${shortId(ret.order_id)}`),
+        h('ul', { class: 'plain' }, returnCard(ret, { isSeller: true }, answered))))
+      : h('li', { class: 'muted' }, 'No returns to answer.'));
+  }
+
   const section = h('section', { class: 'seller' },
     pageTitle('Orders to ship', h('p', { class: 'lede' }, 'Paid orders of your shop. Ship them and enter the tracking number.')),
     announce,
     toShipList, toShipFooter,
+    h('h2', { class: 'section-title', id: 'seller-returns-title' }, 'Returns to answer'),
+    returnsList,
     h('h2', { class: 'section-title' }, 'Recent orders'),
     recentList, recentFooter,
     productForm(ctx));
@@ -139,6 +161,7 @@ export async function sellerView(ctx) {
     loadPage(toShipList, toShipFooter, { status: 'AWAITING_SHIPMENT' },
       (order) => toShipCard(ctx, order, onShipped)),
     loadPage(recentList, recentFooter, {}, (order) => orderRow(order)),
+    loadReturns(),
   ]);
 
   return section;
