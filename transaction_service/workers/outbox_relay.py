@@ -52,11 +52,15 @@ def backoff_seconds(attempts: int, cap: float) -> float:
 
 def relay_once(ctx: Context, limit: int = 100) -> int:
     handled = 0
+    tried: set[int] = set()
     while handled < limit:
         with ctx.database.transaction() as cursor:
             row = outbox.claim_next(cursor)
-            if row is None:
+            # A row that failed in this pass and is due again already (a short backoff on a
+            # slow pass) waits for the next pass: one attempt per row per pass.
+            if row is None or row["id"] in tried:
                 break
+            tried.add(row["id"])
             outcome = _deliver_row(ctx, cursor, row)
         if outcome is not None:
             # After the commit: one line per row finished (tools.chaos counts them to prove
