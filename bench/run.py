@@ -438,7 +438,11 @@ class SettlementWatcher:
 
 
 def run_pipeline(stack, name: str, via: str, tokens: list[str], product_id: str,
-                 duration: float, roots: dict[str, int], warmup: float = 2.0) -> Scenario:
+                 duration: float, roots: dict[str, int], warmup: float = 2.0,
+                 other_shop_products: tuple[str, ...] = ()) -> Scenario:
+    """Buyers checking out and paying again and again. With `other_shop_products` every
+    cart also holds one unit of each (other shops' products): one checkout, one payment,
+    one order per shop; a purchase then ends when the whole checkout is paid."""
     if via == "gateway":
         market, pay_base = stack.urls.gateway, f"{stack.urls.gateway}/sandbox"
     else:
@@ -462,7 +466,8 @@ def run_pipeline(stack, name: str, via: str, tokens: list[str], product_id: str,
         (the page shows "paid"), as a real buyer waits before buying again."""
         market_http, pay_http = Http(market), Http(pay_base)
         token = tokens[index % len(tokens)]
-        body = {"items": [{"product_id": product_id, "quantity": 1}],
+        body = {"items": [{"product_id": pid, "quantity": 1}
+                          for pid in (product_id, *other_shop_products)],
                 "shipping_address": shopper.ADDRESS, "payment_method": "bank_transfer"}
 
         def send(step: str, expected: int, http: Http, *request) -> bytes | None:
@@ -485,8 +490,12 @@ def run_pipeline(stack, name: str, via: str, tokens: list[str], product_id: str,
             if raw is None:
                 continue
             checkout_done = time.perf_counter()
-            order_id = json.loads(raw)["order"]["id"]
-            if send("pay", 200, pay_http, "POST", f"/v2/{order_id}/pay") is None:
+            placed = json.loads(raw)
+            # One payment (the provider's order_id is the checkout's id); one settlement
+            # moves every order in one transaction, so watching one of them is enough.
+            order_id = placed["orders"][-1]["id"]
+            if send("pay", 200, pay_http, "POST",
+                    f"/v2/{placed['checkout']['id']}/pay") is None:
                 continue
             paid_call_done = time.perf_counter()
             if not watcher.wait(order_id, timeout=30):
@@ -530,8 +539,12 @@ def run_pipeline(stack, name: str, via: str, tokens: list[str], product_id: str,
     scenario.cpu_s = meter.used
     pay_p = percentiles(pay_ms)
     purchase_p = percentiles(purchase_ms)
+    shops = 1 + len(other_shop_products)
     scenario.extra = {
-        "unit": "paid orders/s (purchases begun and settled inside the window)",
+        "unit": "paid orders/s (purchases begun and settled inside the window)" if shops == 1
+        else f"paid checkouts/s of {shops} shops each (begun and settled inside the window)",
+        "shops_per_checkout": shops,
+        "orders_per_s": round(scenario.rps * shops, 1),
         "latency": "checkout request",
         "pay_p50_ms": pay_p[0],
         "pay_p99_ms": pay_p[2],
@@ -539,9 +552,57 @@ def run_pipeline(stack, name: str, via: str, tokens: list[str], product_id: str,
         "purchase_p99_ms": purchase_p[2],
         "window_s": round(window, 2),
     }
-    log(f"{name:<40} {scenario.rps:>9.1f} paid/s  checkout p50 {scenario.p50_ms} ms  "
+    log(f"{name:<40} {scenario.rps:>9.1f} paid/s ({shops} shop(s))  "
+        f"checkout p50 {scenario.p50_ms} ms  "
         f"p99 {scenario.p99_ms} ms  errors {scenario.errors} {dict(errors) or ''}")
     return scenario
+
+
+THREE_SHOP_PIPELINE = "pipeline via gateway, 3-shop carts"
+
+
+def other_shop_products(gateway: str) -> tuple[str, ...]:
+    """A plentiful product in each of two more demo shops (three-shop carts)."""
+    return tuple(
+        shopper.create_product(gateway, shopper.login(gateway, email), stock=1_000_000,
+                               price=45000, title=f"Bench {label}")["id"]
+        for email, label in ((shopper.DEMO_SELLER_2, "tenun"), (shopper.DEMO_SELLER_3, "songket"))
+    )
+
+
+def compare_shop_cpu(one_shop: Scenario, three_shops: Scenario) -> None:
+    """Stack CPU per paid checkout of three shops against one of a single shop (the goal:
+    less than 2x, DESIGN.md §5); recorded on the three-shop scenario."""
+    one = sum(one_shop.cpu_ms_per_request.values())
+    three = sum(three_shops.cpu_ms_per_request.values())
+    if one and three:
+        three_shops.extra["cpu_ms_per_checkout"] = round(three, 2)
+        three_shops.extra["cpu_ms_per_one_shop_checkout"] = round(one, 2)
+        three_shops.extra["cpu_vs_one_shop"] = round(three / one, 2)
+        log(f"3-shop checkout CPU {three:.1f} ms vs 1-shop {one:.1f} ms "
+            f"= {three / one:.2f}x (goal < 2x)")
+
+
+def pipeline_only(args) -> int:
+    """`--pipeline-only`: just the purchase pipeline via the gateway, one-shop and
+    three-shop carts, on a throwaway stack; prints the figures, writes no result files."""
+    with throwaway_stack("etalase-bench-", sandbox_retry_schedule=None,
+                         gateway_settings=NO_RATE_LIMITS) as stack:
+        gateway = stack.urls.gateway
+        seller = shopper.login(gateway, shopper.DEMO_SELLER)
+        product = shopper.create_product(gateway, seller, stock=1_000_000, price=99000,
+                                         title="Bench batik tulis")
+        tokens = [shopper.new_buyer(gateway, "bench") for _ in range(BUYERS)]
+        others = other_shop_products(gateway)
+        roots = procs.stack_roots(stack)
+        one = run_pipeline(stack, "pipeline via gateway", "gateway", tokens, product["id"],
+                           args.pipeline_duration, roots)
+        three = run_pipeline(stack, THREE_SHOP_PIPELINE, "gateway", tokens, product["id"],
+                             args.pipeline_duration, roots, other_shop_products=others)
+        compare_shop_cpu(one, three)
+    print(json.dumps({s.name: {**asdict(s), "cpu_ms_per_request": s.cpu_ms_per_request}
+                      for s in (one, three)}, indent=2, default=str))
+    return 0
 
 
 # ----------------------------------------------------------------------------- profile
@@ -945,7 +1006,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rederive", type=Path, metavar="JSON",
                         help="recompute ratios, targets and notes of an earlier results "
                              "JSON (no measuring) and rewrite its files in --out")
+    parser.add_argument("--pipeline-only", action="store_true",
+                        help="only the purchase pipeline, one-shop and three-shop carts "
+                             "(prints the figures, writes no result files)")
     args = parser.parse_args(argv)
+    if args.pipeline_only:
+        return pipeline_only(args)
     if args.rederive:
         write_outputs(rederive(json.loads(args.rederive.read_text())), args.out)
         return 0
@@ -1010,6 +1076,12 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"pipeline {via}" if via == "direct" else "pipeline via gateway"
                 scenarios[name] = run_pipeline(stack, name, via, tokens, product["id"],
                                                args.pipeline_duration, roots)
+            # issue 16: carts of three shops (one payment, three orders) in the same pipeline
+            scenarios[THREE_SHOP_PIPELINE] = run_pipeline(
+                stack, THREE_SHOP_PIPELINE, "gateway", tokens, product["id"],
+                args.pipeline_duration, roots,
+                other_shop_products=other_shop_products(gateway))
+            compare_shop_cpu(scenarios["pipeline via gateway"], scenarios[THREE_SHOP_PIPELINE])
             from bench import webhooks as webhook_bench  # issue 19: webhook cost, throughput
 
             scenarios.update(webhook_bench.run(stack, tokens, product["id"], roots, seller,

@@ -86,6 +86,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/admin/accounts", STOREFRONT, ("POST",), "admin: disable accounts"),
     # --- marketplace (transaction_service) ---------------------------------------------
     Route("/api/v1/checkout", TRANSACTION, ("POST",), "checkout saga"),
+    Route("/api/v1/checkouts/", TRANSACTION, ("GET", "POST"),
+          "one checkout (one payment, one order per shop): read, cancel"),
     Route("/api/v1/orders", TRANSACTION, ("GET", "POST"), "orders and their transitions"),
     Route(
         "/api/v1/payments/notifications/",

@@ -108,8 +108,10 @@ class CheckoutPayLoad:
     """`concurrency` buyers in threads, each looping checkout -> pay until stopped."""
 
     def __init__(self, gateway: str, tokens: list[str], product_id: str, concurrency: int,
-                 content_id: str | None = None):
+                 content_id: str | None = None, other_shop_product_id: str | None = None):
         self.gateway = gateway
+        # Every third buyer checks out a cart of two shops (one payment, two orders).
+        self.other_shop_product_id = other_shop_product_id
         # Every other buyer buys from a creator's live: commissions join the load.
         self.content_id = content_id
         self.tokens = tokens
@@ -117,8 +119,10 @@ class CheckoutPayLoad:
         self.concurrency = concurrency
         self.outcomes: list[Outcome] = []
         self.placed: set[str] = set()
-        self.paid: set[str] = set()  # the sandbox answered 200 to "pay"
-        self.orders_by_key: dict[str, set[str]] = {}  # Idempotency-Key -> orders answered
+        self.paid: set[str] = set()  # the sandbox answered 200 to "pay" (provider ids)
+        # Idempotency-Key -> checkouts answered (a checkout's id names all its orders)
+        self.orders_by_key: dict[str, set[str]] = {}
+        self.multi_shop_checkouts: set[str] = set()
         self.cancelled: set[str] = set()  # paid, then cancelled by the buyer (a refund)
         self.key_attempts: Counter = Counter()  # Idempotency-Key -> checkouts sent with it
         self._lock = threading.Lock()
@@ -168,6 +172,8 @@ class CheckoutPayLoad:
         sandbox = f"{self.gateway}/sandbox"
         key, key_deadline = None, 0.0
         content_id = self.content_id if n % 2 else None
+        also = (self.other_shop_product_id,) if self.other_shop_product_id and n % 3 == 2 \
+            else ()
         rounds, cancel, method = 0, False, "bank_transfer"
         while not self._stop.is_set():
             if key is None or time.monotonic() > key_deadline:
@@ -180,24 +186,30 @@ class CheckoutPayLoad:
                 self.key_attempts[key] += 1
             response = self._call("checkout", lambda k=key, m=method: shopper.checkout(
                 session, self.gateway, token, self.product_id, key=k, method=m,
-                content_id=content_id))
+                content_id=content_id, also=also))
             if response is None or response.status_code != 201:
                 if response is not None and response.status_code < 500 and (
                         response.status_code != 409 or "idempotency" not in response.text):
                     key = None  # a definite answer: the next checkout is a new one
                 self._stop.wait(0.2)  # a failing system is not hammered in a tight loop
                 continue
-            order_id = response.json()["order"]["id"]
+            placed = response.json()
+            # The provider's order_id; a paid order of it is cancelled when due.
+            checkout_id = placed["checkout"]["id"]
+            order_id = placed["orders"][0]["id"]
             with self._lock:
-                self.placed.add(order_id)
-                self.orders_by_key.setdefault(key, set()).add(order_id)
+                self.placed.update(o["id"] for o in placed["orders"])
+                self.orders_by_key.setdefault(key, set()).add(checkout_id)
+                if len(placed["orders"]) > 1:
+                    self.multi_shop_checkouts.add(checkout_id)
             key = None
             deadline = time.monotonic() + PAY_RETRY_SECONDS
             while time.monotonic() < deadline:
-                paid = self._call("pay", lambda oid=order_id: shopper.pay(session, sandbox, oid))
+                paid = self._call("pay", lambda cid=checkout_id: shopper.pay(session, sandbox,
+                                                                             cid))
                 if paid is not None and paid.status_code == 200:
                     with self._lock:
-                        self.paid.add(order_id)
+                        self.paid.add(checkout_id)
                     if cancel:
                         self._cancel_paid(session, token, order_id, method)
                     break
@@ -494,16 +506,7 @@ def processed_twice(stack) -> list[str]:
     return found
 
 
-def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | None) -> (
-    tuple[list[str], dict]
-):
-    """Every post-chaos assertion; returns (violations, facts)."""
-    from transaction_service.store import audit, invariants
-
-    violations: list[str] = []
-    sf, tx = stack.dsn("storefront"), stack.dsn("transaction")
-
-    # Stock: nothing sold twice, nothing lost.
+def _stock_violations(sf: str, product_id: str, initial_stock: int) -> tuple[list[str], tuple]:
     (stock,), = _pg_rows(sf, "SELECT stock FROM products WHERE id = %s", (product_id,))
     held = dict(_pg_rows(sf, """
         SELECT r.status, coalesce(sum(ri.quantity), 0)::int FROM reservation_items ri
@@ -511,8 +514,24 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         """, (product_id,)))
     active, committed = held.get("active", 0), held.get("committed", 0)
     if stock + active + committed != initial_stock:
-        violations.append(f"stock {stock} + active {active} + committed {committed} != "
-                          f"initial {initial_stock}")
+        return [f"product {product_id}: stock {stock} + active {active} + committed "
+                f"{committed} != initial {initial_stock}"], (stock, active, committed)
+    return [], (stock, active, committed)
+
+
+def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | None,
+           other_product_id: str | None = None) -> tuple[list[str], dict]:
+    """Every post-chaos assertion; returns (violations, facts)."""
+    from transaction_service.store import audit, invariants
+
+    violations: list[str] = []
+    sf, tx = stack.dsn("storefront"), stack.dsn("transaction")
+
+    # Stock: nothing sold twice, nothing lost (in each shop of the multi-shop carts).
+    found, (stock, active, committed) = _stock_violations(sf, product_id, initial_stock)
+    violations += found
+    if other_product_id:
+        violations += _stock_violations(sf, other_product_id, initial_stock)[0]
 
     # Paid orders: the provider's view against ours.
     settled = {row[0]: row[1] for row in _sandbox_rows(
@@ -521,9 +540,16 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
     orders = {row[0]: row[1:] for row in _pg_rows(tx, """
         SELECT o.id::text, o.status, o.placed_at IS NOT NULL, p.status
         FROM orders o LEFT JOIN payments p ON p.order_id = o.id""")}
+    # The sandbox knows a payment by its provider order_id: the order's checkout.
+    provider_id = dict(_pg_rows(tx, "SELECT id::text, coalesce(checkout_id, id)::text "
+                                    "FROM orders"))
+    by_provider: dict[str, list[str]] = {}
+    for order_id, pid in provider_id.items():
+        by_provider.setdefault(pid, []).append(order_id)
     reservations = {row[0]: row[1:] for row in _pg_rows(
         sf, "SELECT order_id::text, status, expires_at < now() FROM reservations")}
-    for order_id, provider_status in sorted(settled.items()):
+    for order_id, provider_status in sorted(
+            (oid, st) for pid, st in settled.items() for oid in by_provider.get(pid, [pid])):
         status, _placed, payment = orders.get(order_id, (None, None, None))
         refunded = payment in ("refunded", "refund_pending", "partially_refunded")
         if status not in PAID_STATES and not refunded:
@@ -533,7 +559,7 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
             violations.append(f"paid order {order_id} has reservation "
                               f"{reservations.get(order_id, ('none',))[0]}, not committed")
     for order_id, (status, _placed, _payment) in orders.items():
-        if status in PAID_STATES and order_id not in settled:
+        if status in PAID_STATES and provider_id.get(order_id) not in settled:
             violations.append(f"order {order_id} is {status} without a sandbox settlement")
     if load is not None:
         lost = sorted(load.paid - set(settled))
@@ -581,7 +607,9 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
          WHERE o.placed_at IS NOT NULL
            AND EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id
                         AND i.product_id = %s)
-           AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.order_id = o.id)
+           AND NOT EXISTS (SELECT 1 FROM idempotency_keys k JOIN orders recorded
+                            ON recorded.id = k.order_id
+                           WHERE recorded.id = o.id OR recorded.checkout_id = o.checkout_id)
          LIMIT 10""", (product_id,))
     violations += [f"placed order {oid} is recorded on no Idempotency-Key" for oid, in unkeyed]
 
@@ -620,6 +648,7 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         WHERE i.product_id = %s AND i.creator_id IS NOT NULL AND o.placed_at IS NOT NULL
         """, (product_id,))
     facts = {
+        "multi_shop_checkouts": len(load.multi_shop_checkouts) if load else 0,
         "attributed_lines": attributed_lines,
         "initial_stock": initial_stock,
         "stock": stock,
@@ -687,7 +716,11 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
         raise SystemExit(f"unknown fault(s) {unknown}; known: {', '.join(faults)}")
 
     report = ChaosReport(datetime.now(UTC).isoformat(timespec="seconds"), duration, concurrency)
-    load = CheckoutPayLoad(gateway, tokens, product["id"], concurrency, content_id)
+    other_seller = shopper.login(gateway, shopper.DEMO_SELLER_2)
+    other_product = shopper.create_product(gateway, other_seller, stock=initial_stock,
+                                           price=45000, title="Chaos tenun")
+    load = CheckoutPayLoad(gateway, tokens, product["id"], concurrency, content_id,
+                           other_shop_product_id=other_product["id"])
     t0 = time.monotonic()
     load.start()
     returns.start()
@@ -728,7 +761,8 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
     if not report.caught_up:
         report.violations.append(f"workers did not catch up within {catch_up_timeout}s: "
                                  f"{report.backlog_left}")
-    violations, report.facts = verify(stack, product["id"], initial_stock, load)
+    violations, report.facts = verify(stack, product["id"], initial_stock, load,
+                                      other_product["id"])
     report.violations += violations
     report.facts["paid_orders_per_client"] = len(load.paid)
     report.facts["cancelled_paid_orders"] = len(load.cancelled)

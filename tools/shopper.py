@@ -12,6 +12,8 @@ import requests
 from storefront_service.seed import DEMO_PASSWORD
 
 DEMO_SELLER = "seller@etalase.test"
+DEMO_SELLER_2 = "seller2@etalase.test"  # other shops: carts of several shops
+DEMO_SELLER_3 = "seller3@etalase.test"
 ADDRESS = {
     "name": "Rina Anggraini",
     "phone": "+6281234567890",
@@ -92,14 +94,18 @@ def creator_content(base: str, product_ids: list[str], label: str = "bench") -> 
 def checkout(session: requests.Session, base: str, token: str, product_id: str, *,
              key: str | None = None, timeout: float = 30,
              method: str = "bank_transfer",
-             content_id: str | None = None) -> requests.Response:
+             content_id: str | None = None,
+             also: tuple[str, ...] = ()) -> requests.Response:
+    """One unit of `product_id` and one of each product in `also` (other shops' products
+    make a multi-shop checkout: one payment, one order per shop)."""
     line = {"product_id": product_id, "quantity": 1}
     if content_id:
         line["content_id"] = content_id  # bought from a creator's content
+    lines = [line] + [{"product_id": other, "quantity": 1} for other in also]
     return session.post(
         f"{base}/api/v1/checkout",
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key or str(uuid.uuid4())},
-        json={"items": [line],
+        json={"items": lines,
               "shipping_address": ADDRESS, "payment_method": method},
         timeout=timeout,
     )
@@ -108,7 +114,8 @@ def checkout(session: requests.Session, base: str, token: str, product_id: str, 
 def pay(session: requests.Session, sandbox_base: str, order_id: str,
         timeout: float = 30) -> requests.Response:
     """The sandbox plays the customer paying (`sandbox_base` is the gateway's /sandbox or
-    the sandbox itself); its notifier then tells the marketplace."""
+    the sandbox itself); its notifier then tells the marketplace. `order_id` is the
+    provider's: the checkout id (the order's own id for a checkout of one order)."""
     return session.post(f"{sandbox_base}/v2/{order_id}/pay", timeout=timeout)
 
 

@@ -15,11 +15,13 @@ from servicekit.problems import Problem
 
 from ..domain import reservations as rules
 from ..domain.errors import NotFound
-from ..store import accounts, reservations
+from ..store import accounts, catalog, reservations
 from .common import INTERNAL, config, database, internal_caller, problem_doc
 from .schemas import (
     AccountStatusSchema,
     JwksSchema,
+    ProductShopsRequestSchema,
+    ProductShopsSchema,
     ReservationRequestSchema,
     ReservationSchema,
     ReturnRestockRequestSchema,
@@ -68,6 +70,20 @@ def account_status(account_id):
     if status is None:
         raise NotFound("No such account.")
     return status
+
+
+@blp.route("/products/shops", methods=["POST"])
+@internal_caller
+@blp.doc(security=INTERNAL)
+@blp.arguments(ProductShopsRequestSchema(),
+               example={"product_ids": [_RESERVE_EXAMPLE["items"][0]["product_id"]]})
+@blp.response(200, ProductShopsSchema)
+@problem_doc(blp, 401, 422)
+def product_shops(body):
+    """Which shop sells each product (and whether it is for sale): the marketplace splits
+    a cart of several shops into one order, and one reservation, per shop."""
+    ids = sorted({str(product_id) for product_id in body["product_ids"]})
+    return {"products": catalog.shops_of(database(), ids)}
 
 
 @blp.route("/reservations", methods=["POST"])

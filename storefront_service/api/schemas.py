@@ -414,6 +414,22 @@ class ReservationRequestSchema(StrictSchema):
     )
 
 
+class ProductShopsRequestSchema(StrictSchema):
+    product_ids = fields.List(fields.UUID(), required=True,
+                              validate=validate.Length(min=1, max=50))
+
+
+class ProductShopSchema(ma.Schema):
+    product_id = fields.UUID()
+    shop_id = fields.UUID()
+    status = fields.String()
+
+
+class ProductShopsSchema(ma.Schema):
+    products = fields.List(fields.Nested(ProductShopSchema),
+                           metadata={"description": "Unknown product ids are left out."})
+
+
 class ReturnRestockItemSchema(StrictSchema):
     product_id = fields.UUID(required=True)
     quantity = StrictInt(required=True, validate=validate.Range(min=1, max=999))

@@ -115,3 +115,15 @@ def list_products(db: Database, keyset: Keyset, *, query: str | None = None,
             params + [keyset.fetch],
         )
         return cur.fetchall()
+
+
+def shops_of(db: Database, product_ids: list[str]) -> list[dict]:
+    """`{product_id, shop_id, status}` of each existing product among `product_ids`: the
+    marketplace splits a cart into one order (one reservation) per shop with it."""
+    with db.read() as cur:
+        cur.execute(
+            "SELECT id::text AS product_id, shop_id::text AS shop_id, status FROM products"
+            " WHERE id = ANY(%s::uuid[]) ORDER BY id",
+            (product_ids,),
+        )
+        return [dict(row) for row in cur.fetchall()]

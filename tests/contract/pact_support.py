@@ -52,3 +52,10 @@ REFUNDED_ORDER_ID = "4f3e2d1c-0b9a-4876-9543-210fedcba902"
 REFUNDED_TOTAL = 240000
 REFUND_KEY = "pact-refund-1"
 REFUND_AMOUNT = 90000
+# ... and an UNPAID checkout of two shops' orders: one payment under the checkout's id.
+CHECKOUT_ID = "4f3e2d1c-0b9a-4876-9543-210fedcba903"
+CHECKOUT_ORDER_IDS = ("4f3e2d1c-0b9a-4876-9543-210fedcba904",
+                      "4f3e2d1c-0b9a-4876-9543-210fedcba905")
+CHECKOUT_ORDER_TOTALS = (150000, 60000)
+CHECKOUT_TOTAL = sum(CHECKOUT_ORDER_TOTALS)
+OTHER_SHOP_ID = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1e"

@@ -146,6 +146,9 @@ class MarketplaceStates(StateHandler):
         if state == "a paid e-wallet order with a provider refund requested":
             self._refund_requested(p)
             return
+        if state == "an UNPAID checkout of two shops' orders":
+            self._checkout(p)
+            return
         if state != "an UNPAID order awaiting payment":
             raise ValueError(f"unknown provider state {state!r}")
         address = {"name": "Pact Buyer", "phone": "+6281234567890", "line1": "Jl. Kontrak 1",
@@ -165,6 +168,31 @@ class MarketplaceStates(StateHandler):
                 " VALUES (%s, 'sandbox', 'bank_transfer', %s) ON CONFLICT (order_id) DO NOTHING",
                 (p["order_id"], p["total"]),
             )
+        conn.close()
+
+    def _checkout(self, p: dict) -> None:
+        """A placed, unpaid checkout (one payment) of one order per shop."""
+        address = {"name": "Pact Buyer", "phone": "+6281234567890", "line1": "Jl. Kontrak 3",
+                   "city": "Solo", "postal_code": "57111"}
+        with psycopg2.connect(self.dsn) as conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO checkouts (id, buyer_id, status, placed_at, payment_method, total,"
+                " payment_deadline) VALUES (%s, %s, 'UNPAID', now(), 'bank_transfer', %s,"
+                " now() + interval '1 day') ON CONFLICT (id) DO NOTHING",
+                (p["checkout_id"], BUYER_ID, p["total"]))
+            for order_id, shop_id, total in zip(p["order_ids"], p["shop_ids"], p["totals"],
+                                                strict=True):
+                cur.execute(
+                    "INSERT INTO orders (id, buyer_id, shop_id, status, placed_at,"
+                    " payment_method, shipping_address, subtotal, total, payment_deadline,"
+                    " checkout_id) VALUES (%s, %s, %s, 'UNPAID', now(), 'bank_transfer', %s,"
+                    " %s, %s, now() + interval '1 day', %s) ON CONFLICT (id) DO NOTHING",
+                    (order_id, BUYER_ID, shop_id, json.dumps(address), total, total,
+                     p["checkout_id"]))
+                cur.execute(
+                    "INSERT INTO payments (order_id, provider, method, amount) VALUES"
+                    " (%s, 'sandbox', 'bank_transfer', %s) ON CONFLICT (order_id) DO NOTHING",
+                    (order_id, total))
         conn.close()
 
     def _refund_requested(self, p: dict) -> None:

@@ -51,7 +51,7 @@ from transaction_service.clients.witness import WitnessClient
 from transaction_service.operations.checkout import CheckoutRequest, _snapshot
 from transaction_service.workers.outbox_relay import _reservation_return, _return_restock
 
-INTERACTIONS = 17  # the tests below; the pact is only published when all of them ran
+INTERACTIONS = 18  # the tests below; the pact is only published when all of them ran
 TOKEN_HEADER = match.regex(CONSUMER_INTERNAL_TOKEN, regex=r"^\S{8,}$")
 PROBLEM = "application/problem+json"
 ISO_TIME = "2026-01-02T03:04:05.123456+00:00"
@@ -136,9 +136,29 @@ def test_reserve_takes_stock_and_returns_authoritative_prices(pact):
         shipping_address={},
         payment_method="bank_transfer",
     )
-    snapshot = _snapshot(request, reservation)  # the checkout's own use of the answer
+    snapshot = _snapshot(request.items, reservation)  # the checkout's own use of the answer
     assert snapshot["shop_id"] == SHOP_ID
     assert snapshot["subtotal"] == 2 * PRICE
+
+
+def test_product_shops_split_a_cart_into_one_order_per_shop(pact):
+    """Before reserving, the marketplace asks which shop sells each line (one order, one
+    reservation, per shop); an unknown product is simply absent."""
+    unknown = "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c99"
+    (
+        pact.upon_receiving("a lookup of the shops selling a cart's products")
+        .given("a product is for sale", product_state())
+        .with_request("POST", "/internal/products/shops")
+        .with_header("X-Internal-Token", TOKEN_HEADER)
+        .with_body({"product_ids": [PRODUCT_ID, unknown]}, content_type="application/json")
+        .will_respond_with(200)
+        .with_body({"products": [{"product_id": PRODUCT_ID, "shop_id": match.uuid(SHOP_ID),
+                                  "status": "active"}]},
+                   content_type="application/json")
+    )
+    with pact.serve() as server:
+        known = client(server).product_shops([PRODUCT_ID, unknown])
+    assert known == {PRODUCT_ID: {"shop_id": SHOP_ID, "status": "active"}}
 
 
 ORDER_ATTRIBUTED = "0b6f3c52-7a3e-4d8e-9d43-2f9a1c7e5b77"
@@ -191,7 +211,7 @@ def test_reserve_answers_each_lines_frozen_attribution(pact):
         reservation = client(server).reserve(ORDER_ATTRIBUTED, BUYER_ID, [item])
     request = CheckoutRequest(buyer_id=BUYER_ID, items=[item], shipping_address={},
                               payment_method="bank_transfer")
-    line = _snapshot(request, reservation)["items"][0]
+    line = _snapshot(request.items, reservation)["items"][0]
     assert line["attribution"] == {
         "content_id": CONTENT_ID, "creator_id": CREATOR_ID, "commission_rate_bps": RATE_BPS,
         "commission": 2 * PRICE * RATE_BPS // 10_000,

@@ -16,10 +16,15 @@ from dataclasses import replace
 import pytest
 from pact import Pact, match
 from pact_support import (
+    CHECKOUT_ID,
+    CHECKOUT_ORDER_IDS,
+    CHECKOUT_ORDER_TOTALS,
+    CHECKOUT_TOTAL,
     CONTRACT_SERVER_KEY,
     MARKETPLACE,
     NOTIFIED_ORDER_ID,
     NOTIFIED_TOTAL,
+    OTHER_SHOP_ID,
     REFUND_AMOUNT,
     REFUND_KEY,
     REFUNDED_ORDER_ID,
@@ -38,26 +43,33 @@ from payment_sandbox.workers.notifier import Notifier
 MIDTRANS_TIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 STATE = "an UNPAID order awaiting payment"
 STATE_PARAMETERS = {"order_id": NOTIFIED_ORDER_ID, "total": NOTIFIED_TOTAL, "shop_id": SHOP_ID}
+CHECKOUT_STATE = "an UNPAID checkout of two shops' orders"
+CHECKOUT_STATE_PARAMETERS = {"checkout_id": CHECKOUT_ID, "total": CHECKOUT_TOTAL,
+                             "order_ids": list(CHECKOUT_ORDER_IDS),
+                             "totals": list(CHECKOUT_ORDER_TOTALS),
+                             "shop_ids": [SHOP_ID, OTHER_SHOP_ID]}
 REFUND_STATE = "a paid e-wallet order with a provider refund requested"
 REFUND_STATE_PARAMETERS = {"order_id": REFUNDED_ORDER_ID, "total": REFUNDED_TOTAL,
                            "shop_id": SHOP_ID, "refund_key": REFUND_KEY,
                            "refund_amount": REFUND_AMOUNT}
 
 
-def notification(status: str, status_code: str, *, settled: bool) -> dict:
+def notification(status: str, status_code: str, *, settled: bool,
+                 order_id: str = NOTIFIED_ORDER_ID, total: int = NOTIFIED_TOTAL,
+                 transaction_id: str = "2d4909aa-7fe1-49bb-988b-bc87513ea8bf") -> dict:
     """The body the sandbox sends, with matchers where a value differs per run."""
-    gross = format_amount(NOTIFIED_TOTAL)
+    gross = format_amount(total)
     body = {
         "transaction_time": match.regex("2026-01-02 10:00:00", regex=MIDTRANS_TIME),
         "transaction_status": status,
-        "transaction_id": match.uuid("2d4909aa-7fe1-49bb-988b-bc87513ea8bf"),
+        # Replayed as is: distinct per payment (the marketplace deduplicates on it).
+        "transaction_id": match.uuid(transaction_id),
         "status_message": match.str("midtrans payment notification"),
         "status_code": status_code,
         # Deterministic: what the marketplace checks, pinned exactly.
-        "signature_key": signature_key(NOTIFIED_ORDER_ID, status_code, gross,
-                                       CONTRACT_SERVER_KEY),
+        "signature_key": signature_key(order_id, status_code, gross, CONTRACT_SERVER_KEY),
         "payment_type": "bank_transfer",
-        "order_id": NOTIFIED_ORDER_ID,
+        "order_id": order_id,
         "merchant_id": match.str("SANDBOX"),
         "gross_amount": gross,
         "fraud_status": "accept",
@@ -135,6 +147,19 @@ def test_the_sandbox_notifies_pending_settlement_and_partial_refund(pact, tmp_pa
         .with_body(partial_refund_notification(), content_type="application/json")
         .will_respond_with(200)
     )
+    (
+        # One payment for a checkout of two shops: its order_id is the checkout's id and
+        # its gross_amount the checkout's total.
+        pact.upon_receiving("a checkout's one payment, settled, for two shops' orders")
+        .given(CHECKOUT_STATE, CHECKOUT_STATE_PARAMETERS)
+        .with_request("POST", path)
+        .with_header("Content-Type", "application/json")
+        .with_body(notification("settlement", "200", settled=True, order_id=CHECKOUT_ID,
+                                total=CHECKOUT_TOTAL,
+                                transaction_id="5c6b21cc-9b1f-4d2e-8f3a-de09735fa0d1"),
+                   content_type="application/json")
+        .will_respond_with(200)
+    )
     with pact.serve() as server:
         config = replace(
             Config(),
@@ -167,7 +192,14 @@ def test_the_sandbox_notifies_pending_settlement_and_partial_refund(pact, tmp_pa
                          (REFUNDED_ORDER_ID,))
         provider.refund(REFUNDED_ORDER_ID, refund_key=REFUND_KEY, amount=REFUND_AMOUNT,
                         reason="one item out of stock")
-        assert Notifier(config, store).run_once() == 3
+        provider.charge({"payment_type": "bank_transfer", "bank_transfer": {"bank": "bca"},
+                         "transaction_details": {"order_id": CHECKOUT_ID,
+                                                 "gross_amount": CHECKOUT_TOTAL}})
+        with store.write() as conn:  # its pending notice is the shape pinned above
+            conn.execute("UPDATE deliveries SET state = 'delivered' WHERE order_id = ?",
+                         (CHECKOUT_ID,))
+        provider.pay(CHECKOUT_ID)
+        assert Notifier(config, store).run_once() == 4
     # The sandbox took every 200 as delivered (no retry queued).
     with store.write() as conn:
         states = [row[0] for row in conn.execute("SELECT state FROM deliveries ORDER BY id")]

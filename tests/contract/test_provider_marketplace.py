@@ -10,6 +10,7 @@ import psycopg2
 import pytest
 from pact import Verifier
 from pact_support import (
+    CHECKOUT_ID,
     MARKETPLACE,
     NOTIFIED_ORDER_ID,
     REFUND_AMOUNT,
@@ -53,6 +54,11 @@ def test_marketplace_accepts_the_sandbox_notifications(contract_stack):
             cur.execute("SELECT outcome FROM payment_notifications WHERE order_id = %s",
                         (REFUNDED_ORDER_ID,))
             assert cur.fetchall() == [("refunded",)]
+            # The checkout's one settlement paid both its orders.
+            cur.execute("SELECT status FROM orders WHERE checkout_id = %s", (CHECKOUT_ID,))
+            assert cur.fetchall() == [("AWAITING_SHIPMENT",)] * 2
+            cur.execute("SELECT status FROM checkouts WHERE id = %s", (CHECKOUT_ID,))
+            assert cur.fetchone() == ("PAID",)
     conn.close()
 
 

@@ -26,6 +26,8 @@ PUBLIC_API = [
     ("PUT", "/api/v1/cart/items/6f1c", STOREFRONT),
     ("DELETE", "/api/v1/cart/items/6f1c", STOREFRONT),
     ("POST", "/api/v1/checkout", TRANSACTION),
+    ("GET", "/api/v1/checkouts/6f1c", TRANSACTION),
+    ("POST", "/api/v1/checkouts/6f1c/cancel", TRANSACTION),
     ("GET", "/api/v1/orders", TRANSACTION),
     ("GET", "/api/v1/orders/6f1c", TRANSACTION),
     ("POST", "/api/v1/orders/6f1c/cancel", TRANSACTION),

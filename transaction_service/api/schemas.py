@@ -327,6 +327,9 @@ class AddressOutSchema(ma.Schema):
 
 class OrderSchema(ma.Schema):
     id = ma.fields.String()
+    checkout_id = ma.fields.String(allow_none=True, metadata={
+        "description": "The checkout that placed it (one payment for one order per shop); "
+                       "the same as `id` for a checkout of one order."})
     status = ma.fields.String(metadata={"example": "UNPAID"})
     buyer_id = ma.fields.String()
     shop_id = ma.fields.String()
@@ -363,8 +366,24 @@ class CheckoutPaymentSchema(ma.Schema):
     expires_at = UtcDateTime(allow_none=True)
 
 
+class CheckoutSchema(ma.Schema):
+    id = ma.fields.String(metadata={"description": "The provider's order_id for the payment."})
+    status = ma.fields.String(metadata={"example": "UNPAID",
+                                        "enum": ["UNPAID", "PAID", "EXPIRED", "CANCELLED"]})
+    total = ma.fields.Nested(MoneySchema)
+    payment = ma.fields.Nested(CheckoutPaymentSchema)
+    order_ids = ma.fields.List(ma.fields.String())
+    created_at = UtcDateTime()
+    paid_at = UtcDateTime(allow_none=True)
+
+
 class CheckoutResponseSchema(ma.Schema):
-    order = ma.fields.Nested(OrderSchema)
+    checkout = ma.fields.Nested(CheckoutSchema)
+    orders = ma.fields.List(ma.fields.Nested(OrderSchema),
+                            metadata={"description": "One order per shop."})
+    order = ma.fields.Nested(OrderSchema, metadata={
+        "description": "Present only when the checkout has exactly one order (single-shop "
+                       "clients)."})
     payment = ma.fields.Nested(CheckoutPaymentSchema)
 
 

@@ -128,6 +128,21 @@ class StorefrontClient:
             raise StorefrontRefused(response.status_code, body)
         raise StorefrontUnavailable(f"reservation answered {response.status_code}")
 
+    def product_shops(self, product_ids: list[str]) -> dict[str, dict]:
+        """`{product_id: {shop_id, status}}` of the products the showcase knows (one call
+        for a whole cart); unknown ids are absent. Raises StorefrontUnavailable."""
+        response = self._post("/internal/products/shops", {"product_ids": product_ids})
+        body = json_or_none(response)
+        if response.status_code != 200 or not isinstance(body, dict) \
+                or not isinstance(body.get("products"), list):
+            raise StorefrontUnavailable(f"product lookup answered {response.status_code}")
+        found = {}
+        for row in body["products"]:
+            if isinstance(row, dict) and row.get("product_id") and row.get("shop_id"):
+                found[str(row["product_id"])] = {"shop_id": str(row["shop_id"]),
+                                                 "status": str(row.get("status") or "")}
+        return found
+
     def account_active(self, account_id: str) -> bool:
         """Whether the showcase knows the account and it is not disabled."""
         try:

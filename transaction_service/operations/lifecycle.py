@@ -13,6 +13,7 @@ from servicekit.problems import Problem
 
 from ..context import Context
 from ..domain.orders import OrderStatus
+from ..store import checkouts as checkout_store
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import refunds as refund_store
@@ -41,9 +42,18 @@ def _forbidden(detail: str) -> Problem:
 
 def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
     with ctx.database.transaction() as cursor:
+        peek = order_store.get_order(cursor, order_id)
+        checkout_id = peek["checkout_id"] if peek else None
+        if checkout_id is not None:
+            # The checkout row first (the lock order of every checkout change).
+            checkout_store.lock(cursor, checkout_id)
         order = lock_visible_order(cursor, order_id, principal)
         if order["buyer_id"] != principal.account_id:
             raise _forbidden("Only the buyer can cancel an order.")
+        if order["status"] == OrderStatus.UNPAID and checkout_id is not None:
+            # Its orders share one payment: cancelling one unpaid order cancels them all.
+            _cancel_unpaid_checkout(cursor, checkout_id, actor=principal.account_id)
+            return order_store.get_order(cursor, order_id)
         was_paid = order["status"] == OrderStatus.AWAITING_SHIPMENT
         # `move` raises IllegalTransition (409) for anything already shipped or closed,
         # before anything is written.
@@ -66,6 +76,50 @@ def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
             outbox.enqueue(cursor, outbox.PROVIDER_CANCEL, {"order_id": order_id},
                            order_id=order_id)
         return order_store.get_order(cursor, order_id)
+
+
+def cancel_checkout(ctx: Context, checkout_id: str, principal: Principal) -> None:
+    """The buyer cancels an unpaid checkout: every order, its stock, its payment."""
+    with ctx.database.transaction() as cursor:
+        checkout = checkout_store.lock(cursor, checkout_id)
+        if checkout is None or checkout["placed_at"] is None:
+            raise Problem(404, "Not Found", f"No checkout {checkout_id} is visible to you.",
+                          slug="not-found")
+        if checkout["buyer_id"] != principal.account_id:
+            raise _forbidden("Only the buyer can cancel a checkout.")
+        if checkout["status"] != "UNPAID":
+            raise Problem(
+                409, "Illegal transition",
+                f"A checkout cannot move from {checkout['status']} to CANCELLED"
+                + ("; cancel its orders one by one." if checkout["status"] == "PAID" else "."),
+                slug="illegal-transition",
+                extra={"current_status": checkout["status"], "requested_status": "CANCELLED"})
+        _cancel_unpaid_checkout(cursor, checkout_id, actor=principal.account_id)
+
+
+def _cancel_unpaid_checkout(cursor, checkout_id: str, *, actor: str) -> None:
+    """Close a locked unpaid checkout: each unpaid order CANCELLED with its stock released,
+    the one payment instruction withdrawn at the provider."""
+    _close_unpaid_checkout(cursor, checkout_id, OrderStatus.CANCELLED, actor=actor,
+                           stamp={"cancel_reason": "buyer"}, data={"reason": "buyer"})
+
+
+def _close_unpaid_checkout(cursor, checkout_id: str, target: str, *, actor: str,
+                           stamp: dict | None = None, data: dict | None = None) -> None:
+    for order in checkout_store.lock_orders(cursor, checkout_id):
+        if order["status"] != OrderStatus.UNPAID or order["placed_at"] is None:
+            continue
+        move(cursor, order, target, actor=actor, stamp=stamp,
+             data={**(data or {}), "checkout_id": checkout_id})
+        order_store.update_payment(
+            cursor, order["id"],
+            status="expired" if target == OrderStatus.EXPIRED else "cancelled")
+        outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order["id"]},
+                       order_id=order["id"])
+    checkout_store.update(cursor, checkout_id, status=str(target), closed_at="now()")
+    # So the virtual account stops accepting money (the provider knows the checkout id).
+    outbox.enqueue(cursor, outbox.PROVIDER_CANCEL, {"order_id": checkout_id},
+                   order_id=checkout_store.order_ids(cursor, checkout_id)[0])
 
 
 def request_refund(ctx: Context, cursor, order: dict, *, reason: str,
@@ -144,6 +198,15 @@ AUTO_DELIVER_ACTOR = "system:auto-deliver"
 def expire_overdue(ctx: Context, limit: int = 100) -> int:
     done = 0
     while done < limit:
+        with ctx.database.transaction() as cursor:
+            checkout = checkout_store.claim_overdue_unpaid(cursor)
+            if checkout is None:
+                break
+            _close_unpaid_checkout(
+                cursor, checkout["id"], OrderStatus.EXPIRED, actor=EXPIRY_ACTOR,
+                data={"payment_deadline": checkout["payment_deadline"].isoformat()})
+        done += 1
+    while done < limit:  # orders placed before checkouts existed
         with ctx.database.transaction() as cursor:
             order = order_store.claim_overdue_unpaid(cursor)
             if order is None:

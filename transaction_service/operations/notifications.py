@@ -18,6 +18,7 @@ from ..clients.payments import ProviderRefused, ProviderUnavailable
 from ..context import Context
 from ..domain.money import InvalidAmount, parse_provider_amount
 from ..domain.orders import OrderStatus
+from ..store import checkouts as checkout_store
 from ..store import notifications as notification_store
 from ..store import orders as order_store
 from ..store import outbox
@@ -57,6 +58,15 @@ def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
 
     status = body["transaction_status"]
     with ctx.database.transaction() as cursor:
+        # The checkout row first (the lock order of every checkout change).
+        checkout = checkout_store.lock(cursor, order_id)
+        if checkout is not None and checkout_store.order_ids(cursor, order_id) != [order_id]:
+            outcome = _apply_checkout(ctx, cursor, provider_name, checkout, gross, body,
+                                      actor=actor)
+            log.info("notification applied",
+                     extra={"checkout_id": order_id, "transaction_status": status,
+                            "outcome": outcome})
+            return {"status": "ok", "outcome": outcome}
         order = order_store.lock_order(cursor, order_id)
         if order is None:
             raise Problem(404, "Not Found", f"No order {order_id}.", slug="not-found")
@@ -89,10 +99,112 @@ def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
             return {"status": "ok", "outcome": "duplicate"}
         payment = order_store.lock_payment(cursor, order_id)
         outcome = _apply(ctx, cursor, order, payment, body, actor=actor)
+        if checkout is not None:
+            _sync_checkout(cursor, checkout, outcome)
         notification_store.set_outcome(cursor, notification_id, outcome)
     log.info("notification applied",
              extra={"order_id": order_id, "transaction_status": status, "outcome": outcome})
     return {"status": "ok", "outcome": outcome}
+
+
+def _apply_checkout(ctx: Context, cursor, provider_name: str, checkout: dict, gross: int,
+                    body: dict, *, actor: str) -> str:
+    """A notification for a checkout of several orders (its id is the provider's order_id):
+    checked against the checkout's total, then applied to every order in this one
+    transaction (a settlement pays them all, an expiry closes them all); a refund
+    notification confirms each order's own refunds by their keys."""
+    checkout_id = checkout["id"]
+    status = body["transaction_status"]
+    if checkout["total"] is None or gross != int(checkout["total"]):
+        log.error(
+            "notification amount differs from the checkout total",
+            extra={"checkout_id": checkout_id, "gross_amount": gross,
+                   "total": checkout["total"], "transaction_status": status},
+        )
+        raise Problem(
+            422, "Amount mismatch",
+            "The notified gross_amount differs from the checkout total; rejected.",
+            slug="amount-mismatch", errors={"gross_amount": ["Does not match the checkout."]},
+        )
+    orders = checkout_store.lock_orders(cursor, checkout_id)
+    notification_id = notification_store.record(
+        cursor,
+        refund_amount=_refund_total(body),
+        provider=provider_name,
+        transaction_id=body["transaction_id"],
+        transaction_status=status,
+        order_id=None,
+        checkout_id=checkout_id,
+        status_code=body["status_code"],
+        gross_amount=gross,
+        payment_type=body.get("payment_type"),
+        fraud_status=body.get("fraud_status"),
+        outcome="received",
+        body=body,
+    )
+    if notification_id is None:
+        return "duplicate"
+    if status in REFUNDED:
+        outcome = _reconcile_checkout_refunds(ctx, cursor, orders, body, actor=actor)
+    else:
+        outcomes = []
+        for order in orders:
+            payment = order_store.lock_payment(cursor, order["id"])
+            outcomes.append(_apply(ctx, cursor, order, payment, body, actor=actor))
+        outcome = outcomes[0] if len(set(outcomes)) == 1 else ",".join(sorted(set(outcomes)))
+        _sync_checkout(cursor, checkout, outcome)
+    notification_store.set_outcome(cursor, notification_id, outcome[:100])
+    return outcome
+
+
+def _reconcile_checkout_refunds(ctx: Context, cursor, orders: list[dict], body: dict, *,
+                                actor: str) -> str:
+    """Each order's refunds of the shared payment, confirmed by their refund keys."""
+    reported = {key for key, _amount in refunds.reported_refunds(body)}
+    outcomes, matched = [], set()
+    for order in orders:
+        payment = order_store.lock_payment(cursor, order["id"])
+        if payment is None:
+            continue
+        keys = {r["refund_key"] for r in refund_store.for_payment(cursor, order["id"])}
+        mine = reported & keys
+        if not mine:
+            continue
+        matched |= mine
+        own_body = {
+            **body,
+            "refunds": [r for r in body.get("refunds") or []
+                        if isinstance(r, dict) and r.get("refund_key") in mine],
+            "refund_key": body.get("refund_key") if body.get("refund_key") in mine else None,
+        }
+        outcomes.append(refunds.reconcile_notification(ctx, cursor, order, payment, own_body,
+                                                       actor=actor))
+    unknown = reported - matched
+    if unknown or not reported:
+        log.error("refund reported for a checkout that Etalase did not ask for; "
+                  "needs attention", extra={"checkout_id": orders[0]["checkout_id"]})
+        for order in orders:
+            audit(cursor, order["id"], "payment.refund_unexpected", actor=actor,
+                  data={"transaction_status": body["transaction_status"],
+                        "checkout_id": order["checkout_id"]})
+        return "needs-attention"
+    if "needs-attention" in outcomes:
+        return "needs-attention"
+    return "refunded" if "refunded" in outcomes else "already-refunded"
+
+
+_CHECKOUT_AFTER = {"paid": "PAID", "expired": "EXPIRED", "cancelled": "CANCELLED"}
+
+
+def _sync_checkout(cursor, checkout: dict, outcome: str) -> None:
+    """The checkout follows its orders: paid together, or closed together unpaid."""
+    target = _CHECKOUT_AFTER.get(outcome)
+    if target is None or checkout["status"] != "UNPAID":
+        return
+    if target == "PAID":
+        checkout_store.update(cursor, checkout["id"], status=target, paid_at="now()")
+    else:
+        checkout_store.update(cursor, checkout["id"], status=target, closed_at="now()")
 
 
 def _refund_total(body: dict) -> int:

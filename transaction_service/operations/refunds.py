@@ -108,7 +108,10 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
     if method == rules.PROVIDER:
         outbox.enqueue(
             cursor, outbox.PROVIDER_REFUND,
-            {"order_id": payment["order_id"], "refund_id": row["id"], "refund_key": key,
+            # The provider knows the payment by its checkout's id: an order of a checkout
+            # of several shops is a partial refund of that one payment.
+            {"order_id": order.get("checkout_id") or payment["order_id"],
+             "refund_id": row["id"], "refund_key": key,
              "amount": amount, "reason": reason},
             order_id=order_id,
         )
@@ -125,10 +128,10 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
 
 
 def _payment_of(cursor, order: dict) -> dict | None:
-    """The payment the order's money came from, locked. Today one payment per order (keyed
-    by the order id, the provider's order_id); with one payment for several shops' orders
-    this is the checkout's payment, and each order refunds at most its own total from it
-    (the refunds table keeps payment_id and order_id apart for that)."""
+    """The order's own payment row, locked (its amount is the order's total, so the order
+    refunds at most that). An order of a checkout of several shops shares the provider's
+    payment with the others (its provider order_id is the checkout id, see `refund`), but
+    keeps its own row: the partial refund of exactly its total comes from it."""
     return order_store.lock_payment(cursor, order["id"])
 
 
@@ -191,7 +194,7 @@ def provider_refused(cursor, refund_row: dict, *, actor: str, note: str) -> bool
     return True
 
 
-def _reported(body: dict) -> list[tuple[str, int | None]]:
+def reported_refunds(body: dict) -> list[tuple[str, int | None]]:
     """(refund_key, amount) of each refund a notification reports."""
     found: dict[str, int | None] = {}
     for item in body.get("refunds") or []:
@@ -212,7 +215,7 @@ def reconcile_notification(ctx: Context, cursor, order: dict, payment: dict, bod
     provider's dashboard of an order not yet shipped, cancels it)."""
     order_id = order["id"]
     ours = {r["refund_key"]: r for r in refund_store.for_payment(cursor, payment["order_id"])}
-    reported = _reported(body)
+    reported = reported_refunds(body)
     if not reported:
         # No refund details: a total equal to everything we asked the provider for
         # confirms those refunds; Midtrans' `refund` status means everything.

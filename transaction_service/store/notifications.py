@@ -11,7 +11,7 @@ def record(
     provider: str,
     transaction_id: str,
     transaction_status: str,
-    order_id: str,
+    order_id: str | None,
     status_code: str,
     gross_amount: int,
     payment_type: str | None,
@@ -19,6 +19,7 @@ def record(
     outcome: str,
     body: dict,
     refund_amount: int = 0,
+    checkout_id: str | None = None,
 ) -> int | None:
     """The new row's id, or None when this (provider, transaction, status, refund total)
     was seen before (each further refund is a new notification of the same status)."""
@@ -26,13 +27,14 @@ def record(
         """
         INSERT INTO payment_notifications
             (provider, transaction_id, transaction_status, order_id, status_code,
-             gross_amount, payment_type, fraud_status, outcome, body, refund_amount)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+             gross_amount, payment_type, fraud_status, outcome, body, refund_amount,
+             checkout_id)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (provider, transaction_id, transaction_status, refund_amount) DO NOTHING
         RETURNING id
         """,
         (provider, transaction_id, transaction_status, order_id, status_code, gross_amount,
-         payment_type, fraud_status, outcome, Json(body), refund_amount),
+         payment_type, fraud_status, outcome, Json(body), refund_amount, checkout_id),
     )
     row = cursor.fetchone()
     return row["id"] if row else None

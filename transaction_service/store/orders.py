@@ -18,7 +18,7 @@ _ORDER_COLUMNS = """
     o.payment_method, o.shipping_address, o.currency, o.subtotal, o.shipping_fee, o.total,
     o.reservation_expires_at, o.payment_deadline, o.tracking_number, o.cancel_reason,
     o.created_at, o.updated_at, o.paid_at, o.shipped_at, o.completed_at, o.cancelled_at,
-    o.expired_at, o.delivered_at
+    o.expired_at, o.delivered_at, o.checkout_id::text AS checkout_id
 """
 
 # Columns a state change may stamp; anything else passed to update_status is a bug.
@@ -28,14 +28,15 @@ _STAMPABLE = {
 }
 
 
-def insert_order(cursor, *, buyer_id: str, payment_method: str, shipping_address: dict) -> dict:
+def insert_order(cursor, *, buyer_id: str, payment_method: str, shipping_address: dict,
+                 order_id: str | None = None, checkout_id: str | None = None) -> dict:
     cursor.execute(
         f"""
-        INSERT INTO orders AS o (buyer_id, payment_method, shipping_address)
-        VALUES (%s, %s, %s)
+        INSERT INTO orders AS o (id, buyer_id, payment_method, shipping_address, checkout_id)
+        VALUES (coalesce(%s::uuid, gen_random_uuid()), %s, %s, %s, %s)
         RETURNING {_ORDER_COLUMNS}
         """,
-        (buyer_id, payment_method, Json(shipping_address)),
+        (order_id, buyer_id, payment_method, Json(shipping_address), checkout_id),
     )
     return cursor.fetchone()
 
@@ -273,6 +274,7 @@ def claim_overdue_unpaid(cursor) -> dict | None:
         f"""
         SELECT {_ORDER_COLUMNS} FROM orders o
          WHERE o.status = 'UNPAID' AND o.placed_at IS NOT NULL AND o.payment_deadline <= now()
+           AND o.checkout_id IS NULL  -- a checkout's orders expire with their checkout
          ORDER BY o.payment_deadline
          LIMIT 1 FOR UPDATE SKIP LOCKED
         """
@@ -329,10 +331,14 @@ def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
 
 def claim_unreconciled_payment(cursor, older_than_seconds: int) -> str | None:
     """A placed, unpaid order whose payment was not checked at the provider for
-    `older_than_seconds` (or ever, once placed that long ago); stamped as checked now."""
+    `older_than_seconds` (or ever, once placed that long ago); stamped as checked now.
+    Answers the provider's order_id for it: its checkout's id (the order's own id for a
+    single-order checkout or an order placed before checkouts)."""
     cursor.execute(
         """
-        SELECT p.order_id::text AS order_id FROM payments p JOIN orders o ON o.id = p.order_id
+        SELECT p.order_id::text AS order_id,
+               coalesce(o.checkout_id, o.id)::text AS provider_order_id
+          FROM payments p JOIN orders o ON o.id = p.order_id
          WHERE p.status = 'pending' AND o.status = 'UNPAID' AND o.placed_at IS NOT NULL
            AND coalesce(p.provider_checked_at, o.placed_at)
                <= now() - make_interval(secs => %s)
@@ -346,7 +352,7 @@ def claim_unreconciled_payment(cursor, older_than_seconds: int) -> str | None:
         return None
     cursor.execute("UPDATE payments SET provider_checked_at = now() WHERE order_id = %s",
                    (row["order_id"],))
-    return row["order_id"]
+    return row["provider_order_id"]
 # --- creators' view: only their own attributed lines -----------------------------------
 
 # Orders whose lines count as sold for a creator: paid and neither cancelled nor expired.

@@ -41,6 +41,8 @@ export const ORDER_STATUS = {
   COMPLETED: { label: 'Completed', tone: 'ok' },
   EXPIRED: { label: 'Payment expired', tone: 'bad' },
   CANCELLED: { label: 'Cancelled', tone: 'bad' },
+  // A checkout (one payment for one order per shop) is UNPAID, PAID, EXPIRED or CANCELLED.
+  PAID: { label: 'Paid', tone: 'ok' },
 };
 
 export function statusLabel(status) {

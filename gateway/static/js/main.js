@@ -10,7 +10,7 @@ import { checkoutView } from './views/checkout.js';
 import { creatorView } from './views/creator.js';
 import { contentView, feedView } from './views/feed.js';
 import { loginView } from './views/login.js';
-import { orderView, ordersView } from './views/orders.js';
+import { checkoutPaymentView, orderView, ordersView } from './views/orders.js';
 import { productView } from './views/product.js';
 import { disputesView } from './views/returns.js';
 import { sellerView } from './views/seller.js';
@@ -24,6 +24,8 @@ const ROUTES = [
   { pattern: /^\/login$/, view: loginView, nav: 'login' },
   { pattern: /^\/cart$/, view: cartView, nav: 'cart' },
   { pattern: /^\/checkout\/([\w-]+)$/, view: checkoutView, nav: 'cart', params: ['shopId'] },
+  { pattern: /^\/checkout$/, view: checkoutView, nav: 'cart' },
+  { pattern: /^\/checkouts\/([\w-]+)$/, view: checkoutPaymentView, nav: 'orders', params: ['id'] },
   { pattern: /^\/orders$/, view: ordersView, nav: 'orders' },
   { pattern: /^\/orders\/([\w-]+)$/, view: orderView, nav: 'orders', params: ['id'] },
   { pattern: /^\/seller$/, view: sellerView, nav: 'seller' },

@@ -1,5 +1,6 @@
 // The buyer's cart, grouped by shop (an order holds one shop's items): quantities,
-// remove, price changes and unavailable items flagged, and checkout per shop.
+// remove, price changes and unavailable items flagged; the whole cart checks out at once
+// (one payment, one order per shop), or one shop's items alone.
 
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
@@ -74,11 +75,17 @@ export async function cartView(ctx) {
       return;
     }
     const groups = groupByShop(cart.items);
+    const available = cart.items.filter((item) => item.available);
+    const total = available.reduce((sum, item) => sum + item.line_total.amount, 0);
+    const shops = new Set(available.map((item) => item.shop_id)).size;
     replace(body,
-      groups.length > 1
-        ? h('p', { class: 'muted' }, 'Each shop ships and is paid separately: check out one shop at a time.')
-        : null,
-      groups.map((group) => shopGroup(group)));
+      groups.map((group) => shopGroup(group)),
+      shops > 1
+        ? h('section', { class: 'card pad cart-checkout-all' },
+          h('p', { class: 'muted' }, `One payment for ${plural(shops, 'shop')}; each shop ships its own order.`),
+          h('a', { class: 'btn btn-primary btn-wide', href: '#/checkout', dataset: { action: 'checkout-all' } },
+            `Check out everything · ${rupiah(total)}`))
+        : null);
   }
 
   function shopGroup(group) {

@@ -1,5 +1,6 @@
-// Checkout of one shop's available cart items: shipping address, payment method, and an
-// Idempotency-Key that is reused when the shopper retries the same submit.
+// Checkout of the cart's available items (all shops: one payment, one order per shop; or
+// one shop's): shipping address, payment method, and an Idempotency-Key that is reused
+// when the shopper retries the same submit.
 
 import { api, newIdempotencyKey } from '../api.js';
 import { field, h, replace, setFieldError } from '../dom.js';
@@ -41,9 +42,13 @@ export async function checkoutView(ctx) {
     api('/api/v1/cart', { signal: ctx.signal }),
     api('/api/v1/auth/me', { signal: ctx.signal }).catch(() => null),
   ]);
-  const inShop = cart.items.filter((item) => item.shop_id === shopId);
+  const inShop = shopId ? cart.items.filter((item) => item.shop_id === shopId) : cart.items;
   const lines = inShop.filter((item) => item.available);
-  const shopName = inShop.length ? inShop[0].shop_name : 'this shop';
+  const shopCount = new Set(lines.map((item) => item.shop_id)).size;
+  const shopName = shopId
+    ? (inShop.length ? inShop[0].shop_name : 'this shop')
+    : (shopCount === 1 ? lines[0].shop_name : shopCount ? plural(shopCount, 'shop') : 'your cart');
+  const attemptKey = ATTEMPT_PREFIX + (shopId || 'all');
   const back = h('p', { class: 'crumbs' }, h('a', { href: '#/cart' }, '← Cart'));
   if (!lines.length) {
     return h('section', { class: 'checkout' }, back, pageTitle('Checkout'),
@@ -88,6 +93,9 @@ export async function checkoutView(ctx) {
     inShop.length > lines.length
       ? h('p', { class: 'muted small' }, 'Unavailable items of this shop stay in your cart.') : null,
     h('p', { class: 'summary-total' }, h('span', {}, 'Total'), h('strong', {}, rupiah(total))),
+    shopCount > 1
+      ? h('p', { class: 'muted small', id: 'one-payment' }, `One payment; ${plural(shopCount, 'order')}, one per shop.`)
+      : null,
     h('p', { class: 'muted small' }, 'Prices are confirmed by the shop when you place the order.'));
 
   function clearErrors() {
@@ -140,10 +148,10 @@ export async function checkoutView(ctx) {
       };
       const raw = JSON.stringify(body);
       // Same submit again (after a timeout or 5xx) -> same key, so at most one order.
-      let attempt = load(sessionStorage, ATTEMPT_PREFIX + shopId);
+      let attempt = load(sessionStorage, attemptKey);
       if (!attempt || attempt.raw !== raw) {
         attempt = { raw, key: newIdempotencyKey() };
-        save(sessionStorage, ATTEMPT_PREFIX + shopId, attempt);
+        save(sessionStorage, attemptKey, attempt);
       }
       await busy(submit, 'Placing order…', async () => {
         try {
@@ -151,13 +159,13 @@ export async function checkoutView(ctx) {
             method: 'POST', rawBody: raw, headers: { 'Idempotency-Key': attempt.key },
             signal: ctx.signal,
           });
-          save(sessionStorage, ATTEMPT_PREFIX + shopId, null);
+          save(sessionStorage, attemptKey, null);
           save(localStorage, ADDRESS_KEY, address);
           ctx.toast('Order placed. Complete the payment before the deadline.');
-          ctx.navigate(`#/orders/${result.order.id}`);
+          ctx.navigate(result.order ? `#/orders/${result.order.id}` : `#/checkouts/${result.checkout.id}`);
         } catch (error) {
           if (error.name === 'AbortError') return;
-          if (!retryable(error)) save(sessionStorage, ATTEMPT_PREFIX + shopId, null);
+          if (!retryable(error)) save(sessionStorage, attemptKey, null);
           const rest = (error.status === 422 ? showFieldErrors(error.fieldErrors) : [])
             .filter((text) => text !== error.detail);
           replace(errors,

@@ -34,6 +34,34 @@ export function orderRow(order, href = `#/orders/${order.id}`) {
       h('strong', {}, rupiah(order.total))));
 }
 
+/** Orders of one checkout next to each other under one heading (one payment for several
+ * shops); a single-shop checkout stays a plain row. */
+export function groupByCheckout(orders) {
+  const groups = [];
+  const byCheckout = new Map();
+  for (const order of orders) {
+    const key = order.checkout_id && order.checkout_id !== order.id ? order.checkout_id : null;
+    if (key && byCheckout.has(key)) {
+      byCheckout.get(key).orders.push(order);
+      continue;
+    }
+    const group = { checkoutId: key, orders: [order] };
+    if (key) byCheckout.set(key, group);
+    groups.push(group);
+  }
+  return groups;
+}
+
+export function checkoutGroup(group) {
+  if (!group.checkoutId) return orderRow(group.orders[0]);
+  return h('li', { class: 'checkout-group', dataset: { checkoutId: group.checkoutId } },
+    h('p', { class: 'checkout-group-head' },
+      h('a', { href: `#/checkouts/${group.checkoutId}` },
+        `Checkout ${shortId(group.checkoutId)}`),
+      h('span', { class: 'muted small' }, ` · one payment · ${plural(group.orders.length, 'shop')}`)),
+    h('ul', { class: 'order-list' }, group.orders.map((order) => orderRow(order))));
+}
+
 export async function ordersView(ctx) {
   const blocked = ctx.requireRole('buyer');
   if (blocked) return blocked;
@@ -45,7 +73,7 @@ export async function ordersView(ctx) {
     const qs = new URLSearchParams({ limit: String(PAGE_SIZE), role: 'buyer' });
     if (cursor) qs.set('cursor', cursor);
     const page = await api(`/api/v1/orders?${qs}`, { signal: ctx.signal });
-    page.data.forEach((order) => list.append(orderRow(order)));
+    groupByCheckout(page.data).forEach((group) => list.append(checkoutGroup(group)));
     if (!cursor && !page.data.length) {
       list.replaceWith(h('div', { class: 'card pad empty' },
         h('p', {}, 'No orders yet.'), h('a', { class: 'btn btn-primary', href: '#/feed' }, 'Start shopping')));
@@ -102,7 +130,7 @@ function copyButton(text, label) {
   return button;
 }
 
-function paymentInstructions(order, onPaid) {
+export function paymentInstructions(order, onPaid) {
   const payment = order.payment || {};
   const deadline = h('p', { class: 'deadline' },
     'Pay before ', h('strong', { class: 'deadline-at' }, dateTime(payment.expires_at)),
@@ -325,7 +353,17 @@ export async function orderView(ctx) {
     shownStatus = order.status;
     returnsPanel.setOrder(order);
     renderStatus();
-    replace(paymentPanel, order.status === 'UNPAID' && isBuyer ? paymentInstructions(order, pollSoon) : null);
+    const shared = order.checkout_id && order.checkout_id !== order.id;
+    let payment = null;
+    if (order.status === 'UNPAID' && isBuyer) {
+      payment = shared
+        ? h('section', { class: 'card pad payment' },
+          h('p', {}, 'This order is paid together with the other shops of its checkout: ',
+            h('a', { href: `#/checkouts/${order.checkout_id}`, id: 'checkout-link' },
+              'see the payment instruction'), '.'))
+        : paymentInstructions(order, pollSoon);
+    }
+    replace(paymentPanel, payment);
     renderRefunds();
     replace(detailsPanel, orderDetails(order));
     renderActions();
@@ -521,4 +559,84 @@ export async function orderView(ctx) {
     pollNote,
     detailsPanel,
     auditTrail(order.id, ctx));
+}
+
+function checkoutMessage(checkout) {
+  return {
+    UNPAID: 'One payment for every shop below. This page updates by itself once it is received.',
+    PAID: 'Payment received. Each shop ships its own order.',
+    EXPIRED: EXPIRED_MESSAGE,
+    CANCELLED: 'This checkout was cancelled: none of its orders will ship.',
+  }[checkout.status] || '';
+}
+
+/** One checkout: its single payment instruction and its orders (one per shop). */
+export async function checkoutPaymentView(ctx) {
+  const blocked = ctx.requireRole('buyer');
+  if (blocked) return blocked;
+  const { id } = ctx.params;
+  const path = `/api/v1/checkouts/${encodeURIComponent(id)}`;
+  let placed = await api(path, { signal: ctx.signal });
+  const statusPanel = h('div', { class: 'status-panel', role: 'status', 'aria-live': 'polite', id: 'checkout-status' });
+  const paymentPanel = h('div');
+  const ordersPanel = h('ul', { class: 'order-list', 'aria-label': 'Orders of this checkout' });
+  let timer = null;
+
+  function render() {
+    const { checkout } = placed;
+    const tone = { EXPIRED: 'error', CANCELLED: 'error', UNPAID: 'warn' }[checkout.status] || 'ok';
+    replace(statusPanel,
+      h('p', { class: 'status-line' }, 'Status: ', statusBadge(checkout.status)),
+      h('div', { class: `notice notice-${tone}` },
+        h('p', { class: 'status-message', dataset: { status: checkout.status } }, checkoutMessage(checkout))));
+    replace(paymentPanel, checkout.status === 'UNPAID'
+      ? paymentInstructions({ id: checkout.id, total: checkout.total, payment: checkout.payment }, soon)
+      : null);
+    replace(ordersPanel, placed.orders.map((order) => orderRow(order)));
+  }
+
+  async function poll() {
+    timer = null;
+    if (!ctx.isCurrent() || placed.checkout.status !== 'UNPAID') return;
+    try {
+      placed = await api(path, { signal: ctx.signal });
+      render();
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+    }
+    if (placed.checkout.status === 'UNPAID') timer = setTimeout(poll, POLL_MS);
+  }
+  function soon() {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(poll, 300);
+  }
+  ctx.onLeave(() => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+  });
+
+  const cancel = h('button', {
+    type: 'button', class: 'btn btn-secondary', id: 'cancel-checkout',
+    onclick: () => busy(cancel, 'Cancelling…', async () => {
+      try {
+        placed = await api(`${path}/cancel`, {
+          method: 'POST', body: {}, headers: { 'Idempotency-Key': newIdempotencyKey() },
+        });
+        render();
+        ctx.toast('Checkout cancelled.');
+      } catch (error) {
+        if (error.name !== 'AbortError') ctx.toast(error.detail || error.title, 'error');
+      }
+    }),
+  }, 'Cancel the whole checkout');
+
+  render();
+  timer = setTimeout(poll, POLL_MS);
+  return h('section', { class: 'checkout-payment', dataset: { checkoutId: id } },
+    h('p', { class: 'crumbs' }, h('a', { href: '#/orders' }, '← Your orders')),
+    pageTitle(`Checkout ${shortId(id)} · ${rupiah(placed.checkout.total)}`),
+    statusPanel, paymentPanel,
+    h('h2', { class: 'section-title' }, `${plural(placed.orders.length, 'order')}, one per shop`),
+    ordersPanel,
+    placed.checkout.status === 'UNPAID' ? h('div', { class: 'order-actions' }, cancel) : null);
 }
