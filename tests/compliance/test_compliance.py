@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -330,6 +331,8 @@ def _copy_repo_files(root: Path) -> None:
     (root / "compliance").mkdir(parents=True)
     for name in ("compose.yaml", "compliance/audited.json"):
         (root / name).write_bytes((REPO_ROOT / name).read_bytes())
+    if (REPO_ROOT / compliance.K8S_DIR).is_dir():
+        shutil.copytree(REPO_ROOT / compliance.K8S_DIR, root / compliance.K8S_DIR)
 
 
 def test_the_recorded_audit_matches_the_real_stack(target):
@@ -358,8 +361,8 @@ def test_every_kind_of_change_is_listed_until_recorded(target, tmp_path, monkeyp
     (tmp_path / "compose.yaml").write_text(compose.replace(
         "services:\n", "services:\n  loyalty:\n    image: loyalty:latest\n", 1))
     k8s = tmp_path / "deploy" / "k8s"
-    k8s.mkdir(parents=True)
-    (k8s / "netpol.yaml").write_text(
+    k8s.mkdir(parents=True, exist_ok=True)
+    (k8s / "netpol-extra.yaml").write_text(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
         "  name: showcase-egress\nspec:\n  podSelector: {}\n")
     changed.update(compliance.deployment_items(tmp_path))
@@ -369,7 +372,7 @@ def test_every_kind_of_change_is_listed_until_recorded(target, tmp_path, monkeyp
                  "schema.storefront: + column public.products.cashback integer",
                  "roles.transaction: + role transaction on database etalase_storefront",
                  'compose: + compose.yaml#0 services.loyalty.image="loyalty:latest"',
-                 "k8s: new section",
+                 'k8s: + deploy/k8s/netpol-extra.yaml#0 metadata.name="showcase-egress"',
                  "make compliance-record")
 
     # Recording the audit (who, when, why) makes the report pass again; the old record
