@@ -59,12 +59,17 @@ def test_duplicate_products_and_unknown_products(market):
     assert "items" in "".join(unknown.json()["errors"])
 
 
-def test_items_of_two_shops_are_refused(market):
+def test_items_of_two_shops_split_into_one_order_per_shop(market):
+    # Until one payment across shops (DESIGN.md §5) this was a 422; now the checkout splits.
     mine = market.product()
     theirs = market.product(token=market.other_seller)
     response = _checkout(market, _body(items=[{"product_id": mine, "quantity": 1},
                                               {"product_id": theirs, "quantity": 1}]))
-    assert response.status_code == 422, response.text
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert len(body["orders"]) == 2 and "order" not in body
+    assert len({o["shop_id"] for o in body["orders"]}) == 2
+    assert body["checkout"]["order_ids"] == [o["id"] for o in body["orders"]]
 
 
 def test_not_json_and_wrong_roles(market):
