@@ -120,6 +120,7 @@ class PostgresCluster:
         log_path: Path,
         fast_unsafe: bool = False,
         max_connections: int = 300,
+        stat_statements: bool = False,
     ):
         self.data_dir = Path(data_dir).resolve()
         self.port = port
@@ -127,6 +128,7 @@ class PostgresCluster:
         self.log_path = log_path
         self.fast_unsafe = fast_unsafe
         self.max_connections = max_connections
+        self.stat_statements = stat_statements
         self.os_user = SUPERUSER if is_root() else None  # None: run as ourselves
         self.base = self.data_dir / "pg"
 
@@ -224,6 +226,11 @@ class PostgresCluster:
         if self.fast_unsafe:
             # Test stacks: durability traded for speed (a crash loses a throwaway cluster).
             settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        if self.stat_statements:
+            # The bench counts statements and their time per paid order (pg_stat_statements
+            # ships with the server; the extension is created in the service databases).
+            settings.update(shared_preload_libraries="'pg_stat_statements'",
+                            **{"pg_stat_statements.track": "top"})
         conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
         hba = (
             "# written by devstack at every start\n"

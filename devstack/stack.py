@@ -138,6 +138,7 @@ class Stack:
         sandbox_retry_schedule: str | None = None,
         seed: bool = True,
         fast_unsafe_db: bool = False,
+        pg_stat_statements: bool = False,
         web_concurrency: int = 2,
         log_level: str = "INFO",
         commands: dict[str, list[str]] | None = None,
@@ -175,6 +176,7 @@ class Stack:
         self.sandbox_retry_schedule = sandbox_retry_schedule
         self.seed = seed
         self.fast_unsafe_db = fast_unsafe_db
+        self.pg_stat_statements = pg_stat_statements
         self.web_concurrency = web_concurrency
         self.log_level = log_level
         self.commands = commands or {}
@@ -264,6 +266,7 @@ class Stack:
             bindir=find_bindir(allow_install=self.allow_install),
             log_path=self.log_path("postgres"),
             fast_unsafe=self.fast_unsafe_db,
+            stat_statements=self.pg_stat_statements,
         )
         if self.postgres.stop_leftover():
             print("devstack: stopped the Postgres of an earlier run of this data dir")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from servicekit.db import Database
 
 from .clients.payments import PaymentProvider, make_provider
-from .clients.storefront import AccountStatusCache, StorefrontClient
+from .clients.storefront import AccountStatusCache, ProductShopCache, StorefrontClient
 from .config import Config
 
 
@@ -18,6 +18,13 @@ class Context:
     storefront: StorefrontClient
     payments: PaymentProvider
     accounts: AccountStatusCache | None = None
+    # Which shop sells each product (a checkout splits its cart by shop); built from
+    # `storefront` when not given.
+    product_shops: ProductShopCache | None = None
+
+    def __post_init__(self) -> None:
+        if self.product_shops is None:
+            self.product_shops = ProductShopCache(self.storefront)
 
 
 def build_context(config: Config, database: Database) -> Context:

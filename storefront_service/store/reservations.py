@@ -121,12 +121,16 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
              content_id, creator_id, commission_rate_bps)
         SELECT %(order_id)s, id, quantity, price, version, title,
                content_id, creator_id, commission_rate_bps FROM taken
+        RETURNING product_id, %(shop_id)s::uuid AS shop_id, title, quantity, unit_price,
+                  content_id, creator_id, commission_rate_bps
         """,
         {"ids": product_ids, "quantities": [items[pid] for pid in product_ids],
          "contents": column("content_id"), "creators": column("creator_id"),
-         "rates": column("commission_rate_bps"), "order_id": order_id},
+         "rates": column("commission_rate_bps"), "order_id": order_id, "shop_id": shop_id},
     )
-    reservation["items"] = _items(cur, order_id)
+    # The lines just written, as `_items` reads them back (no second round trip).
+    reservation["items"] = _answer_items(sorted(cur.fetchall(),
+                                                key=lambda row: str(row["product_id"])))
     return reservation
 
 
@@ -293,8 +297,13 @@ def _items(cur, order_id: str) -> list[dict]:
         """,
         (order_id,),
     )
+    return _answer_items(cur.fetchall())
+
+
+def _answer_items(rows) -> list[dict]:
+    """Reservation lines as answered: the frozen attribution as one object (or None)."""
     items = []
-    for row in cur.fetchall():
+    for row in rows:
         content_id = row.pop("content_id")
         creator_id = row.pop("creator_id")
         rate = row.pop("commission_rate_bps")

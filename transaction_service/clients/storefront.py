@@ -221,3 +221,46 @@ class AccountStatusCache:
                 self._known.clear()
             self._known[account_id] = (active, now)
         return active
+
+
+class ProductShopCache:
+    """Which shop sells each product, kept per process: a product never moves to another
+    shop, so a checkout asks the showcase only about products this process has not seen
+    for sale in the last `TTL_SECONDS` (one call for all of them).
+
+    Only products seen active are kept, and only to split the cart by shop: whether a
+    product is still for sale is decided again by its reservation, under the stock lock
+    (a product withdrawn since is refused there with the same 404 the lookup would give).
+    """
+
+    TTL_SECONDS = 60.0
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, client: StorefrontClient, ttl_seconds: float = TTL_SECONDS):
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self._shops: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def product_shops(self, product_ids: list[str]) -> dict[str, dict]:
+        """Same answer as `StorefrontClient.product_shops`. Raises StorefrontUnavailable."""
+        now = time.monotonic()
+        found: dict[str, dict] = {}
+        with self._lock:
+            for product_id in product_ids:
+                cached = self._shops.get(product_id)
+                if cached is not None and now - cached[1] < self.ttl_seconds:
+                    found[product_id] = {"shop_id": cached[0], "status": "active"}
+        missing = [product_id for product_id in product_ids if product_id not in found]
+        if not missing:
+            return found
+        answered = self.client.product_shops(missing)
+        with self._lock:
+            if len(self._shops) + len(answered) > self.MAX_ENTRIES:
+                self._shops.clear()
+            for product_id, product in answered.items():
+                if product["status"] == "active":
+                    self._shops[product_id] = (product["shop_id"], now)
+                else:
+                    self._shops.pop(product_id, None)
+        return {**found, **answered}

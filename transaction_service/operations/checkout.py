@@ -228,7 +228,7 @@ def _split_by_shop(ctx: Context, request: CheckoutRequest) -> list[_Part]:
     """The request's lines grouped by the shop the showcase says sells each product, in
     shop-id order (the order reservations are taken in). Raises StorefrontUnavailable, or
     a 422 problem for an unknown or withdrawn product and for more than 10 shops."""
-    known = ctx.storefront.product_shops([item["product_id"] for item in request.items])
+    known = ctx.product_shops.product_shops([item["product_id"] for item in request.items])
     try:
         groups = split_by_shop(request.items, known)
     except UnknownProduct as exc:
