@@ -53,13 +53,13 @@ class Forbidden(DomainError):
 
 
 class NotFound(DomainError):
+    """Unknown, or not visible to this caller (the two are never told apart)."""
+
     slug = "not-found"
 
 
 class Conflict(DomainError):
-    """The request is fine but the current state refuses it."""
-
-    slug = "conflict"
+    slug = "conflict"  # the request is fine but the current state refuses it
 
 
 class StaleVersion(DomainError):
@@ -69,16 +69,17 @@ class StaleVersion(DomainError):
 
 
 class Invalid(DomainError):
-    """A request that is well-formed but breaks a rule; `errors` maps field to messages."""
+    """Well-formed input that breaks a rule; `errors` maps each field to its messages."""
 
     slug = "validation-error"
 
 
 class TooManyRequests(DomainError):
-    slug = "rate-limited"
+    slug = "rate-limited"  # `retry_after` says when the caller may try again
 
 
 class Unavailable(DomainError):
-    """Something we depend on cannot answer now; retrying later may work."""
+    """Something we depend on cannot answer now (the showcase, the provider, a key);
+    nothing was done, and the same request may work later (`retry_after`)."""
 
     slug = "service-unavailable"

@@ -52,8 +52,8 @@ def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
             # Its orders share one payment: cancelling one unpaid order cancels them all.
             _cancel_unpaid_checkout(cursor, checkout_id, actor=principal.account_id)
             return order_store.get_order(cursor, order_id)
-        # IllegalTransition (409) for anything already shipped or closed, before anything
-        # is written.
+        # Anything already shipped or closed: the move raises IllegalTransition before
+        # anything is written.
         if order["status"] == OrderStatus.AWAITING_SHIPMENT:
             cancel_paid(cursor, order, actor=principal.account_id, reason="buyer",
                         data={"reason": "buyer", "paid": True},
