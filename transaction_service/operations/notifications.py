@@ -74,20 +74,7 @@ def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
                        "transaction_status": status},
             )
             raise _amount_mismatch("order")
-        notification_id = notification_store.record(
-            cursor,
-            refund_amount=_refund_total(body),
-            provider=provider_name,
-            transaction_id=body["transaction_id"],
-            transaction_status=status,
-            order_id=order_id,
-            status_code=body["status_code"],
-            gross_amount=gross,
-            payment_type=body.get("payment_type"),
-            fraud_status=body.get("fraud_status"),
-            outcome="received",
-            body=body,
-        )
+        notification_id = _record(cursor, provider_name, body, gross, order_id=order_id)
         if notification_id is None:
             return {"status": "ok", "outcome": "duplicate"}
         payment = order_store.lock_payment(cursor, order_id)
@@ -122,21 +109,8 @@ def _apply_checkout(ctx: Context, cursor, provider_name: str, checkout: dict, gr
         )
         raise _amount_mismatch("checkout")
     orders = checkout_store.lock_orders(cursor, checkout_id)
-    notification_id = notification_store.record(
-        cursor,
-        refund_amount=_refund_total(body),
-        provider=provider_name,
-        transaction_id=body["transaction_id"],
-        transaction_status=status,
-        order_id=None,
-        checkout_id=checkout_id,
-        status_code=body["status_code"],
-        gross_amount=gross,
-        payment_type=body.get("payment_type"),
-        fraud_status=body.get("fraud_status"),
-        outcome="received",
-        body=body,
-    )
+    notification_id = _record(cursor, provider_name, body, gross, order_id=None,
+                              checkout_id=checkout_id)
     if notification_id is None:
         return "duplicate"
     if status in REFUNDED:
@@ -200,6 +174,24 @@ def _sync_checkout(cursor, checkout: dict, outcome: str) -> None:
         checkout_store.update(cursor, checkout["id"], status=target, paid_at="now()")
     else:
         checkout_store.update(cursor, checkout["id"], status=target, closed_at="now()")
+
+
+def _record(cursor, provider_name: str, body: dict, gross: int, **target) -> str | None:
+    """Store the notification for its order (or checkout) once; None for a duplicate."""
+    return notification_store.record(
+        cursor,
+        refund_amount=_refund_total(body),
+        provider=provider_name,
+        transaction_id=body["transaction_id"],
+        transaction_status=body["transaction_status"],
+        status_code=body["status_code"],
+        gross_amount=gross,
+        payment_type=body.get("payment_type"),
+        fraud_status=body.get("fraud_status"),
+        outcome="received",
+        body=body,
+        **target,
+    )
 
 
 def _refund_total(body: dict) -> int:
