@@ -24,7 +24,8 @@ from pathlib import Path
 import jwt
 from flask import g, request
 
-from .problems import Problem
+from .errors import AccountInactive
+from .problems import BEARER_CHALLENGE, Problem, problem_from_domain
 
 ALGORITHM = "RS256"
 ROLES = frozenset({"buyer", "seller", "creator", "admin"})
@@ -52,7 +53,7 @@ def _unauthorized(detail: str) -> Problem:
         "Unauthorized",
         detail,
         slug="unauthorized",
-        headers={"WWW-Authenticate": 'Bearer realm="etalase"'},
+        headers={"WWW-Authenticate": BEARER_CHALLENGE},
     )
 
 
@@ -177,13 +178,7 @@ def current_principal(verifier: TokenVerifier, *, required: bool = True) -> Prin
 
 def inactive_account() -> Problem:
     """A validly signed token whose account is disabled or no longer exists."""
-    return Problem(
-        401,
-        "Unauthorized",
-        "The account of this token is disabled or no longer exists.",
-        slug="account-inactive",
-        headers={"WWW-Authenticate": 'Bearer realm="etalase", error="invalid_token"'},
-    )
+    return problem_from_domain(AccountInactive())
 
 
 def require_roles(principal: Principal, *roles: str) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Flask, Response, current_app, g, json
 from werkzeug.exceptions import HTTPException
 
+from . import errors as domain
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://etalase.dev/problems/"
 
@@ -157,6 +159,51 @@ def problem_from_http_exception(error: HTTPException) -> Problem:
         errors=errors,
         headers=headers,
     )
+
+
+# How a domain error (servicekit/errors.py) answers over HTTP: the first row whose kind the
+# error is an instance of (so a subclass's row comes before its base's) gives the status,
+# the title unless the error names its own, and headers. A service puts the rows of its
+# own kinds before these (`register_domain_errors(app, rows)`).
+ErrorRow = tuple[type[domain.DomainError], int, str] | tuple[
+    type[domain.DomainError], int, str, dict[str, str]]
+
+BEARER_CHALLENGE = 'Bearer realm="etalase"'
+INVALID_TOKEN_CHALLENGE = 'Bearer realm="etalase", error="invalid_token"'
+
+DOMAIN_ERRORS: list[ErrorRow] = [
+    (domain.AccountInactive, 401, "Unauthorized", {"WWW-Authenticate": INVALID_TOKEN_CHALLENGE}),
+    (domain.Unauthenticated, 401, "Unauthorized"),
+    (domain.Forbidden, 403, "Forbidden"),
+    (domain.NotFound, 404, "Not Found"),
+    (domain.StaleVersion, 412, "Precondition Failed"),
+    (domain.Conflict, 409, "Conflict"),
+    (domain.Invalid, 422, "Validation failed"),
+    (domain.TooManyRequests, 429, "Too Many Requests"),
+    (domain.Unavailable, 503, "Service Unavailable"),
+]
+
+def problem_from_domain(error: domain.DomainError,
+                        table: list[ErrorRow] = DOMAIN_ERRORS) -> Problem:
+    row = next((row for row in table if isinstance(error, row[0])), None)
+    if row is None:  # an unmapped kind is a bug: the generic handler answers 500
+        raise error
+    status, title = row[1], row[2]
+    headers = dict(row[3]) if len(row) > 3 else {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return Problem(status, error.title or title, error.detail, slug=error.slug,
+                   errors=error.errors or None, headers=headers, extra=error.fields)
+
+
+def register_domain_errors(app: Flask, rows: list[ErrorRow] = ()) -> None:
+    """Answer every DomainError raised under `app` as a problem, by `rows` then the
+    shared DOMAIN_ERRORS: the one place a service turns its errors into HTTP."""
+    table = [*rows, *DOMAIN_ERRORS]
+
+    @app.errorhandler(domain.DomainError)
+    def _domain_error(error: domain.DomainError):
+        return problem_response(problem_from_domain(error, table))
 
 
 def register_problem_handlers(app: Flask) -> None:

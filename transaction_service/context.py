@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from servicekit.db import Database
 
 from .clients.payments import PaymentProvider, make_provider
 from .clients.storefront import AccountStatusCache, ProductShopCache, StorefrontClient
 from .config import Config
+
+if TYPE_CHECKING:
+    from .operations.checkout_records import CheckoutRecords
 
 
 @dataclass
@@ -17,6 +21,8 @@ class Context:
     database: Database
     storefront: StorefrontClient
     payments: PaymentProvider
+    # The checkout saga's own transactions (a fake in the saga's unit tests).
+    checkouts: CheckoutRecords
     accounts: AccountStatusCache | None = None
     # Which shop sells each product (a checkout splits its cart by shop); built from
     # `storefront` when not given.
@@ -28,6 +34,8 @@ class Context:
 
 
 def build_context(config: Config, database: Database) -> Context:
+    from .operations.checkout_records import CheckoutRecords  # operations import this module
+
     storefront = StorefrontClient(
         config.storefront_url,
         config.storefront_internal_token,
@@ -40,6 +48,7 @@ def build_context(config: Config, database: Database) -> Context:
         config=config,
         database=database,
         storefront=storefront,
+        checkouts=CheckoutRecords(database),
         accounts=(AccountStatusCache(storefront, config.account_status_cache_seconds)
                   if checks_accounts else None),
         payments=make_provider(

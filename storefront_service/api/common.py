@@ -16,19 +16,15 @@ from servicekit.auth import (
 )
 from servicekit.db import Database
 from servicekit.pagination import decode_keyset_cursor, keyset_page
-from servicekit.problems import Problem
+from servicekit.problems import (
+    BEARER_CHALLENGE,
+    Problem,
+    problem_response,
+    register_domain_errors,
+)
 
 from ..config import Config
-from ..domain.errors import (
-    AuthenticationFailed,
-    Conflict,
-    DomainError,
-    Forbidden,
-    InsufficientStock,
-    Invalid,
-    NotFound,
-    StaleVersion,
-)
+from ..domain.errors import AuthenticationFailed, InsufficientStock
 from ..identity import SigningKeyUnavailable
 from ..store import accounts
 from ..store.paging import Keyset
@@ -113,40 +109,15 @@ def paginate(rows: list[dict], limit: int) -> dict:
     return keyset_page(rows, limit)
 
 
-_STATUS = [
-    (AuthenticationFailed, 401, "Unauthorized"),
-    (Forbidden, 403, "Forbidden"),
-    (NotFound, 404, "Not Found"),
+# The showcase's own kinds; the shared ones answer by servicekit's DOMAIN_ERRORS.
+ERRORS = [
+    (AuthenticationFailed, 401, "Unauthorized", {"WWW-Authenticate": BEARER_CHALLENGE}),
     (InsufficientStock, 409, "Insufficient stock"),
-    (Conflict, 409, "Conflict"),
-    (Invalid, 422, "Validation failed"),
-    (StaleVersion, 412, "Precondition Failed"),
 ]
 
 
-def problem_from_domain(error: DomainError) -> Problem:
-    mapping = next((entry for entry in _STATUS if isinstance(error, entry[0])), None)
-    if mapping is None:  # an unmapped domain error is a bug; answer 500 through the generic handler
-        raise error
-    _, status, title = mapping
-    headers = {"WWW-Authenticate": 'Bearer realm="etalase"'} if status == 401 else None
-    return Problem(
-        status,
-        title,
-        error.detail,
-        slug=error.slug,
-        errors=getattr(error, "errors", None) or None,
-        headers=headers,
-        extra=error.fields,
-    )
-
-
 def register_error_handlers(app) -> None:
-    from servicekit.problems import problem_response
-
-    @app.errorhandler(DomainError)
-    def _domain_error(error: DomainError):
-        return problem_response(problem_from_domain(error))
+    register_domain_errors(app, ERRORS)
 
     @app.errorhandler(SigningKeyUnavailable)
     def _no_signing_key(error: SigningKeyUnavailable):

@@ -1,53 +1,27 @@
 """Failures the rules and repositories report; the HTTP layer maps each to a problem.
 
-They carry what a client needs to act (which product, how many are left) but nothing about
-HTTP, so the same rules serve the API, the CLI and the workers.
+The shared kinds (not found, conflict, invalid, ...) are servicekit's, so both services
+speak one error vocabulary; these are the showcase's own. They carry what a client needs
+to act (which product, how many are left) but nothing about HTTP, so the same rules serve
+the API, the CLI and the workers. `api/common.py: ERRORS` says how each answers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from servicekit.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StaleVersion,
+    Unauthenticated,
+)
 
-
-class DomainError(Exception):
-    """Base class; `slug` names the problem type, `fields` adds machine-readable details."""
-
-    slug = "error"
-
-    def __init__(self, detail: str, *, slug: str | None = None, **fields: Any):
-        super().__init__(detail)
-        self.detail = detail
-        if slug:
-            self.slug = slug
-        self.fields = fields
-
-
-class NotFound(DomainError):
-    slug = "not-found"
-
-
-class Forbidden(DomainError):
-    slug = "forbidden"
-
-
-class Conflict(DomainError):
-    slug = "conflict"
-
-
-class StaleVersion(DomainError):
-    """A write conditioned on a version (If-Match) that is no longer the current one."""
-
-    slug = "precondition-failed"
-
-
-class Invalid(DomainError):
-    """A request that is well-formed but breaks a rule; `errors` maps field to messages."""
-
-    slug = "validation-error"
-
-    def __init__(self, detail: str, *, errors: dict[str, list[str]] | None = None, **fields):
-        super().__init__(detail, **fields)
-        self.errors = errors or {}
+__all__ = [
+    "AuthenticationFailed", "Conflict", "DomainError", "Forbidden", "InsufficientStock",
+    "Invalid", "InvalidTransition", "NotFound", "StaleVersion",
+]
 
 
 class InsufficientStock(Conflict):
@@ -68,5 +42,5 @@ class InvalidTransition(Conflict):
     slug = "invalid-transition"
 
 
-class AuthenticationFailed(DomainError):
+class AuthenticationFailed(Unauthenticated):
     slug = "invalid-credentials"

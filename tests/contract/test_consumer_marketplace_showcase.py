@@ -2,7 +2,8 @@
 
 Each test declares one interaction on a pact mock server and drives the marketplace's real
 client (`transaction_service/clients/storefront.py`) and the code that uses its answers
-(the checkout's price snapshot, the outbox relay's stock return, the JWKS loader). The
+(the reservation answer checked into the checkout's price snapshot, the outbox relay's
+stock return, the JWKS loader). The
 resulting pact is written to `pacts/etalase-marketplace-etalase-showcase.json`, which
 `test_provider_showcase.py` replays against the real showcase. Only fields the marketplace
 reads are pinned; the rest of a response is free to change.
@@ -48,7 +49,6 @@ from transaction_service.clients.storefront import (
     StorefrontClient,
 )
 from transaction_service.clients.witness import WitnessClient
-from transaction_service.operations.checkout import CheckoutRequest, _snapshot
 from transaction_service.workers.outbox_relay import _reservation_return, _return_restock
 
 INTERACTIONS = 18  # the tests below; the pact is only published when all of them ran
@@ -83,7 +83,7 @@ def client(server) -> StorefrontClient:
 
 
 def reservation_body(order_id: str, status: str, quantity: int = 2) -> dict:
-    """A reservation as the marketplace reads it (the fields `_snapshot` uses)."""
+    """A reservation as the marketplace reads it (the fields `check_reservation` uses)."""
     return {
         "order_id": match.uuid(order_id),
         "status": status,
@@ -127,18 +127,12 @@ def test_reserve_takes_stock_and_returns_authoritative_prices(pact):
         .with_body(reservation_body(ORDER_TO_RESERVE, "active"), content_type="application/json")
     )
     with pact.serve() as server:
-        reservation = client(server).reserve(
+        # reserve() checks the answer into the checkout's price snapshot.
+        snapshot = client(server).reserve(
             ORDER_TO_RESERVE, BUYER_ID, [{"product_id": PRODUCT_ID, "quantity": 2}]
         )
-    request = CheckoutRequest(
-        buyer_id=BUYER_ID,
-        items=[{"product_id": PRODUCT_ID, "quantity": 2}],
-        shipping_address={},
-        payment_method="bank_transfer",
-    )
-    snapshot = _snapshot(request.items, reservation)  # the checkout's own use of the answer
-    assert snapshot["shop_id"] == SHOP_ID
-    assert snapshot["subtotal"] == 2 * PRICE
+    assert snapshot.shop_id == SHOP_ID
+    assert snapshot.subtotal == 2 * PRICE
 
 
 def test_product_shops_split_a_cart_into_one_order_per_shop(pact):
@@ -208,10 +202,7 @@ def test_reserve_answers_each_lines_frozen_attribution(pact):
         )
     )
     with pact.serve() as server:
-        reservation = client(server).reserve(ORDER_ATTRIBUTED, BUYER_ID, [item])
-    request = CheckoutRequest(buyer_id=BUYER_ID, items=[item], shipping_address={},
-                              payment_method="bank_transfer")
-    line = _snapshot(request.items, reservation)["items"][0]
+        line = client(server).reserve(ORDER_ATTRIBUTED, BUYER_ID, [item]).items[0]
     assert line["attribution"] == {
         "content_id": CONTENT_ID, "creator_id": CREATOR_ID, "commission_rate_bps": RATE_BPS,
         "commission": 2 * PRICE * RATE_BPS // 10_000,

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from servicekit.problems import Problem, problem_response
+from servicekit.problems import register_domain_errors
 
+from ..domain.errors import InsufficientStock
 from ..domain.orders import IllegalTransition
+
+# The marketplace's own kinds; the shared ones answer by servicekit's DOMAIN_ERRORS.
+ERRORS = [
+    (IllegalTransition, 409, "Illegal transition"),
+    (InsufficientStock, 409, "Insufficient stock"),
+]
 
 
 def register_blueprints(app, api) -> None:
@@ -25,10 +32,4 @@ def register_blueprints(app, api) -> None:
                    webhooks, returns):
         api.register_blueprint(module.blp)
 
-    @app.errorhandler(IllegalTransition)
-    def _illegal_transition(error: IllegalTransition):
-        return problem_response(
-            Problem(409, "Illegal transition", str(error), slug="illegal-transition",
-                    extra={"current_status": str(error.current),
-                           "requested_status": str(error.target)})
-        )
+    register_domain_errors(app, ERRORS)

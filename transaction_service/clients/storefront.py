@@ -12,11 +12,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import requests
 
 from servicekit.http import json_or_none, make_session
+
+from ..domain import ledger
+from ..domain.money import line_total
 
 log = logging.getLogger("transaction.storefront")
 
@@ -82,6 +86,83 @@ def attribution_of(item: dict, requested_content_id: str | None = None) -> dict 
     }
 
 
+class BadReservation(StorefrontUnavailable):
+    """The showcase answered 2xx to a reservation with something we cannot use: to the
+    checkout it is no answer at all (the reservation may exist)."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A reservation answer, checked: the order's price snapshot, in the order asked for."""
+
+    shop_id: str
+    items: list[dict]  # [{product_id, title, quantity, unit_price, line_total, attribution}]
+    subtotal: int
+    expires_at: datetime | None
+
+
+def check_reservation(wanted_items: list[dict], reservation: dict) -> Reservation:
+    """The answer to a reservation of `wanted_items`, checked line by line against what was
+    asked (an active reservation of one shop, every product at the quantity asked, a
+    non-negative integer price, a well-formed attribution); BadReservation otherwise."""
+    status = reservation.get("status")
+    if status != "active":
+        raise BadReservation(f"reservation is {status!r}, not active")
+    returned = reservation.get("items")
+    if not isinstance(returned, list):
+        raise BadReservation("reservation has no items")
+    by_product = {str(item.get("product_id")): item for item in returned if isinstance(item, dict)}
+    items, subtotal, shops = [], 0, set()
+    for wanted in wanted_items:
+        item = by_product.get(wanted["product_id"])
+        if item is None:
+            raise BadReservation(f"product {wanted['product_id']} missing from reservation")
+        unit_price, quantity = item.get("unit_price"), item.get("quantity")
+        if isinstance(unit_price, dict):  # tolerate {"amount", "currency"}
+            unit_price = unit_price.get("amount")
+        if (
+            isinstance(unit_price, bool) or not isinstance(unit_price, int) or unit_price < 0
+            or quantity != wanted["quantity"]
+        ):
+            raise BadReservation(f"unusable reservation line {item!r}")
+        total = line_total(unit_price, quantity)
+        subtotal += total
+        shops.add(str(item.get("shop_id") or reservation.get("shop_id")))
+        try:
+            attribution = attribution_of(item, wanted.get("content_id"))
+        except UnusableAnswer as exc:
+            raise BadReservation(str(exc)) from None
+        if attribution is not None:
+            # Frozen with the order: the rate the showcase answered, never recomputed.
+            attribution["commission"] = ledger.commission(
+                total, attribution["commission_rate_bps"]
+            )
+        items.append(
+            {
+                "product_id": wanted["product_id"],
+                "title": str(item.get("title") or ""),
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "line_total": total,
+                "attribution": attribution,
+            }
+        )
+    shop_id = reservation.get("shop_id") or (shops.pop() if len(shops) == 1 else None)
+    if not shop_id or len(shops) > 1:
+        raise BadReservation("reservation spans several shops or names none")
+    return Reservation(str(shop_id), items, subtotal, _parse_time(reservation.get("expires_at")))
+
+
+def _parse_time(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class StorefrontAnswer:
     status: int
@@ -111,17 +192,18 @@ class StorefrontClient:
         except requests.RequestException as exc:
             raise StorefrontUnavailable(f"{exc.__class__.__name__}: {exc}") from exc
 
-    def reserve(self, order_id: str, buyer_id: str, items: list[dict]) -> dict:
-        """The reservation `{order_id, status, expires_at, shop_id, items: [...]}`; each
-        item may carry `content_id` (the buyer bought it from that content) and each
-        answered line carries its `attribution` (check it with `attribution_of`)."""
+    def reserve(self, order_id: str, buyer_id: str, items: list[dict]) -> Reservation:
+        """Reserve `items` for the order; each may carry `content_id` (the buyer bought it
+        from that content). Returns the answer checked (`check_reservation`): the order's
+        price snapshot. BadReservation (a StorefrontUnavailable) for an answer we cannot
+        use; InsufficientStock or StorefrontRefused for a refusal."""
         response = self._post(
             "/internal/reservations",
             {"order_id": order_id, "buyer_id": buyer_id, "items": items},
         )
         body = json_or_none(response)
         if response.status_code in (200, 201) and isinstance(body, dict):
-            return body
+            return check_reservation(items, body)
         if response.status_code == 409:
             raise InsufficientStock(409, body)
         if response.status_code in (400, 403, 404, 422):  # 403: the buyer is not active

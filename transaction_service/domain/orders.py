@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from .errors import Conflict
+
 
 class OrderStatus(StrEnum):
     UNPAID = "UNPAID"
@@ -53,9 +55,12 @@ TIMESTAMP_OF = {
 }
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Conflict):
+    slug = "illegal-transition"
+
     def __init__(self, current: OrderStatus, target: OrderStatus):
-        super().__init__(f"An order cannot move from {current} to {target}.")
+        super().__init__(f"An order cannot move from {current} to {target}.",
+                         current_status=str(current), requested_status=str(target))
         self.current = current
         self.target = target
 

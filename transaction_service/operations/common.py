@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from servicekit.auth import Principal
-from servicekit.problems import Problem
 
 from ..domain import ledger
-from ..domain.orders import TIMESTAMP_OF, transition
+from ..domain.errors import NotFound
+from ..domain.orders import TIMESTAMP_OF, OrderStatus, transition
 from ..store import audit as audit_store
 from ..store import ledger as ledger_store
 from ..store import orders as order_store
+from ..store import outbox
 from ..store import refunds as refund_store
 from ..store import returns as return_store
 from . import webhooks
@@ -21,8 +23,8 @@ from . import webhooks
 log = logging.getLogger("transaction.orders")
 
 
-def not_found(order_id: str) -> Problem:
-    return Problem(404, "Not Found", f"No order {order_id} is visible to you.", slug="not-found")
+def not_found(order_id: str) -> NotFound:
+    return NotFound(f"No order {order_id} is visible to you.")
 
 
 def is_uuid(value: str) -> bool:
@@ -97,6 +99,45 @@ def move(cursor, order: dict, target: str, *, actor: str | None, stamp: dict | N
         extra={"order_id": order["id"], "from": order["status"], "to": str(new_status)},
     )
     order["status"] = str(new_status)
+
+
+# --- the compound state changes: each written here once, called from every place ---------
+
+_PAYMENT_AFTER = {OrderStatus.EXPIRED: "expired", OrderStatus.CANCELLED: "cancelled"}
+
+
+def close_unpaid(cursor, order: dict, target: str, *, actor: str | None,
+                 stamp: dict | None = None, data: dict | None = None,
+                 payment_status: str | None = None, cancel_at_provider: bool = False) -> None:
+    """An unpaid order closes (EXPIRED or CANCELLED, a failed checkout's included): the
+    move, its payment's status (`payment_status`, else the one of `target`), its stock
+    released, and, when the provider could still take money for it, the payment
+    instruction withdrawn (the provider knows it by the checkout's id)."""
+    order_id = order["id"]
+    move(cursor, order, target, actor=actor, stamp=stamp, data=data)
+    # No payment row exists yet when the reservation failed; the update is then a no-op.
+    order_store.update_payment(cursor, order_id,
+                               status=payment_status or _PAYMENT_AFTER[OrderStatus(target)])
+    outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order_id}, order_id=order_id)
+    if cancel_at_provider:
+        outbox.enqueue(cursor, outbox.PROVIDER_CANCEL,
+                       {"order_id": order.get("checkout_id") or order_id}, order_id=order_id)
+
+
+def cancel_paid(cursor, order: dict, *, actor: str | None, reason: str, data: dict,
+                refund: Callable[[], object]) -> None:
+    """A paid order is cancelled before shipping: the move, the money back (`refund`, in
+    this transaction: asked for, or recorded when the provider already made it), the
+    commit to the showcase dropped if not yet delivered, and its stock returned (the
+    return row releases, or restocks if the commit got through first)."""
+    order_id = order["id"]
+    move(cursor, order, OrderStatus.CANCELLED, actor=actor, stamp={"cancel_reason": reason},
+         data=data)
+    refund()
+    outbox.supersede_pending(cursor, order_id, outbox.RESERVATION_COMMIT,
+                             "order cancelled before the commit was delivered")
+    outbox.enqueue(cursor, outbox.RESERVATION_RETURN, {"order_id": order_id},
+                   order_id=order_id)
 
 
 def post_ledger(cursor, entry, *, actor: str | None) -> str | None:

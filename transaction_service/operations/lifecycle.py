@@ -9,18 +9,20 @@ transaction, so none of them can exist without the others.
 from __future__ import annotations
 
 from servicekit.auth import Principal
-from servicekit.problems import Problem
 
 from ..context import Context
+from ..domain.errors import Conflict, Forbidden, NotFound
 from ..domain.orders import OrderStatus
 from ..store import checkouts as checkout_store
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import refunds as refund_store
 from . import refunds, returns
-from .checkout import abandon_locked
+from .checkout_records import abandon_locked
 from .common import (
     can_view,
+    cancel_paid,
+    close_unpaid,
     lock_visible_order,
     move,
     not_found,
@@ -36,10 +38,6 @@ def refund_key(order_id: str) -> str:
     return f"refund-{order_id}"
 
 
-def _forbidden(detail: str) -> Problem:
-    return Problem(403, "Forbidden", detail, slug="forbidden")
-
-
 def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
     with ctx.database.transaction() as cursor:
         peek = order_store.get_order(cursor, order_id)
@@ -49,32 +47,23 @@ def cancel_order(ctx: Context, order_id: str, principal: Principal) -> dict:
             checkout_store.lock(cursor, checkout_id)
         order = lock_visible_order(cursor, order_id, principal)
         if order["buyer_id"] != principal.account_id:
-            raise _forbidden("Only the buyer can cancel an order.")
+            raise Forbidden("Only the buyer can cancel an order.")
         if order["status"] == OrderStatus.UNPAID and checkout_id is not None:
             # Its orders share one payment: cancelling one unpaid order cancels them all.
             _cancel_unpaid_checkout(cursor, checkout_id, actor=principal.account_id)
             return order_store.get_order(cursor, order_id)
-        was_paid = order["status"] == OrderStatus.AWAITING_SHIPMENT
-        # `move` raises IllegalTransition (409) for anything already shipped or closed,
-        # before anything is written.
-        move(cursor, order, OrderStatus.CANCELLED, actor=principal.account_id,
-             stamp={"cancel_reason": "buyer"}, data={"reason": "buyer", "paid": was_paid})
-        if was_paid:
-            request_refund(ctx, cursor, order, reason="Cancelled by the buyer before shipping",
-                           actor=principal.account_id)
-            # A commit not yet delivered is dropped; the return row releases, or restocks
-            # if the commit got through first.
-            outbox.supersede_pending(cursor, order_id, outbox.RESERVATION_COMMIT,
-                                     "order cancelled before the commit was delivered")
-            outbox.enqueue(cursor, outbox.RESERVATION_RETURN, {"order_id": order_id},
-                           order_id=order_id)
+        # Anything already shipped or closed: the move raises IllegalTransition before
+        # anything is written.
+        if order["status"] == OrderStatus.AWAITING_SHIPMENT:
+            cancel_paid(cursor, order, actor=principal.account_id, reason="buyer",
+                        data={"reason": "buyer", "paid": True},
+                        refund=lambda: request_refund(
+                            ctx, cursor, order, reason="Cancelled by the buyer before shipping",
+                            actor=principal.account_id))
         else:
-            order_store.update_payment(cursor, order_id, status="cancelled")
-            outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order_id},
-                           order_id=order_id)
-            # So the virtual account stops accepting money.
-            outbox.enqueue(cursor, outbox.PROVIDER_CANCEL, {"order_id": order_id},
-                           order_id=order_id)
+            close_unpaid(cursor, order, OrderStatus.CANCELLED, actor=principal.account_id,
+                         stamp={"cancel_reason": "buyer"},
+                         data={"reason": "buyer", "paid": False}, cancel_at_provider=True)
         return order_store.get_order(cursor, order_id)
 
 
@@ -83,17 +72,15 @@ def cancel_checkout(ctx: Context, checkout_id: str, principal: Principal) -> Non
     with ctx.database.transaction() as cursor:
         checkout = checkout_store.lock(cursor, checkout_id)
         if checkout is None or checkout["placed_at"] is None:
-            raise Problem(404, "Not Found", f"No checkout {checkout_id} is visible to you.",
-                          slug="not-found")
+            raise NotFound(f"No checkout {checkout_id} is visible to you.")
         if checkout["buyer_id"] != principal.account_id:
-            raise _forbidden("Only the buyer can cancel a checkout.")
+            raise Forbidden("Only the buyer can cancel a checkout.")
         if checkout["status"] != "UNPAID":
-            raise Problem(
-                409, "Illegal transition",
+            raise Conflict(
                 f"A checkout cannot move from {checkout['status']} to CANCELLED"
                 + ("; cancel its orders one by one." if checkout["status"] == "PAID" else "."),
-                slug="illegal-transition",
-                extra={"current_status": checkout["status"], "requested_status": "CANCELLED"})
+                title="Illegal transition", slug="illegal-transition",
+                current_status=checkout["status"], requested_status="CANCELLED")
         _cancel_unpaid_checkout(cursor, checkout_id, actor=principal.account_id)
 
 
@@ -109,13 +96,8 @@ def _close_unpaid_checkout(cursor, checkout_id: str, target: str, *, actor: str,
     for order in checkout_store.lock_orders(cursor, checkout_id):
         if order["status"] != OrderStatus.UNPAID or order["placed_at"] is None:
             continue
-        move(cursor, order, target, actor=actor, stamp=stamp,
-             data={**(data or {}), "checkout_id": checkout_id})
-        order_store.update_payment(
-            cursor, order["id"],
-            status="expired" if target == OrderStatus.EXPIRED else "cancelled")
-        outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order["id"]},
-                       order_id=order["id"])
+        close_unpaid(cursor, order, target, actor=actor, stamp=stamp,
+                     data={**(data or {}), "checkout_id": checkout_id})
     checkout_store.update(cursor, checkout_id, status=str(target), closed_at="now()")
     # So the virtual account stops accepting money (the provider knows the checkout id).
     outbox.enqueue(cursor, outbox.PROVIDER_CANCEL, {"order_id": checkout_id},
@@ -137,7 +119,7 @@ def ship_order(ctx: Context, order_id: str, principal: Principal, tracking_numbe
     with ctx.database.transaction() as cursor:
         order = lock_visible_order(cursor, order_id, principal)
         if not (principal.has_role("seller") and principal.shop_id == order["shop_id"]):
-            raise _forbidden("Only the seller of the order's shop can ship it.")
+            raise Forbidden("Only the seller of the order's shop can ship it.")
         move(cursor, order, OrderStatus.IN_TRANSIT, actor=principal.account_id,
              stamp={"tracking_number": tracking_number},
              data={"tracking_number": tracking_number})
@@ -150,7 +132,7 @@ def deliver_order(ctx: Context, order_id: str, principal: Principal) -> dict:
     with ctx.database.transaction() as cursor:
         order = lock_visible_order(cursor, order_id, principal)
         if not (principal.has_role("seller") and principal.shop_id == order["shop_id"]):
-            raise _forbidden("Only the seller of the order's shop can mark it delivered.")
+            raise Forbidden("Only the seller of the order's shop can mark it delivered.")
         move(cursor, order, OrderStatus.DELIVERED, actor=principal.account_id,
              data={"by": "seller"})
         return order_store.get_order(cursor, order_id)
@@ -160,20 +142,20 @@ def confirm_receipt(ctx: Context, order_id: str, principal: Principal) -> dict:
     with ctx.database.transaction() as cursor:
         order = lock_visible_order(cursor, order_id, principal)
         if order["buyer_id"] != principal.account_id:
-            raise _forbidden("Only the buyer can confirm receipt.")
+            raise Forbidden("Only the buyer can confirm receipt.")
         if refund_store.pending_provider_total(cursor, order_id):
             # Settling now would pay the shop money that is on its way back to the buyer.
-            raise Problem(409, "Refund in progress",
-                          "A refund of this order is waiting for the payment provider; "
-                          "confirm receipt once it has gone through.", slug="refund-pending")
+            raise Conflict("A refund of this order is waiting for the payment provider; "
+                           "confirm receipt once it has gone through.",
+                           title="Refund in progress", slug="refund-pending")
         complete_locked(ctx, cursor, order, actor=principal.account_id, reason="buyer")
         return order_store.get_order(cursor, order_id)
 
 
 def complete_locked(ctx: Context, cursor, order: dict, *, actor: str, reason: str) -> None:
-    """Complete a locked order: never while a return is open (409), settled net of the
-    refunds made."""
-    blocked = returns.open_return_problem(cursor, order["id"])
+    """Complete a locked order: never while a return is open (Conflict), settled net of
+    the refunds made."""
+    blocked = returns.open_return_refusal(cursor, order["id"])
     if blocked is not None:
         raise blocked
     move(cursor, order, OrderStatus.COMPLETED, actor=actor, data={"reason": reason})
@@ -211,13 +193,9 @@ def expire_overdue(ctx: Context, limit: int = 100) -> int:
             order = order_store.claim_overdue_unpaid(cursor)
             if order is None:
                 break
-            move(cursor, order, OrderStatus.EXPIRED, actor=EXPIRY_ACTOR,
-                 data={"payment_deadline": order["payment_deadline"].isoformat()})
-            order_store.update_payment(cursor, order["id"], status="expired")
-            outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order["id"]},
-                           order_id=order["id"])
-            outbox.enqueue(cursor, outbox.PROVIDER_CANCEL, {"order_id": order["id"]},
-                           order_id=order["id"])
+            close_unpaid(cursor, order, OrderStatus.EXPIRED, actor=EXPIRY_ACTOR,
+                         data={"payment_deadline": order["payment_deadline"].isoformat()},
+                         cancel_at_provider=True)
         done += 1
     return done
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 
-from servicekit.problems import Problem
-
 from ..clients.payments import ProviderRefused, ProviderUnavailable
 from ..context import Context
+from ..domain.errors import Conflict, DomainError, Invalid, NotFound, Unauthenticated
 from ..domain.money import InvalidAmount, parse_provider_amount
 from ..domain.orders import OrderStatus
 from ..store import checkouts as checkout_store
@@ -24,7 +23,7 @@ from ..store import orders as order_store
 from ..store import outbox
 from ..store import refunds as refund_store
 from . import refunds
-from .common import audit, is_uuid, move, post_payment_settled
+from .common import audit, close_unpaid, is_uuid, move, post_payment_settled
 from .lifecycle import request_refund
 
 log = logging.getLogger("transaction.notifications")
@@ -39,22 +38,20 @@ REFUNDED = {"refund", "partial_refund"}
 
 def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
     if provider_name != ctx.payments.name:
-        raise Problem(404, "Not Found", f"No payment provider {provider_name!r}.",
-                      slug="not-found")
+        raise NotFound(f"No payment provider {provider_name!r}.")
     actor = f"provider:{provider_name}"
     if not ctx.payments.verify_notification_signature(body):
         log.warning("notification signature rejected", extra={"order_id": body.get("order_id")})
-        raise Problem(401, "Unauthorized", "The notification signature is missing or wrong.",
-                      slug="invalid-signature")
+        raise Unauthenticated("The notification signature is missing or wrong.",
+                              slug="invalid-signature")
     order_id = body["order_id"]
     try:
         gross = parse_provider_amount(body["gross_amount"])
     except InvalidAmount as exc:
         log.warning("notification amount unusable", extra={"order_id": order_id})
-        raise Problem(422, "Validation failed", str(exc), slug="validation-error",
-                      errors={"gross_amount": [str(exc)]}) from None
+        raise Invalid(str(exc), errors={"gross_amount": [str(exc)]}) from None
     if not is_uuid(order_id):
-        raise Problem(404, "Not Found", f"No order {order_id}.", slug="not-found")
+        raise NotFound(f"No order {order_id}.")
 
     status = body["transaction_status"]
     with ctx.database.transaction() as cursor:
@@ -69,32 +66,15 @@ def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
             return {"status": "ok", "outcome": outcome}
         order = order_store.lock_order(cursor, order_id)
         if order is None:
-            raise Problem(404, "Not Found", f"No order {order_id}.", slug="not-found")
+            raise NotFound(f"No order {order_id}.")
         if order["total"] is None or gross != int(order["total"]):
             log.error(
                 "notification amount differs from the order total",
                 extra={"order_id": order_id, "gross_amount": gross, "total": order["total"],
                        "transaction_status": status},
             )
-            raise Problem(
-                422, "Amount mismatch",
-                "The notified gross_amount differs from the order total; rejected.",
-                slug="amount-mismatch", errors={"gross_amount": ["Does not match the order."]},
-            )
-        notification_id = notification_store.record(
-            cursor,
-            refund_amount=_refund_total(body),
-            provider=provider_name,
-            transaction_id=body["transaction_id"],
-            transaction_status=status,
-            order_id=order_id,
-            status_code=body["status_code"],
-            gross_amount=gross,
-            payment_type=body.get("payment_type"),
-            fraud_status=body.get("fraud_status"),
-            outcome="received",
-            body=body,
-        )
+            raise _amount_mismatch("order")
+        notification_id = _record(cursor, provider_name, body, gross, order_id=order_id)
         if notification_id is None:
             return {"status": "ok", "outcome": "duplicate"}
         payment = order_store.lock_payment(cursor, order_id)
@@ -105,6 +85,12 @@ def handle_notification(ctx: Context, provider_name: str, body: dict) -> dict:
     log.info("notification applied",
              extra={"order_id": order_id, "transaction_status": status, "outcome": outcome})
     return {"status": "ok", "outcome": outcome}
+
+
+def _amount_mismatch(what: str) -> Invalid:
+    return Invalid(f"The notified gross_amount differs from the {what} total; rejected.",
+                   title="Amount mismatch", slug="amount-mismatch",
+                   errors={"gross_amount": [f"Does not match the {what}."]})
 
 
 def _apply_checkout(ctx: Context, cursor, provider_name: str, checkout: dict, gross: int,
@@ -121,27 +107,10 @@ def _apply_checkout(ctx: Context, cursor, provider_name: str, checkout: dict, gr
             extra={"checkout_id": checkout_id, "gross_amount": gross,
                    "total": checkout["total"], "transaction_status": status},
         )
-        raise Problem(
-            422, "Amount mismatch",
-            "The notified gross_amount differs from the checkout total; rejected.",
-            slug="amount-mismatch", errors={"gross_amount": ["Does not match the checkout."]},
-        )
+        raise _amount_mismatch("checkout")
     orders = checkout_store.lock_orders(cursor, checkout_id)
-    notification_id = notification_store.record(
-        cursor,
-        refund_amount=_refund_total(body),
-        provider=provider_name,
-        transaction_id=body["transaction_id"],
-        transaction_status=status,
-        order_id=None,
-        checkout_id=checkout_id,
-        status_code=body["status_code"],
-        gross_amount=gross,
-        payment_type=body.get("payment_type"),
-        fraud_status=body.get("fraud_status"),
-        outcome="received",
-        body=body,
-    )
+    notification_id = _record(cursor, provider_name, body, gross, order_id=None,
+                              checkout_id=checkout_id)
     if notification_id is None:
         return "duplicate"
     if status in REFUNDED:
@@ -207,6 +176,24 @@ def _sync_checkout(cursor, checkout: dict, outcome: str) -> None:
         checkout_store.update(cursor, checkout["id"], status=target, closed_at="now()")
 
 
+def _record(cursor, provider_name: str, body: dict, gross: int, **target) -> str | None:
+    """Store the notification for its order (or checkout) once; None for a duplicate."""
+    return notification_store.record(
+        cursor,
+        refund_amount=_refund_total(body),
+        provider=provider_name,
+        transaction_id=body["transaction_id"],
+        transaction_status=body["transaction_status"],
+        status_code=body["status_code"],
+        gross_amount=gross,
+        payment_type=body.get("payment_type"),
+        fraud_status=body.get("fraud_status"),
+        outcome="received",
+        body=body,
+        **target,
+    )
+
+
 def _refund_total(body: dict) -> int:
     """A refund notification's total refunded so far: with the status, what tells one
     refund's notification from the next one's (a redelivery repeats it)."""
@@ -239,8 +226,8 @@ def _apply(ctx: Context, cursor, order: dict, payment: dict | None, body: dict, 
             return "already-paid"
         if order["status"] == OrderStatus.UNPAID and order["placed_at"] is None:
             # The checkout saga is still running; let the provider retry in a moment.
-            raise Problem(409, "Conflict", "The order is still being placed; retry later.",
-                          slug="order-not-ready", headers={"Retry-After": "5"})
+            raise Conflict("The order is still being placed; retry later.",
+                           slug="order-not-ready", retry_after=5)
         order_store.update_payment(cursor, order_id, status="settled", paid_at="now()",
                                    provider_transaction_id=body["transaction_id"])
         post_payment_settled(cursor, order, actor=actor)
@@ -265,14 +252,10 @@ def _apply(ctx: Context, cursor, order: dict, payment: dict | None, body: dict, 
         if order["status"] != OrderStatus.UNPAID or order["placed_at"] is None:
             return "ignored-out-of-order"
         target = CLOSED_UNPAID[status]
-        move(cursor, order, target, actor=actor,
-             stamp={"cancel_reason": f"provider-{status}"} if target == "CANCELLED" else None,
-             data={"transaction_status": status})
-        order_store.update_payment(
-            cursor, order_id, status="expired" if target == OrderStatus.EXPIRED else "cancelled"
-        )
-        outbox.enqueue(cursor, outbox.RESERVATION_RELEASE, {"order_id": order_id},
-                       order_id=order_id)
+        # The provider closed it: nothing to withdraw there.
+        close_unpaid(cursor, order, target, actor=actor,
+                     stamp={"cancel_reason": f"provider-{status}"} if target == "CANCELLED"
+                     else None, data={"transaction_status": status})
         return target.lower()
 
     if status in REFUNDED:
@@ -316,9 +299,9 @@ def reconcile_unpaid(ctx: Context, limit: int = 50) -> int:
             continue
         try:
             outcome = handle_notification(ctx, ctx.payments.name, body)
-        except Problem as problem:
+        except DomainError as refusal:
             log.warning("provider status not applicable",
-                        extra={"order_id": order_id, "status": problem.status})
+                        extra={"order_id": order_id, "refusal": refusal.slug})
             continue
         log.info("payment reconciled from the provider's status",
                  extra={"order_id": order_id, "outcome": outcome.get("outcome")})

@@ -27,33 +27,28 @@ import psycopg2
 
 from servicekit.auth import Principal
 from servicekit.pagination import decode_keyset_cursor, keyset_page
-from servicekit.problems import Problem
 
 from ..context import Context
 from ..domain import ledger
 from ..domain import refunds as rules
+from ..domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..domain.money import InvalidAmount, parse_provider_amount
 from ..domain.orders import OrderStatus
 from ..store import orders as order_store
 from ..store import outbox
 from ..store import refunds as refund_store
 from . import webhooks
-from .common import audit, lock_visible_order, move, post_ledger
+from .common import audit, cancel_paid, lock_visible_order, post_ledger
 
 log = logging.getLogger("transaction.refunds")
 
-_PROBLEM_STATUS = {
-    "invalid-amount": 422,
-    "refund-exceeds-remaining": 409,
-    "nothing-to-refund": 409,
-}
-
-
-def _problem(error: rules.RefundError, **extra) -> Problem:
-    status = _PROBLEM_STATUS.get(error.code, 409)
-    errors = {"amount": [error.message]} if error.code == "invalid-amount" else None
-    return Problem(status, "Refund refused", error.message, slug=error.code, errors=errors,
-                   extra=extra or None)
+def _refused(error: rules.RefundError) -> DomainError:
+    """The rules' refusal: a bad amount is invalid input, the rest conflicts with what
+    was refunded already."""
+    if error.code == "invalid-amount":
+        return Invalid(error.message, title="Refund refused", slug=error.code,
+                       errors={"amount": [error.message]})
+    return Conflict(error.message, title="Refund refused", slug=error.code)
 
 
 # --- requesting ---------------------------------------------------------------------------
@@ -63,9 +58,9 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
            actor: str | None, return_id: str | None = None) -> dict:
     """Refund `amount` (None: everything left) of `order`, keyed `key`; returns the refund.
 
-    `order` is locked by the caller. Raises a 409 problem when the order's payment was not
-    received or the amount exceeds what is left; a known `key` returns its refund (or 409
-    when it was used for another order or amount).
+    `order` is locked by the caller. Raises Conflict when the order's payment was not
+    received or the amount exceeds what is left; a known `key` returns its refund (or
+    Conflict when it was used for another order or amount).
     """
     if not rules.REFUND_KEY.match(key):
         raise ValueError(f"not a valid refund key: {key!r}")
@@ -73,23 +68,21 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
     known = refund_store.find_by_key(cursor, key)
     if known is not None:
         if known["order_id"] != order_id or (amount is not None and known["amount"] != amount):
-            raise Problem(409, "Refund key reused",
-                          f"Refund key {key!r} belongs to another refund.",
-                          slug="refund-key-reused")
+            raise Conflict(f"Refund key {key!r} belongs to another refund.",
+                           title="Refund key reused", slug="refund-key-reused")
         return known
     payment = _payment_of(cursor, order)
     if payment is None or payment["status"] not in rules.PAID_PAYMENT_STATES:
-        raise Problem(
-            409, "Payment not settled",
+        raise Conflict(
             "Only a received payment can be refunded; this order's payment is "
             f"{payment['status'] if payment else 'missing'}. Nothing was refunded.",
-            slug="payment-not-settled",
+            title="Payment not settled", slug="payment-not-settled",
         )
     existing = refund_store.for_orders(cursor, [order_id]).get(order_id, [])
     try:
         amount = rules.refund_amount(int(order["total"]), existing, amount)
     except rules.RefundError as error:
-        raise _problem(error) from None
+        raise _refused(error) from None
     method = rules.PROVIDER if ctx.payments.can_refund(payment["method"]) else rules.MANUAL
     cursor.execute("SAVEPOINT refund_insert")
     try:
@@ -102,8 +95,8 @@ def refund(ctx: Context, cursor, order: dict, *, amount: int | None, key: str, r
     except psycopg2.errors.CheckViolation:
         # The database's Σ refunds <= paid (a concurrent refund took the rest first).
         cursor.execute("ROLLBACK TO SAVEPOINT refund_insert")
-        raise Problem(409, "Refund refused", "The refund exceeds what is left to refund.",
-                      slug="refund-exceeds-remaining") from None
+        raise Conflict("The refund exceeds what is left to refund.", title="Refund refused",
+                       slug="refund-exceeds-remaining") from None
     cursor.execute("RELEASE SAVEPOINT refund_insert")
     if method == rules.PROVIDER:
         outbox.enqueue(
@@ -262,21 +255,21 @@ def _unknown_refund(ctx: Context, cursor, order: dict, payment: dict, body: dict
     if whole and ctx.payments.can_refund(payment["method"]):
         # Refunded from the provider's dashboard before shipping: the order is cancelled.
         key = rules.REFUND_KEY.match(unknown[0][0]) and unknown[0][0] or f"external-{order_id}"
-        move(cursor, order, OrderStatus.CANCELLED, actor=actor,
-             stamp={"cancel_reason": "provider-refund"}, data={"reason": "provider-refund"})
-        row = refund_store.insert(
-            cursor, payment_id=payment["order_id"], order_id=order_id, refund_key=key,
-            amount=int(order["total"]), reason="refunded at the provider", method=rules.PROVIDER,
-            status=rules.PENDING, requested_by=actor,
-        )
-        audit(cursor, order_id, "refund.requested", actor=actor,
-              data={"refund_id": row["id"], "refund_key": key, "amount": int(order["total"]),
-                    "method": rules.PROVIDER, "reason": "refunded at the provider"})
-        provider_confirmed(cursor, row, actor=actor)
-        outbox.supersede_pending(cursor, order_id, outbox.RESERVATION_COMMIT,
-                                 "order refunded before the commit was delivered")
-        outbox.enqueue(cursor, outbox.RESERVATION_RETURN, {"order_id": order_id},
-                       order_id=order_id)
+
+        def record_the_providers_refund() -> None:
+            row = refund_store.insert(
+                cursor, payment_id=payment["order_id"], order_id=order_id, refund_key=key,
+                amount=int(order["total"]), reason="refunded at the provider",
+                method=rules.PROVIDER, status=rules.PENDING, requested_by=actor,
+            )
+            audit(cursor, order_id, "refund.requested", actor=actor,
+                  data={"refund_id": row["id"], "refund_key": key,
+                        "amount": int(order["total"]), "method": rules.PROVIDER,
+                        "reason": "refunded at the provider"})
+            provider_confirmed(cursor, row, actor=actor)
+
+        cancel_paid(cursor, order, actor=actor, reason="provider-refund",
+                    data={"reason": "provider-refund"}, refund=record_the_providers_refund)
         return "refunded-cancelled"
     log.error("refund reported that Etalase did not ask for; needs attention",
               extra={"order_id": order_id, "order_status": order["status"]})
@@ -307,19 +300,16 @@ def give_account(ctx: Context, order_id: str, principal: Principal, *, bank: str
     """The buyer tells where their manual refunds go; the open ones can then be sent."""
     errors = rules.account_errors(bank, account_number, account_name)
     if errors:
-        raise Problem(422, "Validation failed", "The bank account is not valid.",
-                      slug="validation-error", errors=errors)
+        raise Invalid("The bank account is not valid.", errors=errors)
     with ctx.database.transaction() as cursor:
         order = lock_visible_order(cursor, order_id, principal)
         if order["buyer_id"] != principal.account_id:
-            raise Problem(403, "Forbidden", "Only the buyer gives the refund account.",
-                          slug="forbidden")
+            raise Forbidden("Only the buyer gives the refund account.")
         waiting = [r for r in refund_store.for_orders(cursor, [order_id]).get(order_id, [])
                    if r["method"] == rules.MANUAL and r["status"] in refund_store.OPEN_MANUAL]
         if not waiting:
-            raise Problem(409, "No manual refund",
-                          "This order has no refund waiting for a bank account.",
-                          slug="no-manual-refund")
+            raise Conflict("This order has no refund waiting for a bank account.",
+                           title="No manual refund", slug="no-manual-refund")
         for row in waiting:
             refund_store.update(
                 cursor, row["id"], status=rules.AWAITING_TRANSFER, destination_bank=bank,
@@ -354,16 +344,14 @@ def complete_manual(ctx: Context, refund_id: str, principal: Principal, *,
     with ctx.database.transaction() as cursor:
         row = refund_store.lock(cursor, refund_id)
         if row is None or row["method"] != rules.MANUAL:
-            raise Problem(404, "Not Found", f"No manual refund {refund_id}.", slug="not-found")
+            raise NotFound(f"No manual refund {refund_id}.")
         if row["status"] == rules.SUCCEEDED:
-            raise Problem(409, "Already completed",
-                          f"Manual refund {refund_id} was completed already "
-                          f"(transfer {row['transfer_reference']}); nothing was moved.",
-                          slug="manual-refund-completed")
+            raise Conflict(f"Manual refund {refund_id} was completed already "
+                           f"(transfer {row['transfer_reference']}); nothing was moved.",
+                           title="Already completed", slug="manual-refund-completed")
         if row["status"] != rules.AWAITING_TRANSFER:
-            raise Problem(409, "Refund account missing",
-                          "The buyer has not given a bank account for this refund yet.",
-                          slug="refund-account-missing")
+            raise Conflict("The buyer has not given a bank account for this refund yet.",
+                           title="Refund account missing", slug="refund-account-missing")
         row = refund_store.update(cursor, refund_id, status=rules.SUCCEEDED,
                                   transfer_reference=transfer_reference,
                                   completed_by=principal.account_id, succeeded_at="now()")

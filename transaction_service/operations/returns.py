@@ -21,11 +21,11 @@ import psycopg2
 
 from servicekit.auth import Principal
 from servicekit.pagination import decode_cursor, invalid_cursor, page
-from servicekit.problems import Problem
 
 from ..context import Context
 from ..domain import refunds as refund_rules
 from ..domain import returns as rules
+from ..domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..domain.returns import ReturnStatus
 from ..store import audit as audit_store
 from ..store import orders as order_store
@@ -34,7 +34,7 @@ from ..store import refunds as refund_store
 from ..store import returns as return_store
 from ..store import webhooks as webhook_store
 from . import refunds
-from .common import can_view, is_uuid
+from .common import can_view, is_uuid, not_found
 
 log = logging.getLogger("transaction.returns")
 
@@ -45,15 +45,21 @@ def refund_key(return_id: str) -> str:
     return f"ret-{return_id}"
 
 
-def _not_found(return_id: str) -> Problem:
-    return Problem(404, "Not Found", f"No return {return_id} is visible to you.",
-                   slug="not-found")
+def _not_found(return_id: str) -> NotFound:
+    return NotFound(f"No return {return_id} is visible to you.")
 
 
-def _problem(error: rules.ReturnError) -> Problem:
-    title = {403: "Forbidden", 404: "Not Found", 422: "Validation failed"}.get(
-        error.status, "Return refused")
-    return Problem(error.status, title, error.message, slug=error.code, errors=error.errors)
+# The return rules (domain/returns.py) say which kind of refusal each is by the status
+# they document; anything else they refuse conflicts with the return's state.
+_REFUSAL_KINDS = {403: Forbidden, 404: NotFound, 422: Invalid}
+
+
+def _refused(error: rules.ReturnError) -> DomainError:
+    kind = _REFUSAL_KINDS.get(error.status)
+    if kind is None:
+        return Conflict(error.message, slug=error.code, title="Return refused",
+                        errors=error.errors)
+    return kind(error.message, slug=error.code, errors=error.errors)
 
 
 def parties(principal: Principal, order: dict) -> set[str]:
@@ -111,11 +117,9 @@ def open_return(ctx: Context, order_id: str, principal: Principal, *, type_: str
     with ctx.database.transaction() as cursor:
         order = order_store.lock_order(cursor, order_id)
         if order is None or order["placed_at"] is None or not can_view(principal, order):
-            raise Problem(404, "Not Found", f"No order {order_id} is visible to you.",
-                          slug="not-found")
+            raise not_found(order_id)
         if rules.BUYER not in parties(principal, order):
-            raise Problem(403, "Forbidden", "Only the order's buyer can open a return.",
-                          slug="forbidden")
+            raise Forbidden("Only the order's buyer can open a return.")
         cursor.execute("SELECT now() AS now")
         now = cursor.fetchone()["now"]
         try:
@@ -127,7 +131,7 @@ def open_return(ctx: Context, order_id: str, principal: Principal, *, type_: str
             lines = rules.returnable_lines(order_store.order_items(cursor, order_id), items,
                                            return_store.claimed_quantities(cursor, order_id))
         except rules.ReturnError as error:
-            raise _problem(error) from None
+            raise _refused(error) from None
         cursor.execute("SAVEPOINT return_insert")
         try:
             ret = return_store.insert(
@@ -137,8 +141,8 @@ def open_return(ctx: Context, order_id: str, principal: Principal, *, type_: str
         except psycopg2.errors.UniqueViolation:
             # The order row lock makes this unreachable; the index is the last word.
             cursor.execute("ROLLBACK TO SAVEPOINT return_insert")
-            raise Problem(409, "Return refused", "This order already has an open return.",
-                          slug="return-already-open") from None
+            raise Conflict("This order already has an open return.", title="Return refused",
+                           slug="return-already-open") from None
         cursor.execute("RELEASE SAVEPOINT return_insert")
         _audit(cursor, ret, "requested", actor=principal.account_id,
                data={"type": type_, "reason": reason, "lines_value": ret["lines_value"],
@@ -173,8 +177,7 @@ def list_returns(ctx: Context, principal: Principal, *, role: str | None, status
     elif role == "admin" and principal.has_role("admin"):
         filters["disputes_first"] = status is None
     else:
-        raise Problem(403, "Forbidden", f"You cannot list returns as {role or 'this role'}.",
-                      slug="forbidden")
+        raise Forbidden(f"You cannot list returns as {role or 'this role'}.")
     after = _decode(cursor_token)
     with ctx.database.transaction() as cursor:
         rows = return_store.list_returns(cursor, status=status, after=after, limit=limit,
@@ -227,7 +230,7 @@ def act(ctx: Context, return_id: str, action: str, principal: Principal,
             _apply(ctx, cursor, order, ret, action, target, actor=principal.account_id,
                    body=body)
         except rules.ReturnError as error:
-            raise _problem(error) from None
+            raise _refused(error) from None
         _event(cursor, "return.updated", return_id, order["shop_id"])
         return return_store.get(cursor, return_id)
 
@@ -327,13 +330,12 @@ def refund_settled(cursor, refund_row: dict, *, actor: str) -> bool:
     return True
 
 
-def open_return_problem(cursor, order_id: str) -> Problem | None:
-    """409 for completing an order with an open return."""
+def open_return_refusal(cursor, order_id: str) -> Conflict | None:
+    """Why an order with an open return cannot complete (None: it can)."""
     if return_store.open_for_order(cursor, order_id) is None:
         return None
-    return Problem(409, "Return open",
-                   "This order has an open return; it completes once the return is closed.",
-                   slug="return-open")
+    return Conflict("This order has an open return; it completes once the return is closed.",
+                    title="Return open", slug="return-open")
 
 
 # --- worker -------------------------------------------------------------------------------
@@ -355,7 +357,7 @@ def auto_approve_due(ctx: Context, limit: int = 100) -> int:
                 target = rules.move(ret["status"], "auto-approve", rules.SYSTEM)
                 _apply(ctx, cursor, order, ret, "auto-approve", target,
                        actor=AUTO_APPROVE_ACTOR, body={})
-            except (rules.ReturnError, Problem) as error:
+            except (rules.ReturnError, DomainError) as error:
                 cursor.execute("ROLLBACK TO SAVEPOINT auto_approve")
                 log.error("auto-approve refused; needs attention",
                           extra={"return_id": return_id, "error": str(error)})

@@ -13,11 +13,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from servicekit.auth import Principal
-from servicekit.problems import Problem
 
 from ..clients import webhooks as sender
 from ..context import Context
 from ..domain import webhooks as rules
+from ..domain.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unavailable
 from ..store import audit as audit_store
 from ..store import orders as order_store
 from ..store import webhooks as store
@@ -38,15 +38,12 @@ def owner_of(principal: Principal) -> store.Owner:
     if principal.has_role("creator"):
         return ("creator", principal.account_id)
     if principal.has_role("seller"):
-        raise Problem(403, "Forbidden", "Create your shop before registering webhooks.",
-                      slug="no-shop")
-    raise Problem(403, "Forbidden", "Webhooks are for sellers, creators and admins.",
-                  slug="forbidden")
+        raise Forbidden("Create your shop before registering webhooks.", slug="no-shop")
+    raise Forbidden("Webhooks are for sellers, creators and admins.")
 
 
-def _not_found(what: str, ident: str) -> Problem:
-    return Problem(404, "Not Found", f"No webhook {what} {ident} is visible to you.",
-                   slug="not-found")
+def _not_found(what: str, ident: str) -> NotFound:
+    return NotFound(f"No webhook {what} {ident} is visible to you.")
 
 
 def _box(ctx: Context) -> rules.SecretBox:
@@ -57,9 +54,8 @@ def _box(ctx: Context) -> rules.SecretBox:
     return box
 
 
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(422, "Validation failed", message, slug="validation-error",
-                   errors={field: [message]})
+def _invalid(field: str, message: str) -> Invalid:
+    return Invalid(message, errors={field: [message]})
 
 
 def check_target(ctx: Context, url: str) -> str:
@@ -91,11 +87,6 @@ def _audit(cursor, endpoint_id: str, action: str, actor: str, data: dict) -> Non
                        action=f"webhook_endpoint.{action}", actor=actor, data=data)
 
 
-def _rate_limited(detail: str, retry_after: int) -> Problem:
-    return Problem(429, "Too Many Requests", detail, slug="rate-limited",
-                   headers={"Retry-After": str(retry_after)})
-
-
 # --- endpoints ------------------------------------------------------------------------------
 
 
@@ -103,9 +94,8 @@ def create_endpoint(ctx: Context, principal: Principal, body: dict) -> dict:
     owner = owner_of(principal)
     box = _box(ctx)
     if not box.configured:
-        raise Problem(503, "Service Unavailable",
-                      "Webhooks are not configured on this server (no encryption key).",
-                      slug="webhooks-not-configured", headers={"Retry-After": "60"})
+        raise Unavailable("Webhooks are not configured on this server (no encryption key).",
+                          slug="webhooks-not-configured", retry_after=60)
     url = check_target(ctx, body["url"])
     events = _events(body["events"])
     secret = rules.new_secret()
@@ -113,13 +103,12 @@ def create_endpoint(ctx: Context, principal: Principal, body: dict) -> dict:
         store.lock_owner(cursor, owner)
         if store.count_registrations_since(cursor, owner, 3600) >= (
                 ctx.config.webhook_registrations_per_hour):
-            raise _rate_limited(
+            raise TooManyRequests(
                 f"At most {ctx.config.webhook_registrations_per_hour} endpoint registrations "
-                "an hour.", 600)
+                "an hour.", retry_after=600)
         if store.count_endpoints(cursor, owner) >= ctx.config.webhook_max_endpoints:
-            raise Problem(409, "Too many endpoints",
-                          f"At most {ctx.config.webhook_max_endpoints} endpoints; delete one "
-                          "first.", slug="too-many-endpoints")
+            raise Conflict(f"At most {ctx.config.webhook_max_endpoints} endpoints; delete one "
+                           "first.", title="Too many endpoints", slug="too-many-endpoints")
         endpoint = store.insert_endpoint(
             cursor, owner, created_by=principal.account_id, url=url, events=events,
             description=body.get("description") or "", secret_encrypted=box.encrypt(secret),
@@ -211,11 +200,11 @@ def send_test(ctx: Context, principal: Principal, endpoint_id: str) -> dict:
         if endpoint is None:
             raise _not_found("endpoint", endpoint_id)
         if endpoint["disabled"]:
-            raise Problem(409, "Endpoint disabled",
-                          "Enable the endpoint (PATCH disabled: false) before testing it.",
-                          slug="endpoint-disabled")
+            raise Conflict("Enable the endpoint (PATCH disabled: false) before testing it.",
+                           title="Endpoint disabled", slug="endpoint-disabled")
         if store.count_tests_since(cursor, endpoint_id, 60) >= limit:
-            raise _rate_limited(f"At most {limit} test sends a minute per endpoint.", 60)
+            raise TooManyRequests(f"At most {limit} test sends a minute per endpoint.",
+                                  retry_after=60)
         event_id, delivery_id = store.record_test_event(cursor, endpoint_id, {
             "endpoint_id": endpoint_id,
             "message": "A test event from Etalase: your endpoint receives and verifies "
@@ -241,9 +230,8 @@ def retry_delivery(ctx: Context, principal: Principal, delivery_id: str) -> dict
         if delivery is None:
             raise _not_found("delivery", delivery_id)
         if delivery["status"] == "delivered":
-            raise Problem(409, "Already delivered",
-                          "This delivery succeeded; there is nothing to retry.",
-                          slug="already-delivered")
+            raise Conflict("This delivery succeeded; there is nothing to retry.",
+                           title="Already delivered", slug="already-delivered")
         store.requeue_delivery(cursor, delivery_id)
         return present_delivery(store.get_delivery(cursor, delivery_id))
 
