@@ -9,7 +9,6 @@ from pathlib import Path
 from flask import Flask
 
 from servicekit.app import build_app
-from servicekit.auth import KeySet, TokenVerifier
 from servicekit.db import Database
 
 from .config import Config
@@ -44,8 +43,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         log_level=config.log_level,
         max_content_length=config.max_content_length,
         description="Accounts, shops, products, content, feed and carts.",
+        jwks_file=config.jwks_file,
     )
-    app.extensions["token_verifier"] = TokenVerifier(KeySet(config.jwks_file))
     app.extensions["token_issuer"] = TokenIssuer(
         config.jwt_private_key_file, config.jwt_kid, config.jwt_ttl_seconds
     )

@@ -13,7 +13,7 @@ from ..domain.errors import AuthenticationFailed, Forbidden, NotFound
 from ..domain.login_throttle import email_key
 from ..identity import HashingBusy, hash_password, hashing_slot, needs_rehash, verify_password
 from ..store import accounts, login_failures
-from .common import BEARER, authenticated, caller, database, problem_doc
+from .common import BEARER, authenticated, caller, database, problems
 from .schemas import AccountSchema, LoginSchema, RegisterSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and login.")
@@ -29,7 +29,7 @@ _REGISTER_EXAMPLE = {
 @blp.route("/register", methods=["POST"])
 @blp.arguments(RegisterSchema(), example=_REGISTER_EXAMPLE)
 @blp.response(201, AccountSchema)
-@problem_doc(blp, 409, 422, 429)
+@problems(blp, 409, 422, 429)
 def register(body):
     """Create a buyer, seller or creator account (admins are never self-registered).
     429 `login-busy` when the showcase is already hashing as many passwords as it allows."""
@@ -49,7 +49,7 @@ def register(body):
 @blp.route("/login", methods=["POST"])
 @blp.arguments(LoginSchema(), example={"email": "buyer@etalase.test", "password": "etalase-demo"})
 @blp.response(200, TokenSchema)
-@problem_doc(blp, 401, 403, 422, 429)
+@problems(blp, 401, 403, 422, 429)
 def login(body):
     """Exchange email and password for an access token. After 5 failed attempts in a row
     an account must wait before each further one (1 s, doubling, at most 15 min): 429
@@ -107,7 +107,7 @@ def _throttled(seconds: int) -> Problem:
 @authenticated()
 @blp.doc(security=BEARER)
 @blp.response(200, AccountSchema)
-@problem_doc(blp, 401, 404)
+@problems(blp, 401, 404)
 def me():
     """The caller's account."""
     account = accounts.get_account(database(), caller().account_id)

@@ -11,7 +11,7 @@ from ..domain import cart as rules
 from ..domain.errors import NotFound
 from ..domain.money import line_total
 from ..store import carts
-from .common import BEARER, authenticated, caller, config, database, problem_doc
+from .common import BEARER, authenticated, caller, config, database, problems
 from .schemas import CartItemPutSchema, CartSchema
 
 blp = Blueprint("cart", __name__, url_prefix="/api/v1/cart", description="The buyer's cart.")
@@ -75,7 +75,7 @@ def _cart_view(buyer_id: str) -> dict:
 @authenticated("buyer")
 @blp.doc(security=BEARER)
 @blp.response(200, CartSchema)
-@problem_doc(blp, 401, 403)
+@problems(blp, 401, 403)
 def get_cart():
     """The caller's cart with current prices, price changes and availability."""
     return _cart_view(caller("buyer").account_id)
@@ -87,7 +87,7 @@ def get_cart():
 @blp.arguments(CartItemPutSchema(),
                example={"quantity": 2, "content_id": "8d1f7c2a-5b3e-4f60-9a71-2c4d5e6f7a80"})
 @blp.response(200, CartSchema)
-@problem_doc(blp, 401, 403, 404, 409, 422)
+@problems(blp, 401, 403, 404, 409, 422)
 def put_item(body, product_id):
     """Add a product or set its quantity (the price is remembered from the first add).
 
@@ -109,7 +109,7 @@ def put_item(body, product_id):
 @authenticated("buyer")
 @blp.doc(security=BEARER)
 @blp.response(200, CartSchema)
-@problem_doc(blp, 401, 403, 404)
+@problems(blp, 401, 403, 404)
 def delete_item(product_id):
     """Take a product out of the cart."""
     buyer_id = caller("buyer").account_id

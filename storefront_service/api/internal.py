@@ -16,7 +16,7 @@ from servicekit.problems import Problem
 from ..domain import reservations as rules
 from ..domain.errors import NotFound
 from ..store import accounts, catalog, reservations
-from .common import INTERNAL, config, database, internal_caller, problem_doc
+from .common import INTERNAL, config, database, internal_caller, problems
 from .schemas import (
     AccountStatusSchema,
     JwksSchema,
@@ -41,7 +41,7 @@ _RESERVE_EXAMPLE = {
 
 @blp.route("/jwks.json", methods=["GET"])
 @blp.response(200, JwksSchema, description="The JSON Web Key Set (cacheable for 5 minutes).")
-@problem_doc(blp, 503)
+@problems(blp, 503)
 def jwks():
     """The public keys that verify user tokens. Public keys are not secrets, so no
     credential is needed; the gateway does not route /internal/ anyway."""
@@ -62,7 +62,7 @@ def jwks():
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, AccountStatusSchema)
-@problem_doc(blp, 401, 404)
+@problems(blp, 401, 404)
 def account_status(account_id):
     """Whether an account exists and is active: the marketplace asks (and caches the answer
     for at most 30 s) before it trusts a user token."""
@@ -78,7 +78,7 @@ def account_status(account_id):
 @blp.arguments(ProductShopsRequestSchema(),
                example={"product_ids": [_RESERVE_EXAMPLE["items"][0]["product_id"]]})
 @blp.response(200, ProductShopsSchema)
-@problem_doc(blp, 401, 422)
+@problems(blp, 401, 422)
 def product_shops(body):
     """Which shop sells each product (and whether it is for sale): the marketplace splits
     a cart of several shops into one order, and one reservation, per shop."""
@@ -93,7 +93,7 @@ def product_shops(body):
 @blp.response(201, ReservationSchema, description="Stock taken.")
 @blp.alt_response(200, schema=ReservationSchema, success=True,
                   description="Repeat of an earlier identical request.")
-@problem_doc(blp, 401, 404, 409, 422)
+@problems(blp, 401, 404, 409, 422)
 def reserve(body):
     """Atomically take stock for every item (all from one shop) or none; idempotent on
     `order_id`. Repeated product ids are merged by adding their quantities.
@@ -122,7 +122,7 @@ def reserve(body):
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404)
+@problems(blp, 401, 404)
 def get_reservation(order_id):
     reservation = reservations.get(database(), str(order_id))
     if reservation is None:
@@ -134,7 +134,7 @@ def get_reservation(order_id):
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404, 409)
+@problems(blp, 401, 404, 409)
 def commit_reservation(order_id):
     """The order was paid: the sale is final and the items leave the buyer's cart.
     Idempotent; 409 if the reservation was released."""
@@ -145,7 +145,7 @@ def commit_reservation(order_id):
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404, 409)
+@problems(blp, 401, 404, 409)
 def release_reservation(order_id):
     """The order was cancelled or expired unpaid: the stock goes back. Idempotent; 409 if
     the reservation was committed."""
@@ -156,7 +156,7 @@ def release_reservation(order_id):
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404, 409)
+@problems(blp, 401, 404, 409)
 def restock_reservation(order_id):
     """A paid order was cancelled after its reservation was committed: the units go back
     into stock (inactive products too) and the reservation becomes `restocked`.
@@ -172,7 +172,7 @@ def restock_reservation(order_id):
                example={"items": [{"product_id": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11",
                                    "quantity": 1}]})
 @blp.response(200, ReturnRestockSchema)
-@problem_doc(blp, 401, 404, 409, 422)
+@problems(blp, 401, 404, 409, 422)
 def restock_returned_units(body, order_id, return_id):
     """A marketplace return was received: exactly these units of a committed reservation go
     back into stock, once per `return_id` (a repeat answers the same restock; other units

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..domain.errors import Forbidden, NotFound
 from ..domain.versions import versions_named
 from ..store import catalog, shops
-from .common import BEARER, authenticated, caller, database, keyset, paginate, problem_doc
+from .common import BEARER, authenticated, caller, database, keyset, paginate, problems
 from .schemas import (
     ProductCreateSchema,
     ProductPageSchema,
@@ -33,7 +33,7 @@ _CREATE_EXAMPLE = {
 @blp.doc(security=BEARER)
 @blp.arguments(ProductCreateSchema(), example=_CREATE_EXAMPLE)
 @blp.response(201, ProductSchema)
-@problem_doc(blp, 401, 403, 409, 422)
+@problems(blp, 401, 403, 409, 422)
 def create_product(body):
     """Add a product to the caller's shop (the shop is looked up from the account)."""
     return catalog.create_product(database(), owner_id=caller("seller").account_id, **body)
@@ -42,7 +42,7 @@ def create_product(body):
 @blp.route("", methods=["GET"])
 @blp.arguments(ProductQuerySchema(), location="query")
 @blp.response(200, ProductPageSchema)
-@problem_doc(blp, 401, 403, 422)
+@problems(blp, 401, 403, 422)
 def list_products(args):
     """Products for sale, newest first; `q` searches titles and descriptions.
 
@@ -90,7 +90,7 @@ def expected_versions() -> list[int] | None:
 @blp.doc(parameters=[IF_NONE_MATCH])
 @blp.response(200, ProductSchema, headers=ETAG_HEADER)
 @blp.alt_response(304, description="Not modified since the ETag in If-None-Match.")
-@problem_doc(blp, 404)
+@problems(blp, 404)
 def get_product(product_id):
     """Any product by id, including inactive ones (existing orders link to them)."""
     product = catalog.get_product(database(), str(product_id))
@@ -109,7 +109,7 @@ def get_product(product_id):
 @blp.doc(security=BEARER, parameters=[IF_MATCH])
 @blp.arguments(ProductPatchSchema(), example={"price": 175000, "stock": 30})
 @blp.response(200, ProductSchema, headers=ETAG_HEADER)
-@problem_doc(blp, 401, 403, 404, 412, 422)
+@problems(blp, 401, 403, 404, 412, 422)
 def update_product(changes, product_id):
     """Change a product of the caller's shop; another seller's product answers 404.
 

@@ -24,7 +24,7 @@ from servicekit.problems import Problem
 
 from ..domain import witness as rules
 from ..store import witness as witness_store
-from .common import INTERNAL, config, database, internal_caller, problem_doc
+from .common import INTERNAL, config, database, internal_caller, problems
 
 log = logging.getLogger("storefront.witness")
 
@@ -67,7 +67,7 @@ def _unconfigured() -> Problem:
     responses={"200": {"description": "The cosignature line(s).",
                         "content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-@problem_doc(blp, 401, 403, 409, 422, 503)
+@problems(blp, 401, 403, 409, 422, 503)
 def add_checkpoint():
     """Verify the log's signature and the consistency proof from the largest checkpoint
     cosigned so far; store and cosign, or refuse (and alert)."""
@@ -127,7 +127,7 @@ def add_checkpoint():
 @blp.route("/vkey", methods=["GET"])
 @blp.doc(responses={"200": {"description": "The witness's C2SP verifier key.",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
-@problem_doc(blp, 503)
+@problems(blp, 503)
 def vkey():
     """The witness's cosigner verifier key (public, so no credential)."""
     cfg = config()
