@@ -12,7 +12,6 @@ from servicekit.app import build_app
 from servicekit.db import Database
 
 from .config import Config
-from .identity import TokenIssuer
 
 MIGRATIONS_DIR = Path(__file__).parent / "store" / "migrations"
 
@@ -45,10 +44,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
         description="Accounts, shops, products, content, feed and carts.",
         jwks_file=config.jwks_file,
     )
-    app.extensions["token_issuer"] = TokenIssuer(
-        config.jwt_private_key_file, config.jwt_kid, config.jwt_ttl_seconds
-    )
     from .api import register_blueprints
+    from .api.context import EXTENSION
+    from .context import build_context
 
+    app.extensions[EXTENSION] = build_context(config, database)
     register_blueprints(app, api)
     return app

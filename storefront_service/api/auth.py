@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from servicekit.problems import Problem
@@ -13,7 +12,8 @@ from ..domain.errors import AuthenticationFailed, Forbidden, NotFound
 from ..domain.login_throttle import email_key
 from ..identity import HashingBusy, hash_password, hashing_slot, needs_rehash, verify_password
 from ..store import accounts, login_failures
-from .common import BEARER, authenticated, caller, database, problems
+from .common import BEARER, authenticated, caller, problems
+from .context import ctx
 from .schemas import AccountSchema, LoginSchema, RegisterSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and login.")
@@ -38,7 +38,7 @@ def register(body):
     except HashingBusy:
         raise _busy() from None
     return accounts.create_account(
-        database(),
+        ctx().database,
         email=body["email"],
         password_hash=password_hash,
         name=body["name"],
@@ -55,7 +55,7 @@ def login(body):
     an account must wait before each further one (1 s, doubling, at most 15 min): 429
     `login-throttled` with Retry-After, for known and unknown emails alike. 429
     `login-busy` when the showcase is already hashing as many passwords as it allows."""
-    db = database()
+    db = ctx().database
     key = email_key(body["email"])
     with _slot():
         wait = login_failures.seconds_blocked(db, key)
@@ -76,7 +76,7 @@ def login(body):
             accounts.update_password_hash(db, account["id"], hash_password(body["password"]))
         except HashingBusy:
             pass  # upgraded at a later login
-    token, expires_in = current_app.extensions["token_issuer"].issue(
+    token, expires_in = ctx().tokens.issue(
         account["id"], account["role"], account["shop_id"]
     )
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
@@ -110,7 +110,7 @@ def _throttled(seconds: int) -> Problem:
 @problems(blp, 401, 404)
 def me():
     """The caller's account."""
-    account = accounts.get_account(database(), caller().account_id)
+    account = accounts.get_account(ctx().database, caller().account_id)
     if account is None:
         raise NotFound("The account no longer exists.")
     return account

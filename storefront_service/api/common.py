@@ -13,12 +13,10 @@ from servicekit.auth import (
     internal_only,
     require_roles,
 )
-from servicekit.db import Database
 from servicekit.openapi import ProblemResponses
 from servicekit.pagination import decode_keyset_cursor, keyset_page
 from servicekit.problems import Problem
 
-from ..config import Config
 from ..domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -32,17 +30,10 @@ from ..domain.errors import (
 from ..identity import SigningKeyUnavailable
 from ..store import accounts
 from ..store.paging import Keyset
+from .context import ctx
 
 BEARER = [{"bearerAuth": []}]
 INTERNAL = [{"internalToken": []}]
-
-
-def config() -> Config:
-    return current_app.config["ETALASE"]
-
-
-def database() -> Database:
-    return current_app.extensions["database"]
 
 
 def caller(*roles: str) -> Principal:
@@ -52,7 +43,7 @@ def caller(*roles: str) -> Principal:
     if not g.get("account_active"):
         # The showcase owns the accounts: a disabled or deleted account's token stops
         # working here at once (the marketplace follows within its status cache).
-        if not accounts.is_active(database(), principal.account_id):
+        if not accounts.is_active(ctx().database, principal.account_id):
             raise inactive_account()
         g.account_active = True
     require_roles(principal, *roles)
@@ -75,7 +66,7 @@ def authenticated(*roles: str):
 
 
 # `/internal/...` views: the marketplace's X-Internal-Token, never a user's JWT.
-internal_caller = internal_only(lambda: config().internal_token)
+internal_caller = internal_only(lambda: ctx().config.internal_token)
 
 
 # The problem responses a showcase route may answer, in the OpenAPI document.
@@ -161,7 +152,7 @@ def allow_public_caching(app, blueprint_names: set[str]) -> None:
 
     @app.after_request
     def _cache_headers(response):
-        seconds = config().public_cache_seconds
+        seconds = ctx().config.public_cache_seconds
         if (
             seconds > 0
             and request.blueprint in blueprint_names

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from ..domain.errors import Forbidden, NotFound
 from ..domain.versions import versions_named
 from ..store import catalog, shops
-from .common import BEARER, authenticated, caller, database, keyset, paginate, problems
+from .common import BEARER, authenticated, caller, keyset, paginate, problems
+from .context import ctx
 from .schemas import (
     ProductCreateSchema,
     ProductPageSchema,
@@ -36,7 +37,7 @@ _CREATE_EXAMPLE = {
 @problems(blp, 401, 403, 409, 422)
 def create_product(body):
     """Add a product to the caller's shop (the shop is looked up from the account)."""
-    return catalog.create_product(database(), owner_id=caller("seller").account_id, **body)
+    return catalog.create_product(ctx().database, owner_id=caller("seller").account_id, **body)
 
 
 @blp.route("", methods=["GET"])
@@ -51,12 +52,12 @@ def list_products(args):
     """
     shop_id = args["shop_id"]
     if args["status"] != "active":
-        own_shop = shops.shop_id_of_owner(database(), caller("seller").account_id)
+        own_shop = shops.shop_id_of_owner(ctx().database, caller("seller").account_id)
         if own_shop is None or (shop_id is not None and str(shop_id) != str(own_shop)):
             raise Forbidden("Only a shop's own seller lists its inactive products.")
         shop_id = own_shop
     rows = catalog.list_products(
-        database(), keyset(args), query=args["q"] or None, shop_id=shop_id,
+        ctx().database, keyset(args), query=args["q"] or None, shop_id=shop_id,
         status=args["status"],
     )
     return paginate(rows, args["limit"])
@@ -93,7 +94,7 @@ def expected_versions() -> list[int] | None:
 @problems(blp, 404)
 def get_product(product_id):
     """Any product by id, including inactive ones (existing orders link to them)."""
-    product = catalog.get_product(database(), str(product_id))
+    product = catalog.get_product(ctx().database, str(product_id))
     if product is None:
         raise NotFound("No such product.")
     etag = etag_of(product)
@@ -117,7 +118,7 @@ def update_product(changes, product_id):
     product since, a sale's stock decrement included; otherwise 412 and nothing changes.
     """
     product = catalog.update_product(
-        database(),
+        ctx().database,
         product_id=str(product_id),
         owner_id=caller("seller").account_id,
         changes=changes,

@@ -8,7 +8,8 @@ from servicekit.pagination import PageArgsSchema
 
 from ..domain.errors import NotFound
 from ..store import shops
-from .common import BEARER, authenticated, caller, database, keyset, paginate, problems
+from .common import BEARER, authenticated, caller, keyset, paginate, problems
+from .context import ctx
 from .schemas import ShopCreateSchema, ShopPageSchema, ShopSchema
 
 blp = Blueprint("shops", __name__, url_prefix="/api/v1/shops", description="Shops.")
@@ -25,7 +26,7 @@ blp = Blueprint("shops", __name__, url_prefix="/api/v1/shops", description="Shop
 @problems(blp, 401, 403, 409, 422)
 def create_shop(body):
     """Open the caller's shop (sellers only; one per seller)."""
-    return shops.create_shop(database(), owner_id=caller("seller").account_id, **body)
+    return shops.create_shop(ctx().database, owner_id=caller("seller").account_id, **body)
 
 
 @blp.route("", methods=["GET"])
@@ -34,7 +35,7 @@ def create_shop(body):
 @problems(blp, 422)
 def list_shops(args):
     """Shops, newest first."""
-    return paginate(shops.list_shops(database(), keyset(args)), args["limit"])
+    return paginate(shops.list_shops(ctx().database, keyset(args)), args["limit"])
 
 
 @blp.route("/<uuid:shop_id>", methods=["GET"])
@@ -42,7 +43,7 @@ def list_shops(args):
 @problems(blp, 404)
 def get_shop(shop_id):
     """One shop by id."""
-    shop = shops.get_shop(database(), str(shop_id))
+    shop = shops.get_shop(ctx().database, str(shop_id))
     if shop is None:
         raise NotFound("No such shop.")
     return shop
