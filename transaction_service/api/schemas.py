@@ -442,34 +442,27 @@ class ReturnPageSchema(ma.Schema):
 # --- a payee's money: sellers and creators (DESIGN.md §8, §11) ----------------------------
 
 
-class _BalanceFields(ma.Schema):
-    currency = ma.fields.String(required=True, metadata={"example": "IDR"})
-    paid_out = ma.fields.Integer(
-        required=True, metadata={"description": "Total paid out so far (rupiah)."}
-    )
+def _balance(name: str, payee: str, *, pending: str, available: str) -> type[ma.Schema]:
+    """A payee kind's balance; the kinds differ in the field naming the payee and in what
+    their pending and available amounts are."""
+    return type(name, (ma.Schema,), {
+        payee: ma.fields.String(required=True),
+        "currency": ma.fields.String(required=True, metadata={"example": "IDR"}),
+        "pending": ma.fields.Integer(required=True, metadata={"description": pending}),
+        "available": ma.fields.Integer(required=True, metadata={"description": available}),
+        "paid_out": ma.fields.Integer(
+            required=True, metadata={"description": "Total paid out so far (rupiah)."}),
+    })
 
 
-class BalanceSchema(_BalanceFields):
-    shop_id = ma.fields.String(required=True)
-    pending = ma.fields.Integer(
-        required=True,
-        metadata={"description": "In escrow for paid orders not yet completed (rupiah)."},
-    )
-    available = ma.fields.Integer(
-        required=True, metadata={"description": "Settled to the shop and not paid out (rupiah)."}
-    )
-
-
-class CreatorBalanceSchema(_BalanceFields):
-    creator_id = ma.fields.String(required=True)
-    pending = ma.fields.Integer(
-        required=True,
-        metadata={"description": "Commission on paid orders not yet completed (rupiah)."},
-    )
-    available = ma.fields.Integer(
-        required=True,
-        metadata={"description": "Commission earned (orders completed), not paid out (rupiah)."},
-    )
+BalanceSchema = _balance(
+    "BalanceSchema", "shop_id",
+    pending="In escrow for paid orders not yet completed (rupiah).",
+    available="Settled to the shop and not paid out (rupiah).")
+CreatorBalanceSchema = _balance(
+    "CreatorBalanceSchema", "creator_id",
+    pending="Commission on paid orders not yet completed (rupiah).",
+    available="Commission earned (orders completed), not paid out (rupiah).")
 
 
 class LedgerLineSchema(ma.Schema):
