@@ -10,25 +10,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import marshmallow as ma
 from flask import Flask
 
 from servicekit.app import ProblemApi, build_app
-from servicekit.app import ProblemSchema as ServiceProblemSchema
 from servicekit.problems import Problem
 
+from .api.schemas import ProblemSchema
 from .config import Config
 from .provider import Provider
 from .store import Store
 
 SERVICE = "payment-sandbox"
-
-
-class ProblemSchema(ServiceProblemSchema):
-    """RFC 9457 problem details, plus Midtrans' `status_code` and `status_message`."""
-
-    status_code = ma.fields.String(metadata={"description": "Midtrans-style code, e.g. \"406\"."})
-    status_message = ma.fields.String()
 
 
 class SandboxApi(ProblemApi):

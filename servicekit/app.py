@@ -18,6 +18,7 @@ from flask import Flask, jsonify
 from flask_smorest import Api
 
 from . import migrations
+from .auth import install_token_verifier
 from .db import Database, DatabaseUnavailable
 from .observability import configure_logging, init_request_tracking, metrics_response
 from .problems import (
@@ -96,9 +97,12 @@ def build_app(
     security_schemes: dict | None = None,
     api_class: type[ProblemApi] = ProblemApi,
     problem_extension: Callable[[Problem], None] | None = None,
+    jwks_file: str | Path | None = None,
 ) -> tuple[Flask, ProblemApi]:
     """`database`/`migrations_dir` None: no Postgres; readiness is `extra_readiness` only.
-    `problem_extension` may add members to every problem the app answers."""
+    `problem_extension` may add members to every problem the app answers. `jwks_file`: the
+    app verifies user tokens against it (`servicekit.auth.current_principal`); None: the
+    app takes none (the sandbox)."""
     configure_logging(service, log_level)
     app = Flask(import_name)
     app.config.update(settings)
@@ -119,6 +123,8 @@ def build_app(
     # Whatever the answer, the rest of the body is read so the connection stays reusable.
     app.wsgi_app = drain_unread_body(app.wsgi_app, limit=2 * max_content_length)
     app.extensions["database"] = database
+    if jwks_file is not None:
+        install_token_verifier(app, jwks_file)
     if problem_extension is not None:
         app.extensions[PROBLEM_EXTENSION] = problem_extension
 

@@ -22,7 +22,7 @@ from functools import wraps
 from pathlib import Path
 
 import jwt
-from flask import g, request
+from flask import current_app, g, request
 
 from .errors import AccountInactive
 from .problems import BEARER_CHALLENGE, Problem, problem_from_domain
@@ -30,6 +30,8 @@ from .problems import BEARER_CHALLENGE, Problem, problem_from_domain
 ALGORITHM = "RS256"
 ROLES = frozenset({"buyer", "seller", "creator", "admin"})
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+# The app's one `TokenVerifier`, built with the app (`servicekit.app.build_app(jwks_file=)`).
+VERIFIER_EXTENSION = "token_verifier"
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +164,15 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def current_principal(verifier: TokenVerifier, *, required: bool = True) -> Principal | None:
-    """The request's user, verified once per request and cached on `g`."""
+def install_token_verifier(app, jwks_file: str | Path) -> None:
+    """Give `app` its verifier of user tokens (its key set reloads the JWKS file when it
+    changes, so one per app is enough)."""
+    app.extensions[VERIFIER_EXTENSION] = TokenVerifier(KeySet(jwks_file))
+
+
+def current_principal(*, required: bool = True) -> Principal | None:
+    """The request's user, verified once per request by the app's verifier and cached on
+    `g`."""
     if "principal" in g:
         return g.principal
     token = bearer_token()
@@ -172,7 +181,7 @@ def current_principal(verifier: TokenVerifier, *, required: bool = True) -> Prin
             raise _unauthorized("A bearer token is required.")
         g.principal = None
         return None
-    g.principal = verifier.verify(token)
+    g.principal = current_app.extensions[VERIFIER_EXTENSION].verify(token)
     return g.principal
 
 

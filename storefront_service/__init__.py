@@ -9,11 +9,9 @@ from pathlib import Path
 from flask import Flask
 
 from servicekit.app import build_app
-from servicekit.auth import KeySet, TokenVerifier
 from servicekit.db import Database
 
 from .config import Config
-from .identity import TokenIssuer
 
 MIGRATIONS_DIR = Path(__file__).parent / "store" / "migrations"
 
@@ -44,12 +42,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
         log_level=config.log_level,
         max_content_length=config.max_content_length,
         description="Accounts, shops, products, content, feed and carts.",
-    )
-    app.extensions["token_verifier"] = TokenVerifier(KeySet(config.jwks_file))
-    app.extensions["token_issuer"] = TokenIssuer(
-        config.jwt_private_key_file, config.jwt_kid, config.jwt_ttl_seconds
+        jwks_file=config.jwks_file,
     )
     from .api import register_blueprints
+    from .api.context import EXTENSION
+    from .context import build_context
 
+    app.extensions[EXTENSION] = build_context(config, database)
     register_blueprints(app, api)
     return app

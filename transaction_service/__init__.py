@@ -42,6 +42,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         log_level=config.log_level,
         max_content_length=config.max_content_length,
         description="Checkout, orders, payments, seller balances, payouts and audit.",
+        jwks_file=config.jwks_file,
     )
     from .api import register_blueprints
     from .api.context import EXTENSION

@@ -8,7 +8,17 @@ from functools import wraps
 from flask import Flask, current_app, request
 from flask_smorest import Api
 
+from servicekit.openapi import ProblemResponses
 from servicekit.problems import Problem
+
+from .schemas import ProblemSchema
+
+# The problem responses a sandbox route may answer, in its OpenAPI document (every error is
+# problem+json with Midtrans' members).
+problems = ProblemResponses({
+    404: "Unknown order or transaction id.",
+    412: "The transaction is no longer pending.",
+}, schema=ProblemSchema)
 
 
 def provider():

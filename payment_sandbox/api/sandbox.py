@@ -12,7 +12,7 @@ import segno
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from . import provider
+from . import problems, provider
 from .schemas import DeliveryListSchema, PaySwitchesSchema, ResendSchema, TransactionSchema
 
 blp = Blueprint(
@@ -26,7 +26,7 @@ blp = Blueprint(
 @blp.route("/<order_id>/pay", methods=["POST"])
 @blp.arguments(PaySwitchesSchema(), required=False)
 @blp.response(200, TransactionSchema)
-@blp.alt_response(409, description="The transaction expired or was cancelled.")
+@problems(blp, 409, s409="The transaction expired or was cancelled.")
 def pay(switches, order_id):
     """The customer pays: pending -> settlement, and the settlement notification is queued.
 

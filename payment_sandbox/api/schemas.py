@@ -5,10 +5,19 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from servicekit.app import ProblemSchema as ServiceProblemSchema
+
 from ..domain.transactions import BANKS, EXPIRY_UNITS, PAYMENT_TYPES
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9\-_.~]+$"
 MAX_AMOUNT = 10**13  # far above any real charge; keeps amounts exact everywhere
+
+
+class ProblemSchema(ServiceProblemSchema):
+    """RFC 9457 problem details, plus Midtrans' `status_code` and `status_message`."""
+
+    status_code = fields.String(metadata={"description": "Midtrans-style code, e.g. \"406\"."})
+    status_message = fields.String()
 
 
 class _Lenient(ma.Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from . import provider, require_server_key
+from . import problems, provider, require_server_key
 from .schemas import (
     ChargeRequestSchema,
     RefundRequestSchema,
@@ -26,8 +26,8 @@ _AUTH = [{"basicAuth": []}]
 @require_server_key
 @blp.arguments(ChargeRequestSchema())
 @blp.response(201, TransactionSchema, description="Created (status_code \"201\").")
-@blp.alt_response(406, description="Duplicate order ID: the order_id already has a "
-                                   "transaction (status_code \"406\"); ask its status.")
+@problems(blp, 406, s406="Duplicate order ID: the order_id already has a transaction "
+                         "(status_code \"406\"); ask its status.")
 @blp.doc(security=_AUTH)
 def charge(data):
     """Create a pending transaction and its payment instructions."""
@@ -37,7 +37,7 @@ def charge(data):
 @blp.route("/<order_id>/status", methods=["GET"])
 @require_server_key
 @blp.response(200, TransactionSchema)
-@blp.alt_response(404, description="Unknown order or transaction id.")
+@problems(blp, 404)
 @blp.doc(security=_AUTH)
 def status(order_id):
     """Current state of a transaction (by order id or transaction id)."""
@@ -47,7 +47,7 @@ def status(order_id):
 @blp.route("/<order_id>/cancel", methods=["POST"])
 @require_server_key
 @blp.response(200, TransactionSchema)
-@blp.alt_response(412, description="The transaction is no longer pending.")
+@problems(blp, 412)
 @blp.doc(security=_AUTH)
 def cancel(order_id):
     """Cancel a pending transaction (idempotent on an already cancelled one)."""
@@ -57,7 +57,7 @@ def cancel(order_id):
 @blp.route("/<order_id>/expire", methods=["POST"])
 @require_server_key
 @blp.response(200, TransactionSchema, description="Expired (status_code \"407\").")
-@blp.alt_response(412, description="The transaction is no longer pending.")
+@problems(blp, 412)
 @blp.doc(security=_AUTH)
 def expire(order_id):
     """Expire a pending transaction now; an `expire` notification follows."""
@@ -68,10 +68,11 @@ def expire(order_id):
 @require_server_key
 @blp.arguments(RefundRequestSchema())
 @blp.response(200, RefundResponseSchema)
-@blp.alt_response(409, description="refund_key reused with another amount, or the amount "
-                                   "exceeds what is still refundable.")
-@blp.alt_response(412, description="The transaction is not settled, or its payment type "
-                                   "cannot be refunded (bank transfer).")
+@problems(blp, 409, 412,
+          s409="refund_key reused with another amount, or the amount exceeds what is still "
+               "refundable.",
+          s412="The transaction is not settled, or its payment type cannot be refunded (bank "
+               "transfer).")
 @blp.doc(security=_AUTH)
 def refund(data, order_id):
     """Refund all or part of a settled transaction, idempotent on `refund_key`

@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 from ..domain.errors import Conflict, NotFound
 from ..store import accounts
-from .common import BEARER, authenticated, caller, database, problem_doc
+from .common import BEARER, authenticated, caller, problems
+from .context import ctx
 from .schemas import AdminAccountSchema
 
 blp = Blueprint("admin_accounts", __name__, url_prefix="/api/v1/admin/accounts",
@@ -17,14 +18,14 @@ blp = Blueprint("admin_accounts", __name__, url_prefix="/api/v1/admin/accounts",
 @authenticated("admin")
 @blp.doc(security=BEARER)
 @blp.response(200, AdminAccountSchema)
-@problem_doc(blp, 401, 403, 404, 409)
+@problems(blp, 401, 403, 404, 409)
 def disable_account(account_id):
     """Admin only. The account can no longer log in; its tokens are refused by the showcase
     at once and by the marketplace within 30 s, and no order is placed for it. Disabling
     a disabled account answers the same (the first time is kept)."""
     if str(account_id) == caller("admin").account_id:
         raise Conflict("An admin cannot disable their own account.", slug="cannot-disable-self")
-    account = accounts.disable(database(), str(account_id))
+    account = accounts.disable(ctx().database, str(account_id))
     if account is None:
         raise NotFound("No such account.")
     return account

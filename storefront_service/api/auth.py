@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from servicekit.problems import Problem
@@ -13,7 +12,8 @@ from ..domain.errors import AuthenticationFailed, Forbidden, NotFound
 from ..domain.login_throttle import email_key
 from ..identity import HashingBusy, hash_password, hashing_slot, needs_rehash, verify_password
 from ..store import accounts, login_failures
-from .common import BEARER, authenticated, caller, database, problem_doc
+from .common import BEARER, authenticated, caller, problems
+from .context import ctx
 from .schemas import AccountSchema, LoginSchema, RegisterSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and login.")
@@ -29,7 +29,7 @@ _REGISTER_EXAMPLE = {
 @blp.route("/register", methods=["POST"])
 @blp.arguments(RegisterSchema(), example=_REGISTER_EXAMPLE)
 @blp.response(201, AccountSchema)
-@problem_doc(blp, 409, 422, 429)
+@problems(blp, 409, 422, 429)
 def register(body):
     """Create a buyer, seller or creator account (admins are never self-registered).
     429 `login-busy` when the showcase is already hashing as many passwords as it allows."""
@@ -38,7 +38,7 @@ def register(body):
     except HashingBusy:
         raise _busy() from None
     return accounts.create_account(
-        database(),
+        ctx().database,
         email=body["email"],
         password_hash=password_hash,
         name=body["name"],
@@ -49,13 +49,13 @@ def register(body):
 @blp.route("/login", methods=["POST"])
 @blp.arguments(LoginSchema(), example={"email": "buyer@etalase.test", "password": "etalase-demo"})
 @blp.response(200, TokenSchema)
-@problem_doc(blp, 401, 403, 422, 429)
+@problems(blp, 401, 403, 422, 429)
 def login(body):
     """Exchange email and password for an access token. After 5 failed attempts in a row
     an account must wait before each further one (1 s, doubling, at most 15 min): 429
     `login-throttled` with Retry-After, for known and unknown emails alike. 429
     `login-busy` when the showcase is already hashing as many passwords as it allows."""
-    db = database()
+    db = ctx().database
     key = email_key(body["email"])
     with _slot():
         wait = login_failures.seconds_blocked(db, key)
@@ -76,7 +76,7 @@ def login(body):
             accounts.update_password_hash(db, account["id"], hash_password(body["password"]))
         except HashingBusy:
             pass  # upgraded at a later login
-    token, expires_in = current_app.extensions["token_issuer"].issue(
+    token, expires_in = ctx().tokens.issue(
         account["id"], account["role"], account["shop_id"]
     )
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
@@ -107,10 +107,10 @@ def _throttled(seconds: int) -> Problem:
 @authenticated()
 @blp.doc(security=BEARER)
 @blp.response(200, AccountSchema)
-@problem_doc(blp, 401, 404)
+@problems(blp, 401, 404)
 def me():
     """The caller's account."""
-    account = accounts.get_account(database(), caller().account_id)
+    account = accounts.get_account(ctx().database, caller().account_id)
     if account is None:
         raise NotFound("The account no longer exists.")
     return account

@@ -11,7 +11,8 @@ from ..domain import cart as rules
 from ..domain.errors import NotFound
 from ..domain.money import line_total
 from ..store import carts
-from .common import BEARER, authenticated, caller, config, database, problem_doc
+from .common import BEARER, authenticated, caller, problems
+from .context import ctx
 from .schemas import CartItemPutSchema, CartSchema
 
 blp = Blueprint("cart", __name__, url_prefix="/api/v1/cart", description="The buyer's cart.")
@@ -19,7 +20,7 @@ blp = Blueprint("cart", __name__, url_prefix="/api/v1/cart", description="The bu
 
 def _attribution_view(row: dict, now: datetime) -> dict | None:
     """Which content the item was added from, while that touch still counts."""
-    window = config().attribution_window_seconds
+    window = ctx().config.attribution_window_seconds
     if row["content_id"] is None or not attribution.in_window(row["attributed_at"], now, window):
         return None
     return {
@@ -34,7 +35,7 @@ def _attribution_view(row: dict, now: datetime) -> dict | None:
 def _cart_view(buyer_id: str) -> dict:
     items, lines = [], []
     now = datetime.now(UTC)
-    for row in carts.cart_lines(database(), buyer_id):
+    for row in carts.cart_lines(ctx().database, buyer_id):
         line = rules.CartLine(
             product_id=str(row["product_id"]),
             quantity=row["quantity"],
@@ -75,7 +76,7 @@ def _cart_view(buyer_id: str) -> dict:
 @authenticated("buyer")
 @blp.doc(security=BEARER)
 @blp.response(200, CartSchema)
-@problem_doc(blp, 401, 403)
+@problems(blp, 401, 403)
 def get_cart():
     """The caller's cart with current prices, price changes and availability."""
     return _cart_view(caller("buyer").account_id)
@@ -87,7 +88,7 @@ def get_cart():
 @blp.arguments(CartItemPutSchema(),
                example={"quantity": 2, "content_id": "8d1f7c2a-5b3e-4f60-9a71-2c4d5e6f7a80"})
 @blp.response(200, CartSchema)
-@problem_doc(blp, 401, 403, 404, 409, 422)
+@problems(blp, 401, 403, 404, 409, 422)
 def put_item(body, product_id):
     """Add a product or set its quantity (the price is remembered from the first add).
 
@@ -99,7 +100,7 @@ def put_item(body, product_id):
     buyer_id = caller("buyer").account_id
     content_id = body.get("content_id")
     carts.put_item(
-        database(), buyer_id=buyer_id, product_id=str(product_id), quantity=body["quantity"],
+        ctx().database, buyer_id=buyer_id, product_id=str(product_id), quantity=body["quantity"],
         content_id=None if content_id is None else str(content_id),
     )
     return _cart_view(buyer_id)
@@ -109,10 +110,10 @@ def put_item(body, product_id):
 @authenticated("buyer")
 @blp.doc(security=BEARER)
 @blp.response(200, CartSchema)
-@problem_doc(blp, 401, 403, 404)
+@problems(blp, 401, 403, 404)
 def delete_item(product_id):
     """Take a product out of the cart."""
     buyer_id = caller("buyer").account_id
-    if not carts.remove_item(database(), buyer_id=buyer_id, product_id=str(product_id)):
+    if not carts.remove_item(ctx().database, buyer_id=buyer_id, product_id=str(product_id)):
         raise NotFound("This product is not in your cart.")
     return _cart_view(buyer_id)

@@ -6,7 +6,6 @@ from functools import wraps
 
 from flask import current_app, g, request
 
-from servicekit.app import PROBLEM_CONTENT_TYPE, ProblemSchema
 from servicekit.auth import (
     Principal,
     current_principal,
@@ -14,7 +13,7 @@ from servicekit.auth import (
     internal_only,
     require_roles,
 )
-from servicekit.db import Database
+from servicekit.openapi import ProblemResponses
 from servicekit.pagination import decode_keyset_cursor, keyset_page
 from servicekit.problems import (
     BEARER_CHALLENGE,
@@ -23,32 +22,24 @@ from servicekit.problems import (
     register_domain_errors,
 )
 
-from ..config import Config
 from ..domain.errors import AuthenticationFailed, InsufficientStock
 from ..identity import SigningKeyUnavailable
 from ..store import accounts
 from ..store.paging import Keyset
+from .context import ctx
 
 BEARER = [{"bearerAuth": []}]
 INTERNAL = [{"internalToken": []}]
 
 
-def config() -> Config:
-    return current_app.config["ETALASE"]
-
-
-def database() -> Database:
-    return current_app.extensions["database"]
-
-
 def caller(*roles: str) -> Principal:
     """The verified user of this request (401 without a valid token), holding one of
     `roles` if any are given (403 otherwise)."""
-    principal = current_principal(current_app.extensions["token_verifier"])
+    principal = current_principal()
     if not g.get("account_active"):
         # The showcase owns the accounts: a disabled or deleted account's token stops
         # working here at once (the marketplace follows within its status cache).
-        if not accounts.is_active(database(), principal.account_id):
+        if not accounts.is_active(ctx().database, principal.account_id):
             raise inactive_account()
         g.account_active = True
     require_roles(principal, *roles)
@@ -71,33 +62,20 @@ def authenticated(*roles: str):
 
 
 # `/internal/...` views: the marketplace's X-Internal-Token, never a user's JWT.
-internal_caller = internal_only(lambda: config().internal_token)
+internal_caller = internal_only(lambda: ctx().config.internal_token)
 
 
-def problem_doc(blp, *statuses: int):
-    """Declare problem+json alternative responses for `statuses` in the OpenAPI document."""
-    descriptions = {
-        401: "Missing or invalid credentials.",
-        403: "The caller lacks the required role.",
-        404: "Not found.",
-        409: "Conflict with the current state.",
-        412: "If-Match names a version that is no longer current.",
-        422: "Invalid input.",
-        429: "Too many requests (login-busy, login-throttled); see Retry-After.",
-        503: "A dependency is unavailable.",
-    }
-
-    def decorator(view):
-        for status in statuses:
-            view = blp.alt_response(
-                status,
-                schema=ProblemSchema,
-                description=descriptions.get(status),
-                content_type=PROBLEM_CONTENT_TYPE,
-            )(view)
-        return view
-
-    return decorator
+# The problem responses a showcase route may answer, in the OpenAPI document.
+problems = ProblemResponses({
+    401: "Missing or invalid credentials.",
+    403: "The caller lacks the required role.",
+    404: "Not found.",
+    409: "Conflict with the current state.",
+    412: "If-Match names a version that is no longer current.",
+    422: "Invalid input.",
+    429: "Too many requests (login-busy, login-throttled); see Retry-After.",
+    503: "A dependency is unavailable.",
+})
 
 
 def keyset(args: dict) -> Keyset:
@@ -145,7 +123,7 @@ def allow_public_caching(app, blueprint_names: set[str]) -> None:
 
     @app.after_request
     def _cache_headers(response):
-        seconds = config().public_cache_seconds
+        seconds = ctx().config.public_cache_seconds
         if (
             seconds > 0
             and request.blueprint in blueprint_names

@@ -8,7 +8,8 @@ from servicekit.pagination import PageArgsSchema
 
 from ..domain.errors import NotFound
 from ..store import contents
-from .common import BEARER, authenticated, caller, database, keyset, paginate, problem_doc
+from .common import BEARER, authenticated, caller, keyset, paginate, problems
+from .context import ctx
 from .schemas import ContentCreateSchema, ContentSchema, FeedPageSchema
 
 blp = Blueprint("contents", __name__, url_prefix="/api/v1", description="Content and feed.")
@@ -27,11 +28,11 @@ blp = Blueprint("contents", __name__, url_prefix="/api/v1", description="Content
     },
 )
 @blp.response(201, ContentSchema)
-@problem_doc(blp, 401, 403, 422)
+@problems(blp, 401, 403, 422)
 def create_content(body):
     """Post a video or live session tagging 1-20 products for sale (creators only)."""
     return contents.create_content(
-        database(),
+        ctx().database,
         creator_id=caller("creator").account_id,
         kind=body["kind"],
         title=body["title"],
@@ -42,10 +43,10 @@ def create_content(body):
 
 @blp.route("/contents/<uuid:content_id>", methods=["GET"])
 @blp.response(200, ContentSchema)
-@problem_doc(blp, 404)
+@problems(blp, 404)
 def get_content(content_id):
     """One video or live session with its tagged products."""
-    content = contents.get_content(database(), str(content_id))
+    content = contents.get_content(ctx().database, str(content_id))
     if content is None:
         raise NotFound("No such content.")
     return content
@@ -54,7 +55,7 @@ def get_content(content_id):
 @blp.route("/feed", methods=["GET"])
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, FeedPageSchema)
-@problem_doc(blp, 422)
+@problems(blp, 422)
 def feed(args):
     """Content newest first, with each tagged product's price and availability."""
-    return paginate(contents.feed(database(), keyset(args)), args["limit"])
+    return paginate(contents.feed(ctx().database, keyset(args)), args["limit"])

@@ -16,7 +16,8 @@ from servicekit.problems import Problem
 from ..domain import reservations as rules
 from ..domain.errors import NotFound
 from ..store import accounts, catalog, reservations
-from .common import INTERNAL, config, database, internal_caller, problem_doc
+from .common import INTERNAL, internal_caller, problems
+from .context import ctx
 from .schemas import (
     AccountStatusSchema,
     JwksSchema,
@@ -41,12 +42,12 @@ _RESERVE_EXAMPLE = {
 
 @blp.route("/jwks.json", methods=["GET"])
 @blp.response(200, JwksSchema, description="The JSON Web Key Set (cacheable for 5 minutes).")
-@problem_doc(blp, 503)
+@problems(blp, 503)
 def jwks():
     """The public keys that verify user tokens. Public keys are not secrets, so no
     credential is needed; the gateway does not route /internal/ anyway."""
     try:
-        with open(config().jwks_file, encoding="utf-8") as handle:
+        with open(ctx().config.jwks_file, encoding="utf-8") as handle:
             document = json.load(handle)
     except (OSError, ValueError):
         raise Problem(503, "Service Unavailable", "The key set is not available.",
@@ -62,11 +63,11 @@ def jwks():
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, AccountStatusSchema)
-@problem_doc(blp, 401, 404)
+@problems(blp, 401, 404)
 def account_status(account_id):
     """Whether an account exists and is active: the marketplace asks (and caches the answer
     for at most 30 s) before it trusts a user token."""
-    status = accounts.account_status(database(), str(account_id))
+    status = accounts.account_status(ctx().database, str(account_id))
     if status is None:
         raise NotFound("No such account.")
     return status
@@ -78,12 +79,12 @@ def account_status(account_id):
 @blp.arguments(ProductShopsRequestSchema(),
                example={"product_ids": [_RESERVE_EXAMPLE["items"][0]["product_id"]]})
 @blp.response(200, ProductShopsSchema)
-@problem_doc(blp, 401, 422)
+@problems(blp, 401, 422)
 def product_shops(body):
     """Which shop sells each product (and whether it is for sale): the marketplace splits
     a cart of several shops into one order, and one reservation, per shop."""
     ids = sorted({str(product_id) for product_id in body["product_ids"]})
-    return {"products": catalog.shops_of(database(), ids)}
+    return {"products": catalog.shops_of(ctx().database, ids)}
 
 
 @blp.route("/reservations", methods=["POST"])
@@ -93,7 +94,7 @@ def product_shops(body):
 @blp.response(201, ReservationSchema, description="Stock taken.")
 @blp.alt_response(200, schema=ReservationSchema, success=True,
                   description="Repeat of an earlier identical request.")
-@problem_doc(blp, 401, 404, 409, 422)
+@problems(blp, 401, 404, 409, 422)
 def reserve(body):
     """Atomically take stock for every item (all from one shop) or none; idempotent on
     `order_id`. Repeated product ids are merged by adding their quantities.
@@ -107,13 +108,13 @@ def reserve(body):
     content_ids = {str(i["product_id"]): str(i["content_id"])
                    for i in body["items"] if i.get("content_id")}
     reservation, created = reservations.reserve(
-        database(),
+        ctx().database,
         order_id=str(body["order_id"]),
         buyer_id=str(body["buyer_id"]),
         items=dict(items),
-        ttl_seconds=config().reservation_ttl_seconds,
+        ttl_seconds=ctx().config.reservation_ttl_seconds,
         content_ids=content_ids,
-        attribution_window_seconds=config().attribution_window_seconds,
+        attribution_window_seconds=ctx().config.attribution_window_seconds,
     )
     return reservation, 201 if created else 200
 
@@ -122,9 +123,9 @@ def reserve(body):
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404)
+@problems(blp, 401, 404)
 def get_reservation(order_id):
-    reservation = reservations.get(database(), str(order_id))
+    reservation = reservations.get(ctx().database, str(order_id))
     if reservation is None:
         raise NotFound(f"No reservation for order {order_id}.")
     return reservation
@@ -134,35 +135,35 @@ def get_reservation(order_id):
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404, 409)
+@problems(blp, 401, 404, 409)
 def commit_reservation(order_id):
     """The order was paid: the sale is final and the items leave the buyer's cart.
     Idempotent; 409 if the reservation was released."""
-    return reservations.commit(database(), str(order_id))
+    return reservations.commit(ctx().database, str(order_id))
 
 
 @blp.route("/reservations/<uuid:order_id>/release", methods=["POST"])
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404, 409)
+@problems(blp, 401, 404, 409)
 def release_reservation(order_id):
     """The order was cancelled or expired unpaid: the stock goes back. Idempotent; 409 if
     the reservation was committed."""
-    return reservations.release(database(), str(order_id))
+    return reservations.release(ctx().database, str(order_id))
 
 
 @blp.route("/reservations/<uuid:order_id>/restock", methods=["POST"])
 @internal_caller
 @blp.doc(security=INTERNAL)
 @blp.response(200, ReservationSchema)
-@problem_doc(blp, 401, 404, 409)
+@problems(blp, 401, 404, 409)
 def restock_reservation(order_id):
     """A paid order was cancelled after its reservation was committed: the units go back
     into stock (inactive products too) and the reservation becomes `restocked`.
     Idempotent, stock returned once; 409 if the reservation is active (commit or release
     it instead) or released (its stock already went back)."""
-    return reservations.restock(database(), str(order_id))
+    return reservations.restock(ctx().database, str(order_id))
 
 
 @blp.route("/reservations/<uuid:order_id>/returns/<uuid:return_id>", methods=["POST"])
@@ -172,7 +173,7 @@ def restock_reservation(order_id):
                example={"items": [{"product_id": "3f1c9a52-6d0e-4a57-9d0b-1b2f0a8e7c11",
                                    "quantity": 1}]})
 @blp.response(200, ReturnRestockSchema)
-@problem_doc(blp, 401, 404, 409, 422)
+@problems(blp, 401, 404, 409, 422)
 def restock_returned_units(body, order_id, return_id):
     """A marketplace return was received: exactly these units of a committed reservation go
     back into stock, once per `return_id` (a repeat answers the same restock; other units
@@ -182,4 +183,4 @@ def restock_returned_units(body, order_id, return_id):
     for item in body["items"]:
         product_id = str(item["product_id"])
         items[product_id] = items.get(product_id, 0) + item["quantity"]
-    return reservations.restock_returned(database(), str(order_id), str(return_id), items)
+    return reservations.restock_returned(ctx().database, str(order_id), str(return_id), items)

@@ -8,7 +8,8 @@ from flask_smorest import Blueprint
 from ..domain.errors import Forbidden, NotFound
 from ..domain.versions import versions_named
 from ..store import catalog, shops
-from .common import BEARER, authenticated, caller, database, keyset, paginate, problem_doc
+from .common import BEARER, authenticated, caller, keyset, paginate, problems
+from .context import ctx
 from .schemas import (
     ProductCreateSchema,
     ProductPageSchema,
@@ -33,16 +34,16 @@ _CREATE_EXAMPLE = {
 @blp.doc(security=BEARER)
 @blp.arguments(ProductCreateSchema(), example=_CREATE_EXAMPLE)
 @blp.response(201, ProductSchema)
-@problem_doc(blp, 401, 403, 409, 422)
+@problems(blp, 401, 403, 409, 422)
 def create_product(body):
     """Add a product to the caller's shop (the shop is looked up from the account)."""
-    return catalog.create_product(database(), owner_id=caller("seller").account_id, **body)
+    return catalog.create_product(ctx().database, owner_id=caller("seller").account_id, **body)
 
 
 @blp.route("", methods=["GET"])
 @blp.arguments(ProductQuerySchema(), location="query")
 @blp.response(200, ProductPageSchema)
-@problem_doc(blp, 401, 403, 422)
+@problems(blp, 401, 403, 422)
 def list_products(args):
     """Products for sale, newest first; `q` searches titles and descriptions.
 
@@ -51,12 +52,12 @@ def list_products(args):
     """
     shop_id = args["shop_id"]
     if args["status"] != "active":
-        own_shop = shops.shop_id_of_owner(database(), caller("seller").account_id)
+        own_shop = shops.shop_id_of_owner(ctx().database, caller("seller").account_id)
         if own_shop is None or (shop_id is not None and str(shop_id) != str(own_shop)):
             raise Forbidden("Only a shop's own seller lists its inactive products.")
         shop_id = own_shop
     rows = catalog.list_products(
-        database(), keyset(args), query=args["q"] or None, shop_id=shop_id,
+        ctx().database, keyset(args), query=args["q"] or None, shop_id=shop_id,
         status=args["status"],
     )
     return paginate(rows, args["limit"])
@@ -90,10 +91,10 @@ def expected_versions() -> list[int] | None:
 @blp.doc(parameters=[IF_NONE_MATCH])
 @blp.response(200, ProductSchema, headers=ETAG_HEADER)
 @blp.alt_response(304, description="Not modified since the ETag in If-None-Match.")
-@problem_doc(blp, 404)
+@problems(blp, 404)
 def get_product(product_id):
     """Any product by id, including inactive ones (existing orders link to them)."""
-    product = catalog.get_product(database(), str(product_id))
+    product = catalog.get_product(ctx().database, str(product_id))
     if product is None:
         raise NotFound("No such product.")
     etag = etag_of(product)
@@ -109,7 +110,7 @@ def get_product(product_id):
 @blp.doc(security=BEARER, parameters=[IF_MATCH])
 @blp.arguments(ProductPatchSchema(), example={"price": 175000, "stock": 30})
 @blp.response(200, ProductSchema, headers=ETAG_HEADER)
-@problem_doc(blp, 401, 403, 404, 412, 422)
+@problems(blp, 401, 403, 404, 412, 422)
 def update_product(changes, product_id):
     """Change a product of the caller's shop; another seller's product answers 404.
 
@@ -117,7 +118,7 @@ def update_product(changes, product_id):
     product since, a sale's stock decrement included; otherwise 412 and nothing changes.
     """
     product = catalog.update_product(
-        database(),
+        ctx().database,
         product_id=str(product_id),
         owner_id=caller("seller").account_id,
         changes=changes,

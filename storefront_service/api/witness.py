@@ -24,7 +24,8 @@ from servicekit.problems import Problem
 
 from ..domain import witness as rules
 from ..store import witness as witness_store
-from .common import INTERNAL, config, database, internal_caller, problem_doc
+from .common import INTERNAL, internal_caller, problems
+from .context import ctx
 
 log = logging.getLogger("storefront.witness")
 
@@ -67,11 +68,11 @@ def _unconfigured() -> Problem:
     responses={"200": {"description": "The cosignature line(s).",
                         "content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-@problem_doc(blp, 401, 403, 409, 422, 503)
+@problems(blp, 401, 403, 409, 422, 503)
 def add_checkpoint():
     """Verify the log's signature and the consistency proof from the largest checkpoint
     cosigned so far; store and cosign, or refuse (and alert)."""
-    cfg = config()
+    cfg = ctx().config
     if not cfg.witness_key_file or not cfg.witness_log_vkeys_file:
         raise _unconfigured()
     if (request.content_length or 0) > MAX_BODY:
@@ -85,7 +86,7 @@ def add_checkpoint():
     verifiers = _log_verifiers(cfg.witness_log_vkeys_file)
     origin = cfg.witness_log_origin
     parsed = None
-    with database().transaction() as cursor:
+    with ctx().database.transaction() as cursor:
         try:
             if body is None:
                 raise rules.Refusal(400, "malformed", "the body is not UTF-8 text")
@@ -127,10 +128,10 @@ def add_checkpoint():
 @blp.route("/vkey", methods=["GET"])
 @blp.doc(responses={"200": {"description": "The witness's C2SP verifier key.",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
-@problem_doc(blp, 503)
+@problems(blp, 503)
 def vkey():
     """The witness's cosigner verifier key (public, so no credential)."""
-    cfg = config()
+    cfg = ctx().config
     if not cfg.witness_key_file:
         raise _unconfigured()
     return Response(_signer(cfg.witness_name, cfg.witness_key_file).verifier.vkey + "\n",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 
-import marshmallow as ma
 from flask_smorest import Blueprint
 
 from servicekit import tlog
@@ -25,72 +24,20 @@ from ..store import audit_checkpoints
 from .auth import principal, principal_with_role
 from .context import ctx
 from .docs import problems
+from .schemas import (
+    CheckpointSchema,
+    ConsistencyArgsSchema,
+    ConsistencySchema,
+    EntryArgsSchema,
+    EntrySchema,
+    KeysSchema,
+    OrderAuditSchema,
+)
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1",
                 description="Transparency log: checkpoints, proofs, verifier keys.")
 
 _SECURITY = [{"bearerAuth": []}]
-_HASH = {"type": "string", "format": "byte", "description": "base64, 32 bytes"}
-
-
-class CheckpointSchema(ma.Schema):
-    checkpoint = ma.fields.String(required=True, metadata={
-        "description": "The C2SP tlog-checkpoint note signed by the log and cosigned "
-                       "(cosignature/v1) by the witness."})
-    tree_size = ma.fields.Integer(required=True)
-    root_hash = ma.fields.String(required=True, metadata=_HASH)
-    cosigned_at = ma.fields.DateTime(required=True)
-
-
-class KeysSchema(ma.Schema):
-    origin = ma.fields.String(required=True, metadata={"description": "The log's origin."})
-    log = ma.fields.List(ma.fields.String(), required=True, metadata={
-        "description": "C2SP vkeys of the log (Ed25519 note signatures), current first."})
-    witnesses = ma.fields.List(ma.fields.String(), required=True, metadata={
-        "description": "C2SP vkeys of the witnesses (cosignature/v1)."})
-
-
-class ConsistencyArgsSchema(ma.Schema):
-    from_size = ma.fields.Integer(required=True, data_key="from",
-                                  validate=ma.validate.Range(min=1))
-    to_size = ma.fields.Integer(required=True, data_key="to",
-                                validate=ma.validate.Range(min=1))
-
-    @ma.validates_schema
-    def _ordered(self, data, **_kwargs):
-        if data["from_size"] > data["to_size"]:
-            raise ma.ValidationError("must not exceed `to`", "from")
-
-
-class ConsistencySchema(ma.Schema):
-    from_size = ma.fields.Integer(required=True, data_key="from")
-    to_size = ma.fields.Integer(required=True, data_key="to")
-    proof = ma.fields.List(ma.fields.String(metadata=_HASH), required=True)
-
-
-class EntryArgsSchema(ma.Schema):
-    tree_size = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1),
-                                  metadata={"description": "Prove against this tree size "
-                                            "(default: the latest cosigned checkpoint)."})
-
-
-class EntrySchema(ma.Schema):
-    index = ma.fields.Integer(required=True, allow_none=True, metadata={
-        "description": "The leaf's position; null while the sequencer has not placed it."})
-    tree_size = ma.fields.Integer(required=True, allow_none=True)
-    leaf = ma.fields.String(required=True, metadata={
-        "format": "byte", "description": "base64 of the leaf bytes (canonical JSON)"})
-    entry = ma.fields.Dict(required=True, metadata={"description": "The leaf, decoded."})
-    inclusion_proof = ma.fields.List(ma.fields.String(metadata=_HASH), required=True,
-                                     allow_none=True)
-
-
-class OrderAuditSchema(ma.Schema):
-    order_id = ma.fields.String(required=True)
-    checkpoint = ma.fields.String(required=True, allow_none=True, metadata={
-        "description": "The cosigned checkpoint the proofs lead to (null: none yet)."})
-    tree_size = ma.fields.Integer(required=True, allow_none=True)
-    entries = ma.fields.List(ma.fields.Nested(EntrySchema), required=True)
 
 
 def _damaged(detail: str) -> Problem:

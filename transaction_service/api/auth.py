@@ -1,13 +1,12 @@
-"""The user behind a request: the showcase's RS256 JWT, verified here with the JWKS file."""
+"""The user behind a request: the showcase's RS256 JWT, verified here with the JWKS file
+(by the app's verifier, built with the app: `servicekit.app.build_app(jwks_file=)`)."""
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 
 from servicekit.auth import (
-    KeySet,
     Principal,
-    TokenVerifier,
     current_principal,
     inactive_account,
     require_roles,
@@ -15,23 +14,11 @@ from servicekit.auth import (
 
 from .context import ctx
 
-_EXTENSION = "transaction_token_verifier"
-
-
-def verifier() -> TokenVerifier:
-    """One verifier per app (its key set reloads the JWKS file when it changes)."""
-    cached = current_app.extensions.get(_EXTENSION)
-    if cached is None:
-        config = current_app.config["ETALASE"]
-        cached = TokenVerifier(KeySet(config.jwks_file))
-        current_app.extensions[_EXTENSION] = cached
-    return cached
-
 
 def principal(required: bool = True) -> Principal | None:
     """The verified caller (401 problem when required and missing or invalid, or when the
     showcase says the account is disabled or gone)."""
-    user = current_principal(verifier(), required=required)
+    user = current_principal(required=required)
     if user is not None and not g.get("account_checked"):
         accounts = ctx().accounts
         if accounts is not None and not accounts.is_active(user.account_id):

@@ -26,11 +26,6 @@ blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
                 description="Checkout: one order per shop, stock reservations, one payment.")
 
 _SECURITY = [{"bearerAuth": []}]
-_IDEMPOTENCY_HEADER = {
-    "in": "header", "name": "Idempotency-Key", "required": True,
-    "schema": {"type": "string", "maxLength": 255},
-    "description": "Unique per checkout attempt; reuse it when retrying.",
-}
 
 
 def _recover(order_id: str):
@@ -57,7 +52,7 @@ def _recover(order_id: str):
 
 
 @blp.route("/checkout", methods=["POST"])
-@blp.doc(security=_SECURITY, parameters=[_IDEMPOTENCY_HEADER])
+@blp.doc(security=_SECURITY)
 @blp.arguments(
     CheckoutRequestSchema(),
     example={
@@ -118,8 +113,7 @@ def get_checkout(checkout_id):
 
 
 @blp.route("/checkouts/<uuid:checkout_id>/cancel", methods=["POST"])
-@blp.doc(security=_SECURITY, parameters=[{**_IDEMPOTENCY_HEADER,
-                                          "description": "Reuse it when retrying."}])
+@blp.doc(security=_SECURITY)
 @blp.response(200, CheckoutResponseSchema)
 @problems(blp, 400, 401, 403, 404, 409, 422,
           s409="The checkout is paid (cancel its orders one by one) or already closed.")

@@ -2,7 +2,9 @@
 
 Use it on a view *below* the flask-smorest decorators, so request validation happens
 first (an invalid body never consumes a key) and the stored response is exactly the one
-sent (after `@blp.response` serialised it, or after a Problem became problem+json):
+sent (after `@blp.response` serialised it, or after a Problem became problem+json). It
+also declares the header in the OpenAPI document (`documented`, the one declaration of
+`Idempotency-Key`; a view calling `run` itself applies `@documented`):
 
     @blp.route("/payouts", methods=["POST"])
     @blp.arguments(PayoutRequestSchema())
@@ -36,7 +38,8 @@ import time
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Response, after_this_request, current_app, g, request
+from flask import Response, after_this_request, g, request
+from flask_smorest import Blueprint
 
 from servicekit.auth import Principal
 from servicekit.problems import Problem
@@ -44,6 +47,7 @@ from servicekit.problems import Problem
 from ..domain.idempotency import key_problem, request_fingerprint
 from ..store import idempotency as store
 from .auth import principal as current_caller
+from .context import ctx
 
 log = logging.getLogger("transaction.idempotency")
 
@@ -52,13 +56,21 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # Answers that depend on who asked rather than on what was asked are not kept.
 _NOT_STORED = {401, 403}
 
-
-def _database():
-    return current_app.extensions["database"]
+KEY_PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": True,
+    "description": "Client-chosen unique key (at most 255 characters); a retry with the same "
+    "key and body replays the first answer.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+# `doc` is a static method: it needs no blueprint. Lists are not merged by later `doc`
+# calls, so a view declares no other manual parameters beside it.
+documented = Blueprint.doc(parameters=[KEY_PARAMETER])
 
 
 def _lock_timeout() -> int:
-    return current_app.config["ETALASE"].idempotency_lock_timeout_seconds
+    return ctx().config.idempotency_lock_timeout_seconds
 
 
 def read_key() -> str:
@@ -111,7 +123,7 @@ def run(principal: Principal, operation: Callable[[], object],
     `recover(order_id)` answers for a key whose first attempt recorded an order but not
     its response."""
     key = read_key()
-    database = _database()
+    database = ctx().database
     claim = store.claim(
         database,
         account_id=principal.account_id,
@@ -181,6 +193,7 @@ def idempotent(view=None, *, recover: Callable[[str], object] | None = None):
     `@idempotent`, or `@idempotent(recover=...)` for a view that records its order."""
 
     def decorate(view):
+        @documented
         @wraps(view)
         def wrapper(*args, **kwargs):
             return run(current_caller(), lambda: view(*args, **kwargs), recover)

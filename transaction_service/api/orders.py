@@ -71,11 +71,7 @@ def get_order(order_id):
 
 
 @blp.route("/<uuid:order_id>/cancel", methods=["POST"])
-@blp.doc(
-    security=_SECURITY,
-    parameters=[{"in": "header", "name": "Idempotency-Key", "required": True,
-                 "schema": {"type": "string", "maxLength": 255}}],
-)
+@blp.doc(security=_SECURITY)
 @blp.response(200, OrderSchema)
 @problems(blp, 400, 401, 403, 404, 409, 422,
           s409="illegal-transition (already shipped or closed), or the key is in use.")

@@ -22,12 +22,10 @@ blp = Blueprint("refunds", __name__, url_prefix="/api/v1/admin",
                 description="Admins: refunds of orders and the manual refund queue.")
 
 _SECURITY = [{"bearerAuth": []}]
-_IDEMPOTENCY = [{"in": "header", "name": "Idempotency-Key", "required": True,
-                 "schema": {"type": "string", "maxLength": 255}}]
 
 
 @blp.route("/orders/<uuid:order_id>/refunds", methods=["POST"])
-@blp.doc(security=_SECURITY, parameters=_IDEMPOTENCY)
+@blp.doc(security=_SECURITY)
 @blp.arguments(AdminRefundRequestSchema(), example={"amount": 50000, "reason": "one item"})
 @blp.response(201, ManualRefundSchema)
 @problems(blp, 400, 401, 403, 404, 409, 422,
@@ -56,7 +54,7 @@ def list_manual_refunds(args):
 
 
 @blp.route("/manual-refunds/<uuid:refund_id>/complete", methods=["POST"])
-@blp.doc(security=_SECURITY, parameters=_IDEMPOTENCY)
+@blp.doc(security=_SECURITY)
 @blp.arguments(CompleteManualRefundSchema(),
                example={"transfer_reference": "BCA-TRF-20240501-0001"})
 @blp.response(200, ManualRefundSchema)

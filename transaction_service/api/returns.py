@@ -31,8 +31,6 @@ blp = Blueprint("returns", __name__, url_prefix="/api/v1",
                             "order's seller, admins).")
 
 _SECURITY = [{"bearerAuth": []}]
-_IDEMPOTENCY = [{"in": "header", "name": "Idempotency-Key", "required": True,
-                 "schema": {"type": "string", "maxLength": 255}}]
 _S409 = ("illegal-transition: the return's state does not allow this move; "
          "refund-exceeds-remaining / nothing-to-refund: nothing left to refund.")
 
@@ -50,7 +48,7 @@ def deliver_order(order_id):
 
 
 @blp.route("/orders/<uuid:order_id>/returns", methods=["POST"])
-@blp.doc(security=_SECURITY, parameters=_IDEMPOTENCY)
+@blp.doc(security=_SECURITY)
 @blp.arguments(ReturnRequestSchema(),
                example={"type": "return_and_refund", "reason": "damaged",
                         "items": [{"product_id": "p-1", "quantity": 1}],

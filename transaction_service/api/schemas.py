@@ -1,4 +1,6 @@
-"""Request and response shapes of the marketplace API (marshmallow + flask-smorest).
+"""Request and response shapes of the marketplace API (marshmallow + flask-smorest): every
+view takes its schemas from here. The documents webhook events carry too (order, refund,
+return, payout) are defined in `transaction_service/documents.py` and re-exported here.
 
 Input rules everywhere: unknown fields are refused, integers are strict (no "5", 5.0 or
 true), strings carry no NUL or other control characters, lengths are bounded; a violation
@@ -7,30 +9,36 @@ is a 422 problem naming the field.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC
-
 import marshmallow as ma
 
 from servicekit.pagination import PageArgsSchema
 
+from ..documents import (  # noqa: F401 - re-exported: views take every schema from here
+    CONTROL_CHARACTERS,
+    AddressOutSchema,
+    BankAccountSchema,
+    CreatorPayoutSchema,
+    ItemAttributionSchema,
+    MoneySchema,
+    OrderItemSchema,
+    OrderPaymentSchema,
+    OrderSchema,
+    PayoutSchema,
+    RefundAccountSchema,
+    RefundSchema,
+    ReturnLineSchema,
+    ReturnSchema,
+    Text,
+    UtcDateTime,
+    present_order,
+    present_payout,
+    present_refund,
+)
 from ..domain import refunds as refund_rules
 from ..domain import returns as return_rules
-from ..domain.money import CURRENCY, money
+from ..domain.money import MAX_AMOUNT
 from ..domain.orders import OrderStatus
 from ..domain.webhooks import EVENT_TYPES as WEBHOOK_EVENT_TYPES
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class Text(ma.fields.String):
-    """A string without NUL or control characters, surrounding whitespace stripped."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if _CONTROL.search(text):
-            raise ma.ValidationError("Must not contain control characters (such as NUL).")
-        return text.strip()
 
 
 class StrictInteger(ma.fields.Integer):
@@ -45,18 +53,11 @@ class StrictInteger(ma.fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class UtcDateTime(ma.fields.DateTime):
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class IdString(ma.fields.UUID):
     """A UUID given as a string, kept as its canonical string."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and _CONTROL.search(value):
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
             raise ma.ValidationError("Must not contain control characters (such as NUL).")
         return str(super()._deserialize(value, attr, data, **kwargs))
 
@@ -230,74 +231,6 @@ class NotificationSchema(ma.Schema):
 # --- responses ----------------------------------------------------------------------------
 
 
-class MoneySchema(ma.Schema):
-    amount = ma.fields.Integer(required=True, metadata={"example": 150000})
-    currency = ma.fields.String(required=True, metadata={"example": CURRENCY})
-
-
-class ItemAttributionSchema(ma.Schema):
-    content_id = ma.fields.String(metadata={"description": "The content the line came from."})
-    creator_id = ma.fields.String(metadata={"description": "Seller and admins only."})
-    commission_rate_bps = ma.fields.Integer(metadata={"description": "Seller and admins only."})
-    commission = ma.fields.Nested(
-        MoneySchema, metadata={"description": "line total x rate // 10000; seller and admins "
-                                              "only (earned at completion)."}
-    )
-
-
-class OrderItemSchema(ma.Schema):
-    product_id = ma.fields.String()
-    title = ma.fields.String()
-    quantity = ma.fields.Integer()
-    unit_price = ma.fields.Nested(MoneySchema)
-    line_total = ma.fields.Nested(MoneySchema)
-    attribution = ma.fields.Nested(
-        ItemAttributionSchema, allow_none=True,
-        metadata={"description": "The creator's content this line was sold from (frozen at "
-                                 "sale), or null. The buyer sees only content_id."},
-    )
-
-
-class OrderPaymentSchema(ma.Schema):
-    method = ma.fields.String(metadata={"example": "bank_transfer"})
-    status = ma.fields.String(
-        metadata={"description": "pending | settled | expired | cancelled | failed | "
-                                 "refund_pending | partially_refunded | refunded"}
-    )
-    va_number = ma.fields.String(allow_none=True)
-    bank = ma.fields.String(allow_none=True)
-    deeplink = ma.fields.String(allow_none=True)
-    expires_at = UtcDateTime(allow_none=True)
-    provider_transaction_id = ma.fields.String(allow_none=True)
-
-
-class RefundAccountSchema(ma.Schema):
-    bank = ma.fields.String()
-    account_number = ma.fields.String(
-        metadata={"description": "Masked (all but the last 4 digits) except for admins.",
-                  "example": "******7890"})
-    account_name = ma.fields.String()
-
-
-class RefundSchema(ma.Schema):
-    id = ma.fields.String()
-    order_id = ma.fields.String()
-    amount = ma.fields.Nested(MoneySchema)
-    status = ma.fields.String(
-        metadata={"description": "pending | awaiting_account | awaiting_transfer | "
-                                 "succeeded | failed"})
-    method = ma.fields.String(metadata={"description": "provider | manual"})
-    reason = ma.fields.String()
-    account = ma.fields.Nested(RefundAccountSchema, allow_none=True)
-    transfer_reference = ma.fields.String(allow_none=True)
-    created_at = UtcDateTime()
-    succeeded_at = UtcDateTime(allow_none=True)
-
-    @ma.pre_dump
-    def _present(self, refund, **_kwargs):
-        return present_refund(refund, full_account=False)
-
-
 class ManualRefundSchema(RefundSchema):
     """The admin's view: the account number in full, and who asked and completed."""
 
@@ -315,47 +248,6 @@ class ManualRefundSchema(RefundSchema):
 class ManualRefundPageSchema(ma.Schema):
     data = ma.fields.List(ma.fields.Nested(ManualRefundSchema))
     next_cursor = ma.fields.String(allow_none=True)
-
-
-class AddressOutSchema(ma.Schema):
-    name = ma.fields.String()
-    phone = ma.fields.String()
-    line1 = ma.fields.String()
-    city = ma.fields.String()
-    postal_code = ma.fields.String()
-
-
-class OrderSchema(ma.Schema):
-    id = ma.fields.String()
-    checkout_id = ma.fields.String(allow_none=True, metadata={
-        "description": "The checkout that placed it (one payment for one order per shop); "
-                       "the same as `id` for a checkout of one order."})
-    status = ma.fields.String(metadata={"example": "UNPAID"})
-    buyer_id = ma.fields.String()
-    shop_id = ma.fields.String()
-    items = ma.fields.List(ma.fields.Nested(OrderItemSchema))
-    subtotal = ma.fields.Nested(MoneySchema)
-    shipping_fee = ma.fields.Nested(MoneySchema)
-    total = ma.fields.Nested(MoneySchema)
-    shipping_address = ma.fields.Nested(AddressOutSchema)
-    payment = ma.fields.Nested(OrderPaymentSchema, allow_none=True)
-    refunds = ma.fields.List(ma.fields.Nested(RefundSchema),
-                             metadata={"description": "The order's refunds, oldest first."})
-    refunded = ma.fields.Nested(MoneySchema, metadata={
-        "description": "What was given back so far (succeeded refunds)."})
-    tracking_number = ma.fields.String(allow_none=True)
-    created_at = UtcDateTime()
-    updated_at = UtcDateTime()
-    paid_at = UtcDateTime(allow_none=True)
-    shipped_at = UtcDateTime(allow_none=True)
-    delivered_at = UtcDateTime(allow_none=True)
-    completed_at = UtcDateTime(allow_none=True)
-    cancelled_at = UtcDateTime(allow_none=True)
-    expired_at = UtcDateTime(allow_none=True)
-
-    @ma.pre_dump
-    def _present(self, order, **_kwargs):
-        return present_order(order)
 
 
 class CheckoutPaymentSchema(ma.Schema):
@@ -395,67 +287,6 @@ class OrderPageSchema(ma.Schema):
 class NotificationAckSchema(ma.Schema):
     status = ma.fields.String(metadata={"example": "ok"})
     outcome = ma.fields.String(metadata={"example": "paid"})
-
-
-def present_refund(refund: dict, *, full_account: bool) -> dict:
-    if "account" in refund and "destination_bank" not in refund:
-        return refund  # already presented
-    number = refund.get("destination_account_number")
-    account = None
-    if number:
-        account = {
-            "bank": refund.get("destination_bank"),
-            "account_number": number if full_account
-            else refund_rules.mask_account_number(number),
-            "account_name": refund.get("destination_account_name"),
-        }
-    return {
-        **{k: v for k, v in refund.items() if not k.startswith("destination_")},
-        "amount": money(int(refund["amount"]), refund.get("currency") or CURRENCY),
-        "account": account,
-    }
-def _present_attribution(attribution: dict | None, currency: str) -> dict | None:
-    if attribution is None:
-        return None
-    shown = dict(attribution)  # already reduced to what the viewer may see
-    if "commission" in shown:
-        shown["commission"] = money(int(shown["commission"]), currency)
-    return shown
-
-
-def present_order(order: dict) -> dict:
-    """Store row (+ items, payment) -> the public order document (money as objects)."""
-    currency = order.get("currency") or CURRENCY
-    payment = order.get("payment")
-    return {
-        **order,
-        "items": [
-            {
-                "product_id": item["product_id"],
-                "title": item["title"],
-                "quantity": item["quantity"],
-                "unit_price": money(item["unit_price"], currency),
-                "line_total": money(item["line_total"], currency),
-                "attribution": _present_attribution(item.get("attribution"), currency),
-            }
-            for item in order.get("items", [])
-        ],
-        "subtotal": money(order.get("subtotal") or 0, currency),
-        "shipping_fee": money(order.get("shipping_fee") or 0, currency),
-        "total": money(order.get("total") or 0, currency),
-        "refunds": order.get("refunds", []),
-        "refunded": money(sum(int(r["amount"]) for r in order.get("refunds", [])
-                              if r["status"] == "succeeded"), currency),
-        "payment": None if payment is None else {
-            "method": payment["method"],
-            "status": payment["status"],
-            "va_number": payment["va_number"],
-            "bank": payment["bank"],
-            "deeplink": payment["deeplink"],
-            "expires_at": payment["expires_at"],
-            "provider_transaction_id": payment["provider_transaction_id"],
-        },
-    }
 
 
 # --- webhooks (DESIGN.md §13) ---------------------------------------------------------------
@@ -603,60 +434,202 @@ class ReturnListArgsSchema(PageArgsSchema):
     order_id = ma.fields.UUID(load_default=None)
 
 
-class ReturnLineSchema(ma.Schema):
-    product_id = ma.fields.String()
-    quantity = ma.fields.Integer()
-    unit_price = ma.fields.Nested(MoneySchema)
-    refunded = ma.fields.Nested(MoneySchema, metadata={
-        "description": "This line's part of the return's refund."})
-
-
-class ReturnSchema(ma.Schema):
-    id = ma.fields.String()
-    order_id = ma.fields.String()
-    buyer_id = ma.fields.String()
-    shop_id = ma.fields.String()
-    type = ma.fields.String(metadata={"description": "refund_only | return_and_refund"})
-    reason = ma.fields.String()
-    note = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={"description": " | ".join(return_rules.ReturnStatus)})
-    open = ma.fields.Boolean(metadata={"description": "Blocks the order's completion."})
-    items = ma.fields.List(ma.fields.Nested(ReturnLineSchema))
-    value = ma.fields.Nested(MoneySchema, metadata={
-        "description": "The returned lines' value from the order's price snapshot."})
-    offer = ma.fields.Nested(MoneySchema, allow_none=True)
-    refund_amount = ma.fields.Nested(MoneySchema, allow_none=True)
-    refund_id = ma.fields.String(allow_none=True)
-    reject_reason = ma.fields.String(allow_none=True)
-    tracking_number = ma.fields.String(allow_none=True)
-    resolution = ma.fields.String(allow_none=True)
-    resolution_note = ma.fields.String(allow_none=True)
-    created_at = UtcDateTime()
-    updated_at = UtcDateTime()
-    responded_at = UtcDateTime(allow_none=True)
-    shipped_at = UtcDateTime(allow_none=True)
-    received_at = UtcDateTime(allow_none=True)
-    refunded_at = UtcDateTime(allow_none=True)
-    closed_at = UtcDateTime(allow_none=True)
-
-    @ma.pre_dump
-    def _present(self, ret, **_kwargs):
-        if "value" in ret:
-            return ret
-        return {
-            **ret,
-            "open": ret["status"] in return_rules.OPEN,
-            "items": [{**item, "unit_price": money(int(item["unit_price"])),
-                       "refunded": money(int(item.get("refunded") or 0))}
-                      for item in ret.get("items", [])],
-            "value": money(int(ret["lines_value"])),
-            "offer": None if ret.get("offer_amount") is None
-            else money(int(ret["offer_amount"])),
-            "refund_amount": None if ret.get("refund_amount") is None
-            else money(int(ret["refund_amount"])),
-        }
-
-
 class ReturnPageSchema(ma.Schema):
     data = ma.fields.List(ma.fields.Nested(ReturnSchema))
     next_cursor = ma.fields.String(allow_none=True)
+
+
+# --- a payee's money: sellers and creators (DESIGN.md §8, §11) ----------------------------
+
+
+def _balance(name: str, payee: str, *, pending: str, available: str) -> type[ma.Schema]:
+    """A payee kind's balance; the kinds differ in the field naming the payee and in what
+    their pending and available amounts are."""
+    return type(name, (ma.Schema,), {
+        payee: ma.fields.String(required=True),
+        "currency": ma.fields.String(required=True, metadata={"example": "IDR"}),
+        "pending": ma.fields.Integer(required=True, metadata={"description": pending}),
+        "available": ma.fields.Integer(required=True, metadata={"description": available}),
+        "paid_out": ma.fields.Integer(
+            required=True, metadata={"description": "Total paid out so far (rupiah)."}),
+    })
+
+
+BalanceSchema = _balance(
+    "BalanceSchema", "shop_id",
+    pending="In escrow for paid orders not yet completed (rupiah).",
+    available="Settled to the shop and not paid out (rupiah).")
+CreatorBalanceSchema = _balance(
+    "CreatorBalanceSchema", "creator_id",
+    pending="Commission on paid orders not yet completed (rupiah).",
+    available="Commission earned (orders completed), not paid out (rupiah).")
+
+
+class LedgerLineSchema(ma.Schema):
+    entry_id = ma.fields.String(required=True)
+    kind = ma.fields.String(
+        required=True,
+        metadata={"description": "order_completed | payout | reversal", "example": "payout"},
+    )
+    reference = ma.fields.String(
+        required=True, metadata={"description": "Order id, payout id, or reversed entry."}
+    )
+    amount = ma.fields.Nested(MoneySchema, required=True)
+    direction = ma.fields.String(
+        required=True,
+        metadata={"description": "credit adds to the balance, debit takes from it"},
+        validate=ma.validate.OneOf(["credit", "debit"]),
+    )
+    balance_after = ma.fields.Integer(
+        required=True, metadata={"description": "Available balance after this line (rupiah)."}
+    )
+    created_at = UtcDateTime(required=True)
+
+
+class PayoutRequestSchema(ma.Schema):
+    amount = StrictInteger(
+        required=True,
+        validate=ma.validate.Range(min=1, max=MAX_AMOUNT),
+        metadata={"description": "Rupiah to withdraw; at most the available balance."},
+    )
+    bank_account = ma.fields.Nested(BankAccountSchema, load_default=None, allow_none=True)
+
+
+class ContentEarningsSchema(ma.Schema):
+    content_id = ma.fields.String(required=True)
+    orders = ma.fields.Integer(required=True, metadata={"description": "Paid orders."})
+    units = ma.fields.Integer(required=True)
+    sales = ma.fields.Nested(MoneySchema, required=True, metadata={"description": "Line totals."})
+    commission = ma.fields.Nested(
+        MoneySchema, required=True, metadata={"description": "Earned: completed orders."}
+    )
+    pending_commission = ma.fields.Nested(
+        MoneySchema, required=True, metadata={"description": "Paid orders not yet completed."}
+    )
+
+
+class CreatorLineSchema(ma.Schema):
+    product_id = ma.fields.String()
+    title = ma.fields.String()
+    quantity = ma.fields.Integer()
+    line_total = ma.fields.Nested(MoneySchema)
+    content_id = ma.fields.String()
+    commission_rate_bps = ma.fields.Integer()
+    commission = ma.fields.Nested(MoneySchema)
+
+
+class CreatorOrderSchema(ma.Schema):
+    id = ma.fields.String()
+    status = ma.fields.String()
+    created_at = UtcDateTime()
+    completed_at = UtcDateTime(allow_none=True)
+    items = ma.fields.List(ma.fields.Nested(CreatorLineSchema),
+                           metadata={"description": "Only the caller's own lines."})
+
+
+def _required_page(name: str, item: type[ma.Schema]) -> type[ma.Schema]:
+    """`{data: [item], next_cursor}`, both members always present."""
+    return type(name, (ma.Schema,), {
+        "data": ma.fields.List(ma.fields.Nested(item), required=True),
+        "next_cursor": ma.fields.String(allow_none=True, required=True),
+    })
+
+
+LedgerPageSchema = _required_page("LedgerPageSchema", LedgerLineSchema)
+PayoutPageSchema = _required_page("PayoutPageSchema", PayoutSchema)
+CreatorPayoutPageSchema = _required_page("CreatorPayoutPageSchema", CreatorPayoutSchema)
+EarningsPageSchema = _required_page("EarningsPageSchema", ContentEarningsSchema)
+CreatorOrderPageSchema = _required_page("CreatorOrderPageSchema", CreatorOrderSchema)
+
+
+# --- operators (JWT role `admin`) -----------------------------------------------------------
+
+
+class AuditVerifySchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    checked = ma.fields.Integer(
+        required=True, metadata={"description": "Rows verified before stopping."}
+    )
+    first_broken_seq = ma.fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Sequence number of the first altered or missing row."},
+    )
+    reason = ma.fields.String(allow_none=True, required=True)
+    first_broken_index = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Tree position where the walk broke."})
+    tree_size = ma.fields.Integer(metadata={"description": "Leaves in the tree."})
+    checkpoints = ma.fields.Integer(metadata={
+        "description": "Signed checkpoints whose root matched the recomputed tree."})
+    unsequenced = ma.fields.Integer(metadata={
+        "description": "Committed entries still waiting for a tree position."})
+
+
+class LedgerCheckSchema(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    violations = ma.fields.List(ma.fields.String(), required=True)
+
+
+# --- the transparency log (DESIGN.md §9) ----------------------------------------------------
+
+_HASH = {"type": "string", "format": "byte", "description": "base64, 32 bytes"}
+
+
+class CheckpointSchema(ma.Schema):
+    checkpoint = ma.fields.String(required=True, metadata={
+        "description": "The C2SP tlog-checkpoint note signed by the log and cosigned "
+                       "(cosignature/v1) by the witness."})
+    tree_size = ma.fields.Integer(required=True)
+    root_hash = ma.fields.String(required=True, metadata=_HASH)
+    cosigned_at = ma.fields.DateTime(required=True)
+
+
+class KeysSchema(ma.Schema):
+    origin = ma.fields.String(required=True, metadata={"description": "The log's origin."})
+    log = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "C2SP vkeys of the log (Ed25519 note signatures), current first."})
+    witnesses = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "C2SP vkeys of the witnesses (cosignature/v1)."})
+
+
+class ConsistencyArgsSchema(ma.Schema):
+    from_size = ma.fields.Integer(required=True, data_key="from",
+                                  validate=ma.validate.Range(min=1))
+    to_size = ma.fields.Integer(required=True, data_key="to",
+                                validate=ma.validate.Range(min=1))
+
+    @ma.validates_schema
+    def _ordered(self, data, **_kwargs):
+        if data["from_size"] > data["to_size"]:
+            raise ma.ValidationError("must not exceed `to`", "from")
+
+
+class ConsistencySchema(ma.Schema):
+    from_size = ma.fields.Integer(required=True, data_key="from")
+    to_size = ma.fields.Integer(required=True, data_key="to")
+    proof = ma.fields.List(ma.fields.String(metadata=_HASH), required=True)
+
+
+class EntryArgsSchema(ma.Schema):
+    tree_size = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1),
+                                  metadata={"description": "Prove against this tree size "
+                                            "(default: the latest cosigned checkpoint)."})
+
+
+class EntrySchema(ma.Schema):
+    index = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The leaf's position; null while the sequencer has not placed it."})
+    tree_size = ma.fields.Integer(required=True, allow_none=True)
+    leaf = ma.fields.String(required=True, metadata={
+        "format": "byte", "description": "base64 of the leaf bytes (canonical JSON)"})
+    entry = ma.fields.Dict(required=True, metadata={"description": "The leaf, decoded."})
+    inclusion_proof = ma.fields.List(ma.fields.String(metadata=_HASH), required=True,
+                                     allow_none=True)
+
+
+class OrderAuditSchema(ma.Schema):
+    order_id = ma.fields.String(required=True)
+    checkpoint = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "The cosigned checkpoint the proofs lead to (null: none yet)."})
+    tree_size = ma.fields.Integer(required=True, allow_none=True)
+    entries = ma.fields.List(ma.fields.Nested(EntrySchema), required=True)

@@ -10,10 +10,8 @@ another's.
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
 from flask_smorest import Blueprint
 
-from servicekit.app import ProblemSchema
 from servicekit.auth import Principal
 from servicekit.pagination import (
     PageArgsSchema,
@@ -26,150 +24,25 @@ from servicekit.pagination import (
 from servicekit.problems import Problem
 
 from ..domain import ledger
-from ..domain.money import MAX_AMOUNT, money
+from ..domain.money import money
 from ..operations import webhooks as webhook_operations
 from ..store import ledger as ledger_store
 from ..store import payouts as payouts_store
 from . import idempotency
 from .auth import principal_with_role
-from .schemas import MoneySchema, StrictInteger, Text, UtcDateTime
+from .context import ctx
+from .docs import problems
+from .schemas import (
+    BalanceSchema,
+    LedgerPageSchema,
+    PayoutPageSchema,
+    PayoutRequestSchema,
+    PayoutSchema,
+    present_payout,
+)
 
 # ---------------------------------------------------------------------------------------
-# Schemas
-
-
-class BalanceSchema(ma.Schema):
-    shop_id = ma.fields.String(required=True)
-    currency = ma.fields.String(required=True, metadata={"example": "IDR"})
-    pending = ma.fields.Integer(
-        required=True,
-        metadata={"description": "In escrow for paid orders not yet completed (rupiah)."},
-    )
-    available = ma.fields.Integer(
-        required=True, metadata={"description": "Settled to the shop and not paid out (rupiah)."}
-    )
-    paid_out = ma.fields.Integer(
-        required=True, metadata={"description": "Total paid out so far (rupiah)."}
-    )
-
-
-class LedgerLineSchema(ma.Schema):
-    entry_id = ma.fields.String(required=True)
-    kind = ma.fields.String(
-        required=True,
-        metadata={"description": "order_completed | payout | reversal", "example": "payout"},
-    )
-    reference = ma.fields.String(
-        required=True, metadata={"description": "Order id, payout id, or reversed entry."}
-    )
-    amount = ma.fields.Nested(MoneySchema, required=True)
-    direction = ma.fields.String(
-        required=True,
-        metadata={"description": "credit adds to the balance, debit takes from it"},
-        validate=ma.validate.OneOf(["credit", "debit"]),
-    )
-    balance_after = ma.fields.Integer(
-        required=True, metadata={"description": "Available balance after this line (rupiah)."}
-    )
-    created_at = UtcDateTime(required=True)
-
-
-class LedgerPageSchema(ma.Schema):
-    data = ma.fields.List(ma.fields.Nested(LedgerLineSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
-
-
-class BankAccountSchema(ma.Schema):
-    bank_code = Text(
-        required=True,
-        validate=ma.validate.Regexp(r"^[A-Za-z0-9_]{2,20}$"),
-        metadata={"example": "bca"},
-    )
-    account_number = Text(
-        required=True,
-        validate=ma.validate.Regexp(r"^[0-9]{5,34}$"),
-        metadata={"example": "1234567890"},
-    )
-    account_name = Text(
-        required=True, validate=ma.validate.Length(min=1, max=100), metadata={"example": "Toko A"}
-    )
-
-
-class PayoutRequestSchema(ma.Schema):
-    amount = StrictInteger(
-        required=True,
-        validate=ma.validate.Range(min=1, max=MAX_AMOUNT),
-        metadata={"description": "Rupiah to withdraw; at most the available balance."},
-    )
-    bank_account = ma.fields.Nested(BankAccountSchema, load_default=None, allow_none=True)
-
-
-class PayoutSchema(ma.Schema):
-    id = ma.fields.String(required=True)
-    shop_id = ma.fields.String(required=True)
-    amount = ma.fields.Nested(MoneySchema, required=True)
-    status = ma.fields.String(
-        required=True, metadata={"description": "pending | paid | failed", "example": "pending"}
-    )
-    bank_account = ma.fields.Nested(BankAccountSchema, allow_none=True)
-    journal_entry_id = ma.fields.String(required=True)
-    created_at = UtcDateTime(required=True)
-
-
-class PayoutPageSchema(ma.Schema):
-    data = ma.fields.List(ma.fields.Nested(PayoutSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
-
-
-class CreatorBalanceSchema(ma.Schema):
-    creator_id = ma.fields.String(required=True)
-    currency = ma.fields.String(required=True, metadata={"example": "IDR"})
-    pending = ma.fields.Integer(
-        required=True,
-        metadata={"description": "Commission on paid orders not yet completed (rupiah)."},
-    )
-    available = ma.fields.Integer(
-        required=True,
-        metadata={"description": "Commission earned (orders completed), not paid out (rupiah)."},
-    )
-    paid_out = ma.fields.Integer(
-        required=True, metadata={"description": "Total paid out so far (rupiah)."}
-    )
-
-
-class CreatorPayoutSchema(ma.Schema):
-    id = ma.fields.String(required=True)
-    creator_id = ma.fields.String(required=True)
-    amount = ma.fields.Nested(MoneySchema, required=True)
-    status = ma.fields.String(
-        required=True, metadata={"description": "pending | paid | failed", "example": "pending"}
-    )
-    bank_account = ma.fields.Nested(BankAccountSchema, allow_none=True)
-    journal_entry_id = ma.fields.String(required=True)
-    created_at = UtcDateTime(required=True)
-
-
-class CreatorPayoutPageSchema(ma.Schema):
-    data = ma.fields.List(ma.fields.Nested(CreatorPayoutSchema), required=True)
-    next_cursor = ma.fields.String(allow_none=True, required=True)
-
-
-IDEMPOTENCY_KEY_PARAMETER = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": True,
-    "description": "Client-chosen unique key (at most 255 characters); a retry with the same "
-    "key and body replays the first answer.",
-    "schema": {"type": "string", "maxLength": 255},
-}
-
-
-# ---------------------------------------------------------------------------------------
-# Helpers
-
-
-def _database():
-    return current_app.extensions["database"]
+# Who is paid
 
 
 def seller_payee() -> tuple[Principal, ledger.Payee]:
@@ -203,36 +76,6 @@ def creator_payee() -> tuple[Principal, ledger.Payee]:
     return user, payee
 
 
-def _payout_out(row: dict) -> dict:
-    owner = "shop_id" if row.get("shop_id") is not None else "creator_id"
-    return {
-        "id": row["id"],
-        owner: row[owner],
-        "amount": money(row["amount"]),
-        "status": row["status"],
-        "bank_account": row["bank_account"],
-        "journal_entry_id": row["journal_entry_id"],
-        "created_at": row["created_at"],
-    }
-
-
-def document_problems(blp: Blueprint, messages: dict[int, str]):
-    def decorate(*statuses: int, **extra: str):
-        def decorator(view):
-            for status in statuses:
-                view = blp.alt_response(
-                    status,
-                    schema=ProblemSchema,
-                    description=extra.get(f"s{status}", messages.get(status, "Problem.")),
-                    content_type="application/problem+json",
-                )(view)
-            return view
-
-        return decorator
-
-    return decorate
-
-
 # ---------------------------------------------------------------------------------------
 # Views, for one payee kind
 
@@ -247,13 +90,16 @@ def money_blueprint(
     balance_schema: type[ma.Schema],
     payout_schema: type[ma.Schema],
     payout_page_schema: type[ma.Schema],
-    problems: dict[int, str],
+    descriptions: dict[str, str],
 ) -> Blueprint:
     """The balance, ledger and payout views of one kind of payee. `resolve_payee()`
     answers (caller, Payee) for the request or raises the 401/403 problem; `who` names
-    the payee in the documentation ("shop", "creator")."""
+    the payee in the documentation ("shop", "creator"); `descriptions` are the `problems`
+    overrides every view takes (`{"s401": ..., "s403": ...}`)."""
     blp = Blueprint(name, __name__, url_prefix=url_prefix, description=description)
-    problem_doc = document_problems(blp, problems)
+
+    def problem_doc(*statuses: int, **overrides: str):
+        return problems(blp, *statuses, **descriptions, **overrides)
 
     @blp.route("/balance", methods=["GET"])
     @blp.doc(security=[{"bearerAuth": []}], summary=f"The {who}'s balance")
@@ -262,7 +108,7 @@ def money_blueprint(
     def get_balance():
         """Pending (paid orders not yet completed), available and paid-out amounts."""
         _, payee = resolve_payee()
-        with _database().transaction() as cursor:
+        with ctx().database.transaction() as cursor:
             return ledger_store.payee_balance(cursor, payee)
 
     @blp.route("/ledger", methods=["GET"])
@@ -279,7 +125,7 @@ def money_blueprint(
         if after is not None and not isinstance(after[0], int):
             raise invalid_cursor()
         before_id = after[0] if after is not None else None
-        with _database().transaction() as db:
+        with ctx().database.transaction() as db:
             rows = ledger_store.account_lines(
                 db, payee.account, limit=limit + 1, before_id=before_id
             )
@@ -307,17 +153,16 @@ def money_blueprint(
     def list_payouts(limit: int, cursor: str | None):
         _, payee = resolve_payee()
         after = decode_keyset_cursor(cursor)
-        with _database().transaction() as db:
+        with ctx().database.transaction() as db:
             rows = payouts_store.list_for_payee(db, payee, limit=limit + 1, after=after)
         result = keyset_page(rows, limit)
-        result["data"] = [_payout_out(r) for r in result["data"]]
+        result["data"] = [present_payout(r) for r in result["data"]]
         return result
 
     @blp.route("/payouts", methods=["POST"])
     @blp.doc(
         security=[{"bearerAuth": []}],
         summary="Withdraw from the available balance",
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
     )
     @blp.arguments(
         PayoutRequestSchema(),
@@ -339,6 +184,7 @@ def money_blueprint(
         s409="insufficient-balance (more than available), or idempotency-key-in-use.",
         s422="Invalid body or Idempotency-Key, or idempotency-key-reused (another request).",
     )
+    @idempotency.documented
     def create_payout(body: dict):
         """Never more than the available balance, even under concurrent requests. Requires
         an `Idempotency-Key`: a retry with the same key and body replays the first answer
@@ -352,7 +198,7 @@ def money_blueprint(
 def _create_payout(user: Principal, payee: ledger.Payee, body: dict):
     amount = body["amount"]
     try:
-        with _database().transaction() as cursor:
+        with ctx().database.transaction() as cursor:
             row = payouts_store.create(
                 cursor,
                 payee=payee,
@@ -370,7 +216,7 @@ def _create_payout(user: Principal, payee: ledger.Payee, body: dict):
             slug="insufficient-balance",
             extra={"available": money(exc.available)},
         ) from None
-    return _payout_out(row)
+    return present_payout(row)
 
 
 blp = money_blueprint(
@@ -382,5 +228,5 @@ blp = money_blueprint(
     balance_schema=BalanceSchema,
     payout_schema=PayoutSchema,
     payout_page_schema=PayoutPageSchema,
-    problems={401: "Missing or invalid bearer token.", 403: "Not a seller, or no shop."},
+    descriptions={"s401": "Missing or invalid bearer token.", "s403": "Not a seller, or no shop."},
 )

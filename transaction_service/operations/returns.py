@@ -91,7 +91,7 @@ def _audit(cursor, ret: dict, action: str, *, actor: str | None, data: dict) -> 
 
 def _event(cursor, event_type: str, return_id: str, shop_id: str) -> None:
     def data() -> dict:
-        from ..api.schemas import ReturnSchema
+        from ..documents import ReturnSchema
 
         return ReturnSchema().dump(return_store.get(cursor, return_id))
 

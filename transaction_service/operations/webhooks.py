@@ -273,7 +273,7 @@ ORDER_EVENT_OF_STATUS = {
 def _order_document(cursor, order_id: str) -> dict:
     # The same schema GET /api/v1/orders/{id} answers with, so `data` is what the shop's
     # seller (and an admin) sees there.
-    from ..api.schemas import OrderSchema
+    from ..documents import OrderSchema
 
     return OrderSchema().dump(order_store.get_order(cursor, order_id))
 
@@ -338,10 +338,10 @@ def commission_events(cursor, order_id: str, commissions: dict[str, int]) -> Non
 
 def payout_event(cursor, payout: dict) -> None:
     # The shape GET /api/v1/sellers/me/payouts shows the shop.
-    from ..api.sellers import PayoutSchema, _payout_out
+    from ..documents import PayoutSchema, present_payout
 
     store.record_event(cursor, "payout.created",
-                       lambda: PayoutSchema().dump(_payout_out(payout)),
+                       lambda: PayoutSchema().dump(present_payout(payout)),
                        shop_id=payout["shop_id"])
 
 
