@@ -143,7 +143,7 @@ class GatewaySettings:
     upstream_keepalive: int = 32
     # login/register brute-force guard per client address, as in production (compose):
     # below what the showcase can hash. Test suites and the bench raise it explicitly
-    # (tests/conftest.py TEST_LOGIN_LIMIT, bench/run.py NO_RATE_LIMITS).
+    # (tests/conftest.py TEST_LOGIN_LIMIT, bench/measure.py NO_RATE_LIMITS).
     auth_rate: str = "30r/m"
     auth_burst: int = 20
     # Logins (POSTs under /api/v1/auth/) in flight at the showcase at once, from all
