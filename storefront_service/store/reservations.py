@@ -65,24 +65,16 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
         account = cur.fetchone()
     if account is not None and account["disabled_at"] is not None:
         raise Forbidden("The buyer's account is disabled.", slug="account-inactive")
-    cur.execute(
-        """
-        SELECT id, shop_id, title, price, stock, status, commission_rate_bps FROM products
-        WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE
-        """,
-        (list(items),),
-    )
-    rows = cur.fetchall()
-    locked = {
-        str(row["id"]): rules.LockedProduct(
-            id=str(row["id"]), shop_id=str(row["shop_id"]), title=row["title"],
-            price=row["price"], stock=row["stock"], status=row["status"],
-        )
-        for row in rows
-    }
-    rates = {str(row["id"]): row["commission_rate_bps"] for row in rows}
-    shop_id = rules.check_reservable(items, locked)
+    # A refusal is decided on the committed rows first, without their locks: in a flash
+    # sale the losers (sold out) then never queue on the hot row behind the winners.
+    # Refusing on committed stock is as right as refusing under the lock a moment later;
+    # a request that passes is checked again under the lock below.
+    rules.check_reservable(items, _products(cur, items, lock=False)[0])
+    # Before the row locks (it reads only the buyer's cart and the named contents), so
+    # the hot row is held for the stock update and the inserts alone.
     touches = _touches(cur, buyer_id, items, content_ids, window_seconds)
+    locked, rates = _products(cur, items, lock=True)
+    shop_id = rules.check_reservable(items, locked)
     cur.execute(
         f"""
         INSERT INTO reservations (order_id, buyer_id, shop_id, expires_at)
@@ -128,6 +120,27 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
     )
     reservation["items"] = _items(cur, order_id)
     return reservation
+
+
+def _products(cur, items: dict[str, int], *, lock: bool) -> tuple[
+    dict[str, rules.LockedProduct], dict[str, int]
+]:
+    """The requested products' rows (locked FOR UPDATE in id order when `lock`) and their
+    commission rates."""
+    cur.execute(
+        "SELECT id, shop_id, title, price, stock, status, commission_rate_bps FROM products"
+        " WHERE id = ANY(%s::uuid[]) ORDER BY id" + (" FOR UPDATE" if lock else ""),
+        (list(items),),
+    )
+    rows = cur.fetchall()
+    products = {
+        str(row["id"]): rules.LockedProduct(
+            id=str(row["id"]), shop_id=str(row["shop_id"]), title=row["title"],
+            price=row["price"], stock=row["stock"], status=row["status"],
+        )
+        for row in rows
+    }
+    return products, {str(row["id"]): row["commission_rate_bps"] for row in rows}
 
 
 def _touches(cur, buyer_id: str, items: dict[str, int], content_ids: dict[str, str],
