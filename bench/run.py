@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "ready": ready,
         "profile": profile,
         "audit": audit,
-        "notes": explain(scenarios, checks, profile, rss),
+        "notes": explain(scenarios, checks, profile, rss, flash_sale_result),
         "bench_seconds": round(time.monotonic() - started, 1),
         "login_flood": login_flood_result,
         "flash_sale": flash_sale_result,
