@@ -69,12 +69,13 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
     # sale the losers (sold out) then never queue on the hot row behind the winners.
     # Refusing on committed stock is as right as refusing under the lock a moment later;
     # a request that passes is checked again under the lock below.
-    rules.check_reservable(items, _products(cur, items, lock=False)[0])
-    # Before the row locks (it reads only the buyer's cart and the named contents), so
-    # the hot row is held for the stock update and the inserts alone.
+    shop_id = rules.check_reservable(items, _products(cur, items, lock=False)[0])
+    # The cart's touches and the reservation's own row come before the product row
+    # locks, so a hot product's row is held for one locked read, the stock update and
+    # the commit alone. The new row is invisible until commit: nobody else can lock it,
+    # and a concurrent request for the same order waits on its insert holding no product
+    # lock, so the lock order (reservation before products) still holds.
     touches = _touches(cur, buyer_id, items, content_ids, window_seconds)
-    locked, rates = _products(cur, items, lock=True)
-    shop_id = rules.check_reservable(items, locked)
     cur.execute(
         f"""
         INSERT INTO reservations (order_id, buyer_id, shop_id, expires_at)
@@ -87,6 +88,8 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
     reservation = cur.fetchone()
     if reservation is None:
         raise _Raced()
+    locked, rates = _products(cur, items, lock=True)
+    rules.check_reservable(items, locked)  # a product's shop never changes: same shop_id
     product_ids = sorted(items)
     frozen = {pid: attribution.frozen_attribution(touches.get(pid), rates[pid])
               for pid in product_ids}
@@ -113,12 +116,18 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
              content_id, creator_id, commission_rate_bps)
         SELECT %(order_id)s, id, quantity, price, version, title,
                content_id, creator_id, commission_rate_bps FROM taken
+        RETURNING product_id, title, quantity, unit_price, content_id, creator_id,
+                  commission_rate_bps
         """,
         {"ids": product_ids, "quantities": [items[pid] for pid in product_ids],
          "contents": column("content_id"), "creators": column("creator_id"),
          "rates": column("commission_rate_bps"), "order_id": order_id},
     )
-    reservation["items"] = _items(cur, order_id)
+    # The lines as just written (no second read while the rows are locked).
+    reservation["items"] = [
+        _item({**row, "shop_id": shop_id})
+        for row in sorted(cur.fetchall(), key=lambda row: str(row["product_id"]))
+    ]
     return reservation
 
 
@@ -306,17 +315,19 @@ def _items(cur, order_id: str) -> list[dict]:
         """,
         (order_id,),
     )
-    items = []
-    for row in cur.fetchall():
-        content_id = row.pop("content_id")
-        creator_id = row.pop("creator_id")
-        rate = row.pop("commission_rate_bps")
-        row["attribution"] = None if content_id is None else {
-            "content_id": str(content_id), "creator_id": str(creator_id),
-            "commission_rate_bps": rate,
-        }
-        items.append(row)
-    return items
+    return [_item(row) for row in cur.fetchall()]
+
+
+def _item(row: dict) -> dict:
+    """A reservation line as answered: its attribution columns folded into one value."""
+    content_id = row.pop("content_id")
+    creator_id = row.pop("creator_id")
+    rate = row.pop("commission_rate_bps")
+    row["attribution"] = None if content_id is None else {
+        "content_id": str(content_id), "creator_id": str(creator_id),
+        "commission_rate_bps": rate,
+    }
+    return row
 
 
 
