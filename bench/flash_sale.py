@@ -278,7 +278,15 @@ def run(stack, *, buyers: int = BUYERS, units: int = UNITS, quiet_seconds: float
     after_gone = [(a - s) * 1000 for s, a, status, _, _ in answers
                   if status == 409 and first_sold_out is not None and s >= first_sold_out]
     all_sold_out = [(a - s) * 1000 for s, a, status, _, _ in answers if status == 409]
-    sold = _count_sold(stack, hot["id"])
+    # A checkout the gateway gave up on (504) still runs to its end in the marketplace:
+    # count once the databases stop changing.
+    sold, settle_deadline = _count_sold(stack, hot["id"]), time.monotonic() + 30
+    while time.monotonic() < settle_deadline:
+        time.sleep(1.0)
+        again = _count_sold(stack, hot["id"])
+        if again == sold:
+            break
+        sold = again
     span = sold["reservation_span_s"]
     fivexx = sum(n for status, n in statuses.items() if status >= 500 or status == 0)
     reads_5xx = sum(n for status, n in (quiet_statuses + sale_statuses).items()
