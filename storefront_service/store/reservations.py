@@ -8,7 +8,9 @@ stock was taken: a concurrent price change either committed before the lock (and
 or waits for this transaction to finish.
 
 Lock order everywhere: a reservation row before product rows (commit, release, restock,
-sweeper); a new reservation locks products and then inserts its own, not yet visible, row.
+sweeper); a new reservation inserts its own, not yet visible, row and then locks products.
+A refusal (unknown product, sold out) is decided on the committed rows before any product
+lock is taken, so the losers of a flash sale never queue on the hot row.
 """
 
 from __future__ import annotations
