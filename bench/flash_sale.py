@@ -87,15 +87,20 @@ def _buyers_process(host: str, port: int, tokens: list[str], body: bytes, spread
     answers: list[tuple] = []
     lock = threading.Lock()
     connected = threading.Barrier(len(tokens) + 1, timeout=120)
+    # Connections opened a few dozen at a time: nginx's listen backlog is 511 by default,
+    # and a burst of 1,000 connects overflows its accept queue on a busy machine (the
+    # client believes it is connected; its request is later reset).
+    connecting = threading.BoundedSemaphore(32)
     start = threading.Event()
     start_at = [0.0]
 
     def buyer(token: str, offset: float) -> None:
         conn = http.client.HTTPConnection(host, port, timeout=ANSWER_TIMEOUT_S)
-        try:
-            conn.connect()
-        except OSError:
-            conn = None
+        with connecting:
+            try:
+                conn.connect()
+            except OSError:
+                conn = None
         connected.wait()
         start.wait()
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
