@@ -873,7 +873,12 @@ def build_config(s: GatewaySettings) -> str:
     if s.runtime_dir:
         top.append(d("pid", f"{s.runtime_dir}/nginx.pid"))
     top.append(d("error_log", s.error_log, "warn"))
-    top.append(block("events", d("worker_connections", 1024)))
+    # A flash crowd (DESIGN.md §14) holds one client and one upstream connection per
+    # request in flight; at 1,024 per worker nginx starts closing idle keep-alive clients
+    # ("worker_connections are not enough, reusing connections") and buyers see resets.
+    # Each connection is a file descriptor: the workers may raise their limit to match.
+    top.append(d("worker_rlimit_nofile", 16384))
+    top.append(block("events", d("worker_connections", 8192)))
     top.append(http_block(s))
     return str(Config(*top)).lstrip("\n") + "\n"
 
