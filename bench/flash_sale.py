@@ -18,11 +18,12 @@ exactly as a login would issue them (1,000 argon2 logins would take minutes on t
 The driver is bounded: one process (so its 1,000 threads and their GIL never sit in the
 process that times the reads), one pre-opened keep-alive connection and one request per
 buyer, send times spread evenly over one second, a 30 s answer timeout, loopback only.
-The gateway's rate limits are off for the bench (NO_RATE_LIMITS in bench/measure.py);
-nginx has 1,024 worker_connections per worker (two workers: 1,000 buyers plus their
-upstream connections fit) and gunicorn's gthread workers accept up to 1,000 connections
-each behind a 2,048 listen backlog, so nothing is refused at the door: what is measured
-is how fast the stack answers.
+The gateway's rate limits are off for the bench (NO_RATE_LIMITS in bench/measure.py).
+Connection limits: nginx's listen backlog is 511 by default (the buyers connect 32 at a
+time, before the clock), its workers hold up to 8,192 connections each (at the 1,024 they
+had, nginx closed idle buyers' connections to make room: resets), and gunicorn's gthread
+workers accept up to 1,000 connections each behind a 2,048 listen backlog, so nothing is
+refused at the door: what is measured is how fast the stack answers.
 
     python -m bench.flash_sale [--buyers 1000] [--units 200] [--json PATH]
 Exit status 0 when every target holds.
