@@ -103,7 +103,7 @@ def _whole_cost(stack, run, endpoint_id: str | None) -> dict:
     """Stack CPU from the first checkout until every purchase of the run is paid, its
     outbox relayed and its webhooks delivered, per order paid: robust to a loaded machine
     (`run_pipeline` counts only purchases begun and finished inside its window)."""
-    from bench.run import CpuMeter
+    from bench.measure import CpuMeter
 
     dsn = stack.dsn("transaction")
     roots = procs.stack_roots(stack)
@@ -144,7 +144,8 @@ def _backlog(dsn: str, shop_id: str, count: int) -> None:
 def run(stack, tokens: list[str], product_id: str, roots: dict, seller: str, *,
         duration: float, deliveries: int = 2000, log=print) -> dict:
     """The webhook scenarios on a running bench stack; returns {name: Scenario}."""
-    from bench.run import CpuMeter, Scenario, run_pipeline
+    from bench.measure import CpuMeter, Scenario
+    from bench.pipeline import run_pipeline
 
     gateway, dsn = stack.urls.gateway, stack.dsn("transaction")
     stack_roots = procs.stack_roots(stack)
@@ -209,7 +210,8 @@ def run(stack, tokens: list[str], product_id: str, roots: dict, seller: str, *,
 def main(argv: list[str] | None = None) -> int:
     from dataclasses import asdict
 
-    from bench.run import BUYERS, NO_RATE_LIMITS
+    from bench.measure import NO_RATE_LIMITS
+    from bench.pipeline import BUYERS
     from tools import shopper
     from tools.stacks import throwaway_stack
 

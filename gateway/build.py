@@ -143,7 +143,7 @@ class GatewaySettings:
     upstream_keepalive: int = 32
     # login/register brute-force guard per client address, as in production (compose):
     # below what the showcase can hash. Test suites and the bench raise it explicitly
-    # (tests/conftest.py TEST_LOGIN_LIMIT, bench/run.py NO_RATE_LIMITS).
+    # (tests/conftest.py TEST_LOGIN_LIMIT, bench/measure.py NO_RATE_LIMITS).
     auth_rate: str = "30r/m"
     auth_burst: int = 20
     # Logins (POSTs under /api/v1/auth/) in flight at the showcase at once, from all
@@ -873,7 +873,12 @@ def build_config(s: GatewaySettings) -> str:
     if s.runtime_dir:
         top.append(d("pid", f"{s.runtime_dir}/nginx.pid"))
     top.append(d("error_log", s.error_log, "warn"))
-    top.append(block("events", d("worker_connections", 1024)))
+    # A flash crowd (DESIGN.md §14) holds one client and one upstream connection per
+    # request in flight; at 1,024 per worker nginx starts closing idle keep-alive clients
+    # ("worker_connections are not enough, reusing connections") and buyers see resets.
+    # Each connection is a file descriptor: the workers may raise their limit to match.
+    top.append(d("worker_rlimit_nofile", 16384))
+    top.append(block("events", d("worker_connections", 8192)))
     top.append(http_block(s))
     return str(Config(*top)).lstrip("\n") + "\n"
 

@@ -59,6 +59,34 @@ def new_buyer(base: str, label: str = "bench") -> str:
     return login(base, email, session=session)
 
 
+def seeded_buyers(stack, count: int, label: str = "seeded") -> list[str]:
+    """`count` buyer accounts inserted on the stack's showcase database in one statement
+    (one argon2 hash of the demo password shared by all, so each could log in) and an
+    access token for each, signed with the stack's own key exactly as a login signs it.
+    Bench and tests only: 1,000 registrations and logins would each hash a password
+    (minutes on two cores)."""
+    import psycopg2
+
+    from storefront_service.identity import TokenIssuer, hash_password
+
+    run = uuid.uuid4().hex[:8]
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    emails = [f"{label}-{run}-{n}@etalase.test" for n in range(count)]
+    conn = psycopg2.connect(stack.dsn("storefront"))
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO accounts (id, email, password_hash, name, role)"
+                " SELECT id, email, %s, 'Seeded Buyer', 'buyer'"
+                " FROM unnest(%s::uuid[], %s::text[]) AS a(id, email)",
+                (hash_password(DEMO_PASSWORD), ids, emails),
+            )
+    finally:
+        conn.close()
+    issuer = TokenIssuer(stack.jwt_private_key_path, stack.jwt_kid, ttl_seconds=3600)
+    return [issuer.issue(account_id, "buyer", None)[0] for account_id in ids]
+
+
 def create_product(base: str, seller_token: str, *, stock: int, price: int = 150000,
                    title: str | None = None, commission_rate_bps: int = 0) -> dict:
     response = requests.post(

@@ -8,7 +8,9 @@ stock was taken: a concurrent price change either committed before the lock (and
 or waits for this transaction to finish.
 
 Lock order everywhere: a reservation row before product rows (commit, release, restock,
-sweeper); a new reservation locks products and then inserts its own, not yet visible, row.
+sweeper); a new reservation inserts its own, not yet visible, row and then locks products.
+A refusal (unknown product, sold out) is decided on the committed rows before any product
+lock is taken, so the losers of a flash sale never queue on the hot row.
 """
 
 from __future__ import annotations
@@ -65,23 +67,16 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
         account = cur.fetchone()
     if account is not None and account["disabled_at"] is not None:
         raise Forbidden("The buyer's account is disabled.", slug="account-inactive")
-    cur.execute(
-        """
-        SELECT id, shop_id, title, price, stock, status, commission_rate_bps FROM products
-        WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE
-        """,
-        (list(items),),
-    )
-    rows = cur.fetchall()
-    locked = {
-        str(row["id"]): rules.LockedProduct(
-            id=str(row["id"]), shop_id=str(row["shop_id"]), title=row["title"],
-            price=row["price"], stock=row["stock"], status=row["status"],
-        )
-        for row in rows
-    }
-    rates = {str(row["id"]): row["commission_rate_bps"] for row in rows}
-    shop_id = rules.check_reservable(items, locked)
+    # A refusal is decided on the committed rows first, without their locks: in a flash
+    # sale the losers (sold out) then never queue on the hot row behind the winners.
+    # Refusing on committed stock is as right as refusing under the lock a moment later;
+    # a request that passes is checked again under the lock below.
+    shop_id = rules.check_reservable(items, _products(cur, items, lock=False)[0])
+    # The cart's touches and the reservation's own row come before the product row
+    # locks, so a hot product's row is held for one locked read, the stock update and
+    # the commit alone. The new row is invisible until commit: nobody else can lock it,
+    # and a concurrent request for the same order waits on its insert holding no product
+    # lock, so the lock order (reservation before products) still holds.
     touches = _touches(cur, buyer_id, items, content_ids, window_seconds)
     cur.execute(
         f"""
@@ -95,6 +90,8 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
     reservation = cur.fetchone()
     if reservation is None:
         raise _Raced()
+    locked, rates = _products(cur, items, lock=True)
+    rules.check_reservable(items, locked)  # a product's shop never changes: same shop_id
     product_ids = sorted(items)
     frozen = {pid: attribution.frozen_attribution(touches.get(pid), rates[pid])
               for pid in product_ids}
@@ -121,17 +118,40 @@ def _create(cur, order_id: str, buyer_id: str, items: dict[str, int], ttl_second
              content_id, creator_id, commission_rate_bps)
         SELECT %(order_id)s, id, quantity, price, version, title,
                content_id, creator_id, commission_rate_bps FROM taken
-        RETURNING product_id, %(shop_id)s::uuid AS shop_id, title, quantity, unit_price,
-                  content_id, creator_id, commission_rate_bps
+        RETURNING product_id, title, quantity, unit_price, content_id, creator_id,
+                  commission_rate_bps
         """,
         {"ids": product_ids, "quantities": [items[pid] for pid in product_ids],
          "contents": column("content_id"), "creators": column("creator_id"),
-         "rates": column("commission_rate_bps"), "order_id": order_id, "shop_id": shop_id},
+         "rates": column("commission_rate_bps"), "order_id": order_id},
     )
-    # The lines just written, as `_items` reads them back (no second round trip).
-    reservation["items"] = _answer_items(sorted(cur.fetchall(),
-                                                key=lambda row: str(row["product_id"])))
+    # The lines as just written (no second read while the rows are locked).
+    reservation["items"] = [
+        _item({**row, "shop_id": shop_id})
+        for row in sorted(cur.fetchall(), key=lambda row: str(row["product_id"]))
+    ]
     return reservation
+
+
+def _products(cur, items: dict[str, int], *, lock: bool) -> tuple[
+    dict[str, rules.LockedProduct], dict[str, int]
+]:
+    """The requested products' rows (locked FOR UPDATE in id order when `lock`) and their
+    commission rates."""
+    cur.execute(
+        "SELECT id, shop_id, title, price, stock, status, commission_rate_bps FROM products"
+        " WHERE id = ANY(%s::uuid[]) ORDER BY id" + (" FOR UPDATE" if lock else ""),
+        (list(items),),
+    )
+    rows = cur.fetchall()
+    products = {
+        str(row["id"]): rules.LockedProduct(
+            id=str(row["id"]), shop_id=str(row["shop_id"]), title=row["title"],
+            price=row["price"], stock=row["stock"], status=row["status"],
+        )
+        for row in rows
+    }
+    return products, {str(row["id"]): row["commission_rate_bps"] for row in rows}
 
 
 def _touches(cur, buyer_id: str, items: dict[str, int], content_ids: dict[str, str],
@@ -297,22 +317,19 @@ def _items(cur, order_id: str) -> list[dict]:
         """,
         (order_id,),
     )
-    return _answer_items(cur.fetchall())
+    return [_item(row) for row in cur.fetchall()]
 
 
-def _answer_items(rows) -> list[dict]:
-    """Reservation lines as answered: the frozen attribution as one object (or None)."""
-    items = []
-    for row in rows:
-        content_id = row.pop("content_id")
-        creator_id = row.pop("creator_id")
-        rate = row.pop("commission_rate_bps")
-        row["attribution"] = None if content_id is None else {
-            "content_id": str(content_id), "creator_id": str(creator_id),
-            "commission_rate_bps": rate,
-        }
-        items.append(row)
-    return items
+def _item(row: dict) -> dict:
+    """A reservation line as answered: its attribution columns folded into one value."""
+    content_id = row.pop("content_id")
+    creator_id = row.pop("creator_id")
+    rate = row.pop("commission_rate_bps")
+    row["attribution"] = None if content_id is None else {
+        "content_id": str(content_id), "creator_id": str(creator_id),
+        "commission_rate_bps": rate,
+    }
+    return row
 
 
 

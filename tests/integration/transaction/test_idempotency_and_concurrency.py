@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections import Counter
 
 from checkout_market import ADDRESS
 
+from tools.shopper import seeded_buyers
 from transaction_service.domain.idempotency import request_fingerprint
 
 
@@ -134,3 +136,29 @@ def test_100_concurrent_checkouts_for_10_units_make_exactly_10_orders(market):
     assert len(orders) == 10 and all(o["placed_at"] for o in orders)
     listed = market.get("/api/v1/orders?limit=100", token=market.buyer).json()["data"]
     assert sum(1 for o in listed if o["items"][0]["product_id"] == product) == 10
+
+
+def test_flash_sale_of_100_buyers_for_20_units_sells_exactly_20(market):
+    """DESIGN.md §14 at test size (the bench runs 1,000 buyers for 200 units and times
+    it): 100 distinct signed-in buyers, all released at once, one checkout each. Exactly
+    the stock is sold, nothing answers 5xx, and every loser gets a 409 insufficient-stock
+    problem."""
+    product = market.product(stock=20)
+    buyers = seeded_buyers(market.stack, 100, label="flash-test")
+    start = threading.Barrier(len(buyers))
+
+    def buy(token):
+        start.wait(timeout=60)
+        return market.checkout(product, token=token)
+
+    responses = market.concurrently([lambda t=t: buy(t) for t in buyers], workers=len(buyers))
+    codes = Counter(r.status_code for r in responses)
+    assert codes == {201: 20, 409: 80}, codes
+    losers = [r for r in responses if r.status_code == 409]
+    assert all(r.headers["Content-Type"].startswith("application/problem+json")
+               and r.json()["type"].endswith("/insufficient-stock") for r in losers)
+    orders = _orders_for(market, product)
+    assert len(orders) == 20 and all(o["placed_at"] for o in orders)
+    assert market.stock(product) == 0
+    winners = {r.json()["order"]["id"] for r in responses if r.status_code == 201}
+    assert winners == {o["id"] for o in orders}
