@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     log("starting a dedicated stack (make run's settings, free ports) ...")
     load_before = os.getloadavg()
     with throwaway_stack("etalase-bench-", sandbox_retry_schedule=None,
-                         gateway_settings=NO_RATE_LIMITS, env_overrides=env_overrides) as stack:
+                         gateway_settings=NO_RATE_LIMITS, env_overrides=env_overrides,
+                         pg_stat_statements=True) as stack:
         gateway, storefront = stack.urls.gateway, stack.urls.storefront
         seller = shopper.login(gateway, shopper.DEMO_SELLER)
         product = shopper.create_product(gateway, seller, stock=1_000_000, price=99000,
