@@ -217,7 +217,10 @@ class Stack:
         return self.postgres.service_dsn(service, self.secrets[f"{service}_db_password"])
 
     def env(self, name: str) -> dict[str, str]:
-        """Environment of a service (storefront, transaction, sandbox) or process name."""
+        """Environment of a service (storefront, transaction, sandbox), process name, or
+        worker loop name (its worker process's: to run that loop alone)."""
+        if name in LOOPS:
+            return self._worker_env(LOOPS[name])
         if instance_base(name) in WORKERS:
             return self._worker_env(name)
         return self._service_env(name)
