@@ -1,7 +1,7 @@
 """The notifier: delivers queued notifications to the merchant and expires unpaid charges.
 
-`python -m payment_sandbox worker notifier [--once]`, or with the sandbox's other loops in
-`workers` (servicekit.workers). Several notifiers may run at once: a delivery is claimed
+`python -m payment_sandbox workers` (the sandbox's loop table, servicekit.workers), or
+`worker notifier [--once]`. Several notifiers may run at once: a delivery is claimed
 with one atomic UPDATE (under SQLite's write lock) that stamps the claimant and a lease, so
 two processes never send the same delivery concurrently; a claim whose lease ran out (the
 notifier died mid-send) becomes claimable again. The outcome is recorded only by the
