@@ -44,11 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("transaction", config.log_level)
     # Commands run on one thread: one connection, not a web pool (four idle Postgres
     # backends otherwise). The worker loops share one pool: a connection or two per loop
-    # thread, one per webhook sender thread; one kept open while idle.
+    # thread, one per webhook sender thread; one per loop kept open while idle (psycopg2
+    # closes a returned connection beyond the minimum: each tick would reconnect).
+    loops_run = len(_worker_names()) if args.command in ("worker", "workers") else 0
     database = make_database(replace(
-        config, db_pool_min=1,
-        db_pool_max=2 if args.command not in ("worker", "workers")
-        else 2 * len(_worker_names()) + config.webhook_dispatch_concurrency))
+        config, db_pool_min=max(1, loops_run),
+        db_pool_max=2 * loops_run + config.webhook_dispatch_concurrency if loops_run else 2))
     if args.command == "migrate":
         applied = migrations.apply(database, MIGRATIONS_DIR)
         print(f"applied {len(applied)} migration(s): {', '.join(m.name for m in applied) or '-'}")
