@@ -345,8 +345,8 @@ def profile_pipeline(stack, tokens, product_id, roots, out_dir: Path, seconds: i
     if not Path(pyspy).exists():
         return {"skipped": "py-spy is not installed (pip install -r bench/requirements.txt)"}
     targets = {name: pid for name, pid in roots.items()
-               if name in ("transaction", "storefront", "sandbox", "sandbox-notifier",
-                           "outbox-relay")}
+               if name in ("transaction", "storefront", "sandbox", "sandbox-workers",
+                           "transaction-workers")}
     spies = {}
     for name, pid in targets.items():
         raw = out_dir / f"profile-{name}.txt"

@@ -142,16 +142,16 @@ def explain(scenarios: dict[str, Scenario], checks: list, profile: dict, rss: di
     if any(c["target"].startswith("stack RSS") and not c["met"] for c in checks):
         top = sorted(rss["peak_by_tree_mb"].items(), key=lambda kv: -kv[1])[:4]
         notes.append(
-            "Memory: summed RSS counts each shared page once per process that maps it: 10 "
-            "process trees, 9 of them Python interpreters with Flask/psycopg2 loaded "
-            "(~45-60 MB RSS each), and Postgres backends that each count the shared "
-            "buffers they touched (the busier the run, the more). Largest trees: "
+            "Memory: summed RSS counts each shared page once per process that maps it: "
+            f"{len(rss['peak_by_tree_mb'])} process trees, all but Postgres and nginx Python "
+            "interpreters with Flask/psycopg2 loaded (~45-60 MB RSS each), and Postgres "
+            "backends that each count the shared buffers they touched (the busier the run, "
+            "the more). Largest trees: "
             + ", ".join(f"{k} {v} MB" for k, v in top)
             + f". PSS, which splits shared pages, is {rss.get('pss_peak_under_load_mb')} MB "
-            "at peak. The five worker processes (sweeper, relay, expiry, auto-complete, "
-            "notifier) are ~50 MB RSS each, almost all of it the interpreter and its "
-            "libraries; they stay separate processes on purpose (each is restarted, and "
-            "killed by `make chaos`, on its own), which is most of the gap.")
+            "at peak. The background loops run as one worker process per service (a thread "
+            "per loop, each restarted on its own: servicekit.workers), ~50 MB RSS each, "
+            "almost all of it the interpreter and its libraries.")
     missed = {c["target"] for c in checks if not c["met"]}
     cores = os.cpu_count() or 1
     pipeline = scenarios.get("pipeline via gateway")

@@ -35,7 +35,10 @@ import requests  # noqa: E402
 from tools import procs  # noqa: E402
 from tools.webhook_receiver import Receiver  # noqa: E402
 
-DISPATCHER = "webhook-dispatcher"
+# The dispatcher is a loop of the marketplace's worker process (servicekit.workers): its
+# CPU is that process's (the other loops idle while a backlog drains), and stopping it
+# stops them too.
+DISPATCHER = "transaction-workers"
 
 
 def _stack_ms_per_unit(cpu_s: dict, roots: dict, units: int) -> float | None:

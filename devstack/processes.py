@@ -128,38 +128,6 @@ class ManagedProcess:
         self.proc = None
 
 
-class RestartBackoff:
-    """When to restart a process that died: like compose's `restart: unless-stopped`, with a
-    delay that doubles on each death in a row (base, 2*base, ... up to `cap`) and starts
-    over once the process has stayed up for `stable_after` seconds. Pure: times are given.
-    """
-
-    def __init__(self, base: float = 1.0, cap: float = 30.0, stable_after: float = 60.0):
-        self.base, self.cap, self.stable_after = base, cap, stable_after
-        self.deaths_in_a_row = 0
-        self.started_at: float | None = None
-        self.due_at: float | None = None  # set while a restart is pending
-
-    def started(self, now: float) -> None:
-        self.started_at = now
-        self.due_at = None
-
-    def died(self, now: float) -> float:
-        """Record a death seen at `now`; returns the delay before the restart."""
-        if self.started_at is not None and now - self.started_at >= self.stable_after:
-            self.deaths_in_a_row = 0
-        delay = min(self.cap, self.base * (2 ** self.deaths_in_a_row))
-        self.deaths_in_a_row += 1
-        self.due_at = now + delay
-        return delay
-
-    def pending(self) -> bool:
-        return self.due_at is not None
-
-    def due(self, now: float) -> bool:
-        return self.due_at is not None and now >= self.due_at
-
-
 def _signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)

@@ -10,11 +10,10 @@ Used by `python -m devstack run` (make run) and by the test fixtures:
     stack.restart_process("storefront")
     stack.stop()
 
-Process names: postgres, storefront, transaction, sandbox, the workers
-(reservation-sweeper, outbox-relay, payment-expiry, auto-complete, audit-log,
-webhook-dispatcher,
-sandbox-notifier) and
-gateway. Environment variables follow docs/architecture.md.
+Process names: postgres, storefront, transaction, sandbox, one worker process per service
+(storefront-workers, transaction-workers, sandbox-workers: each runs its service's
+background loops on a thread each, WORKERS) and gateway. Environment variables follow
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -34,11 +33,11 @@ from devstack.processes import (
     MARKER_ENV,
     ManagedProcess,
     ProcessSpec,
-    RestartBackoff,
     reap_leftovers,
     record_pids,
 )
 from devstack.util import DevstackError, free_port, http_status, port_in_use, tail
+from servicekit.workers import RestartBackoff
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORTS = {
@@ -100,16 +99,18 @@ PACKAGES = {
     "transaction": "transaction_service",
     "sandbox": "payment_sandbox",
 }
-# worker process name -> (service whose environment it shares, `python -m <pkg> worker` name)
+# worker process name -> (service whose environment it shares, the loops it runs): one
+# `python -m <pkg> workers` process per service, a thread per loop (servicekit.workers),
+# so the loops cost one interpreter per service, not one each. The loop names are the
+# services' own tables' (a unit test holds them equal).
 WORKERS = {
-    "reservation-sweeper": ("storefront", "reservation-sweeper"),
-    "outbox-relay": ("transaction", "outbox-relay"),
-    "payment-expiry": ("transaction", "payment-expiry"),
-    "auto-complete": ("transaction", "auto-complete"),
-    "audit-log": ("transaction", "audit-log"),
-    "webhook-dispatcher": ("transaction", "webhook-dispatcher"),
-    "sandbox-notifier": ("sandbox", "notifier"),
+    "storefront-workers": ("storefront", ("reservation-sweeper",)),
+    "transaction-workers": ("transaction", ("outbox-relay", "payment-expiry", "auto-complete",
+                                            "audit-log", "webhook-dispatcher")),
+    "sandbox-workers": ("sandbox", ("notifier",)),
 }
+# loop name -> the worker process running it
+LOOPS = {loop: process for process, (_service, loops) in WORKERS.items() for loop in loops}
 SETUP_STEPS = ("storefront-migrate", "transaction-migrate", "storefront-seed")
 SEED_STAMP = ".seeded"
 DEMO_FILE = "demo-credentials.txt"
@@ -218,13 +219,21 @@ class Stack:
         return self.postgres.service_dsn(service, self.secrets[f"{service}_db_password"])
 
     def env(self, name: str) -> dict[str, str]:
-        """Environment of a service (storefront, transaction, sandbox) or process name."""
+        """Environment of a service (storefront, transaction, sandbox), process name, or
+        worker loop name (its worker process's: to run that loop alone)."""
+        if name in LOOPS:
+            return self._worker_env(LOOPS[name])
         if instance_base(name) in WORKERS:
             return self._worker_env(name)
         return self._service_env(name)
 
     def log_path(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"
+
+    def control_dir(self, worker: str) -> Path:
+        """Where worker process `worker` takes crash requests for one loop and writes its
+        loops' status (servicekit.workers.crash_loop)."""
+        return self.run_dir / "workers" / worker
 
     def process_names(self) -> list[str]:
         names = ["postgres", *self._web_instances()]
@@ -501,7 +510,7 @@ class Stack:
 
     def _worker_env(self, worker: str) -> dict[str, str]:
         env = self._single_process_env(WORKERS[instance_base(worker)][0], worker)
-        if instance_base(worker) == "audit-log":  # the only process holding the log's key
+        if "audit-log" in WORKERS[instance_base(worker)][1]:  # the only process with the key
             env.setdefault("AUDIT_LOG_KEY_FILE", str(self.audit_keys["log_key"]))
         return env
 
@@ -516,8 +525,9 @@ class Stack:
             pkg = PACKAGES[base]
             return [py, "-m", "gunicorn", "-c", f"{pkg}/gunicorn_conf.py", f"{pkg}.wsgi:app"]
         if base in WORKERS:
-            service, worker = WORKERS[base]
-            return [py, "-m", PACKAGES[service], "worker", worker]
+            service, _loops = WORKERS[base]
+            return [py, "-m", PACKAGES[service], "workers",
+                    "--control-dir", str(self.control_dir(name))]
         if name in SETUP_STEPS:
             service, action = name.split("-", 1)
             return [py, "-m", PACKAGES[service], action]

@@ -1,4 +1,5 @@
-"""Command line: `python -m payment_sandbox worker notifier [--once]` | `init-db`."""
+"""Command line: `python -m payment_sandbox workers [--only NAME] | worker notifier [--once]
+| init-db`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 
 from servicekit.observability import configure_logging
+from servicekit.workers import add_worker_commands, run_worker_command
 
 from .config import Config
 from .store import Store
@@ -15,10 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m payment_sandbox")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init-db", help="create the SQLite database and its schema")
-    worker = commands.add_parser("worker", help="run a background worker")
-    worker.add_argument("name", choices=["notifier"])
-    worker.add_argument("--once", action="store_true",
-                        help="one pass (expire, deliver what is due) then exit")
+    add_worker_commands(commands, ["notifier"])
     args = parser.parse_args(argv)
 
     config = Config()
@@ -27,11 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         Store(config.db_path).initialize()
         print(f"initialised {config.db_path}")
         return 0
-    if args.command == "worker" and args.name == "notifier":
+    if args.command in ("worker", "workers"):
         configure_logging("payment-sandbox-notifier", config.log_level)
-        from .workers.notifier import main as notifier_main
+        from .workers.notifier import loops
 
-        return notifier_main(config, once=args.once)
+        return run_worker_command(args, loops(config))
     return 2
 
 

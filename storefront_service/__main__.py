@@ -1,4 +1,5 @@
-"""Command line: `python -m storefront_service migrate | seed | worker reservation-sweeper`."""
+"""Command line: `python -m storefront_service migrate | seed | workers [--only NAME] |
+worker reservation-sweeper [--once]`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import replace
 
 from servicekit import migrations
 from servicekit.observability import configure_logging
+from servicekit.workers import add_worker_commands, run_worker_command
 
 from . import MIGRATIONS_DIR, make_database
 from .config import Config
@@ -18,15 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
     commands.add_parser("seed", help="load demo data (idempotent)")
-    worker = commands.add_parser("worker", help="run a background worker")
-    worker.add_argument("name", choices=["reservation-sweeper"])
-    worker.add_argument("--once", action="store_true", help="one pass, then exit (tests)")
+    add_worker_commands(commands, ["reservation-sweeper"])
     args = parser.parse_args(argv)
 
     config = Config()
     configure_logging("storefront", config.log_level)
-    # Commands and workers run one loop on one thread: one connection, not a web pool
-    # (four idle Postgres backends per worker process otherwise).
+    # Commands and the one loop run on one thread: one connection, not a web pool
+    # (four idle Postgres backends per process otherwise).
     database = make_database(replace(config, db_pool_min=1, db_pool_max=2))
     if args.command == "migrate":
         applied = migrations.apply(database, MIGRATIONS_DIR)
@@ -38,10 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = seed(database)
         print("seeded: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
         return 0
-    if args.command == "worker":
-        from .workers import reservation_sweeper
+    if args.command in ("worker", "workers"):
+        from .workers.reservation_sweeper import loops
 
-        return reservation_sweeper.run(database, config, once=args.once)
+        return run_worker_command(args, loops(config, database))
     return 2
 
 

@@ -1,10 +1,12 @@
 """Fault injection against a real stack under a steady checkout-and-pay load.
 
 While buyers check out and pay (through the gateway, distinct idempotency keys), the run
-SIGKILLs each service's gunicorn master, one worker of each, the sandbox, and each
-background worker process (outbox relay, payment expiry, auto-complete, audit log, reservation
-sweeper, sandbox notifier), restarting what does not come back by itself; stops and
-restarts Postgres; and makes the showcase
+SIGKILLs each service's gunicorn master, one worker of each, the sandbox, and the
+marketplace's worker process (all its loops at once); kills each background loop alone
+inside its worker process (outbox relay, payment expiry, auto-complete, reservation sweeper,
+sandbox notifier, webhook dispatcher: servicekit.workers.crash_loop, its supervisor
+restarts it), restarting what does not come back by itself; stops and restarts Postgres;
+and makes the showcase
 answer slower than the marketplace's timeout (SIGSTOP/SIGCONT of its gunicorn processes:
 the requests are accepted but not answered for a while). nginx is never touched.
 
@@ -33,7 +35,7 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
 - returns (tools/chaos_returns.py): each refund asked for ends REFUNDED, exactly once and
   exactly the line's value; each received unit is back in stock exactly once.
 - every committed webhook event reached a healthy receiver exactly once by webhook-id,
-  signed (tools/chaos_webhooks.py; the webhook dispatcher is SIGKILLed too).
+  signed (tools/chaos_webhooks.py; the webhook dispatcher loop is killed too).
 
     python -m tools.chaos --duration 60 [--concurrency 8] [--faults a,b] [--json PATH]
 Exit status: 0 when every assertion holds.
@@ -63,7 +65,8 @@ if str(REPO_ROOT) not in sys.path:
 import psycopg2  # noqa: E402
 import requests  # noqa: E402
 
-from devstack.stack import WORKERS  # noqa: E402
+from devstack.stack import LOOPS, WORKERS  # noqa: E402
+from servicekit.workers import crash_loop, wait_restarted  # noqa: E402
 from tools import chaos_returns, chaos_webhooks, procs, shopper  # noqa: E402
 
 PAID_STATES = ("AWAITING_SHIPMENT", "IN_TRANSIT", "DELIVERED", "COMPLETED")
@@ -314,13 +317,26 @@ def build_faults(stack) -> dict[str, Fault]:
             hold_seconds=0.5,
         )
     for worker in WORKERS:
-        # A background loop dies mid-step (an outbox row half-sent, a delivery claimed);
-        # what it was doing must be picked up again after the restart.
+        # The whole worker process dies: every loop of the service at once.
         faults[f"kill-process:{worker}"] = Fault(
             f"kill-process:{worker}",
-            f"SIGKILL the {worker} worker process, then start it again",
+            f"SIGKILL the {worker} process (all its loops), then start it again",
             inject=lambda w=worker: _kill(_master(stack, w)),
             recover=lambda w=worker: stack.restart_process(w),
+        )
+    for loop, worker in LOOPS.items():
+        # One background loop dies mid-step (an outbox row half-sent, a delivery claimed)
+        # while its process and the other loops run on; what it was doing must be picked
+        # up again after its supervisor restarts it.
+        restarts: dict[str, int] = {}
+        faults[f"kill-loop:{loop}"] = Fault(
+            f"kill-loop:{loop}",
+            f"kill the {loop} loop of {worker} (servicekit.workers.crash_loop); its "
+            "supervisor restarts it",
+            inject=lambda lp=loop, w=worker, r=restarts: r.__setitem__(
+                lp, crash_loop(stack.control_dir(w), lp)),
+            recover=lambda lp=loop, w=worker, r=restarts: wait_restarted(
+                stack.control_dir(w), lp, r[lp]),
         )
     faults["restart:postgres"] = Fault(
         "restart:postgres",
@@ -357,16 +373,17 @@ def build_faults(stack) -> dict[str, Fault]:
 
 ALL_FAULTS = (
     "kill-worker:transaction",
-    "kill-process:outbox-relay",
+    "kill-loop:outbox-relay",
     "kill-master:storefront",
-    "kill-process:sandbox-notifier",
+    "kill-loop:notifier",
     "kill-master:sandbox",
-    "kill-process:payment-expiry",
+    "kill-loop:payment-expiry",
     "slow:storefront",
-    "kill-process:reservation-sweeper",
+    "kill-loop:reservation-sweeper",
     "kill-worker:storefront",
-    "kill-process:auto-complete",
-    "kill-process:webhook-dispatcher",
+    "kill-loop:auto-complete",
+    "kill-loop:webhook-dispatcher",
+    "kill-process:transaction-workers",
     "kill-master:transaction",
     "restart:postgres",
 )
@@ -474,7 +491,7 @@ def processed_twice(stack) -> list[str]:
              GROUP BY entity, entity_id, action HAVING count(*) > 1 LIMIT 10"""):
         found.append(f"audit {action} for {entity} {entity_id} recorded {count} times")
     delivered: Counter = Counter()
-    for log_path in sorted(stack.logs_dir.glob("outbox-relay*.log")):
+    for log_path in sorted(stack.logs_dir.glob("transaction-workers*.log")):
         for line in log_path.read_text(errors="replace").splitlines():
             if '"outbox row delivered"' in line:
                 try:

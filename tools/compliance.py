@@ -594,14 +594,15 @@ def check_k8s_network_policies(root: Path = REPO_ROOT) -> CheckResult:
             (pods["gateway"], pods["storefront"], 8000, "gateway -> storefront"),
             (pods["gateway"], pods["transaction"], 8000, "gateway -> transaction"),
             (pods["transaction"], pods["storefront"], 8000, "transaction -> storefront"),
-            (pods["outbox-relay"], pods["storefront"], 8000, "outbox-relay -> storefront"),
+            (pods["transaction-workers"], pods["storefront"], 8000,
+             "transaction-workers (outbox relay) -> storefront"),
             (pods["transaction"], pods["transaction-db"], 5432, "transaction -> its database"),
             (pods["storefront"], pods["storefront-db"], 5432, "storefront -> its database"),
             (pods["transaction"], provider[0], provider[1], "transaction -> provider"),
         ]
         if variant == "local":
-            controls.append((pods["sandbox-notifier"], pods["gateway"], 8080,
-                             "sandbox-notifier -> gateway (notifications)"))
+            controls.append((pods["sandbox-workers"], pods["gateway"], 8080,
+                             "sandbox-workers (notifier) -> gateway (notifications)"))
         for src, dst, port, label in controls:
             if can(src, dst, port):
                 result.evidence.append(f"{variant}: allowed {label}")

@@ -3,8 +3,9 @@
     python -m tools.k8s_manifests [--out deploy/k8s] [--check]     (make k8s-manifests)
 
 Everything is written from the tables below and from the same tables `make run` uses:
-every background worker of devstack.stack.WORKERS becomes a Deployment (a worker added
-there is deployed without touching this file), the gateway's nginx config comes from
+each worker process of devstack.stack.WORKERS (one per service, a thread per loop) becomes a
+Deployment (a loop added there is deployed without touching this file), but for the loops
+of APART, each deployed on its own with `workers --only`; the gateway's nginx config comes from
 gateway/routes.py (gateway.build, target k8s) as a ConfigMap. `--check` fails when the
 committed files differ from what would be generated (make lint runs it).
 
@@ -170,8 +171,24 @@ SIGNING_KEYS = {
 # worker (checkpoints). Nothing else mounts a private key.
 SIGNERS = {"storefront": ("jwt-signing-key", "witness-signing-key"),
            "audit-log": ("audit-log-signing-key",)}
-# Processes that decrypt webhook endpoints' secrets (register, rotate, sign deliveries).
-WEBHOOK_KEY_HOLDERS = ("transaction", "webhook-dispatcher")
+# Loops deployed apart from their service's worker process (which skips them): the audit
+# log's sequencer, so that its signing key is in no other pod (its copies race to sequence;
+# one wins). `make run` runs it with the others: one process fewer.
+APART = ("audit-log",)
+# Processes that decrypt webhook endpoints' secrets (register, rotate, sign deliveries):
+# the web process and the worker process running the webhook dispatcher.
+WEBHOOK_KEY_HOLDERS = ("transaction", "transaction-workers")
+
+
+def deployed_workers() -> dict[str, tuple[str, list[str]]]:
+    """Worker Deployment name -> (service, arguments of `python -m <its package>`)."""
+    deployed = {}
+    for worker, (service, loops) in WORKERS.items():
+        apart = [loop for loop in loops if loop in APART]
+        deployed[worker] = (service, ["workers", *(["--skip", ",".join(apart)] if apart else [])])
+        for loop in apart:
+            deployed[loop] = (service, ["workers", "--only", loop])
+    return deployed
 
 
 def signing_key_env(process: str) -> list[dict]:
@@ -245,7 +262,7 @@ def web_deployment(service: str) -> dict:
 
 
 def worker_deployment(worker: str) -> dict:
-    service, command = WORKERS[worker]
+    service, arguments = deployed_workers()[worker]
     system = SYSTEMS[service]
     mounts, volumes = service_mounts(service, signs_tokens=False)
     key_mounts, key_volumes = signing_key_mounts(worker)
@@ -254,7 +271,7 @@ def worker_deployment(worker: str) -> dict:
         "name": worker,
         "image": image(service),
         "imagePullPolicy": "Always",
-        "command": ["python", "-m", PACKAGES[service], "worker", command],
+        "command": ["python", "-m", PACKAGES[service], *arguments],
         "env": [e for e in service_env(service) if e["name"] != "PROMETHEUS_MULTIPROC_DIR"]
         + signing_key_env(worker),
         "resources": resources("50m", "128Mi", "500m", "256Mi"),
@@ -482,7 +499,7 @@ def network_policies(*, with_sandbox: bool) -> list[dict]:
                        provider_egress]),
         # Integrators' webhook endpoints are public HTTPS URLs; the dispatcher refuses
         # private and loopback targets itself too (DNS rebinding), this is the second wall.
-        policy("webhook-egress", {COMPONENT_LABEL: "webhook-dispatcher"},
+        policy("webhook-egress", {COMPONENT_LABEL: "transaction-workers"},
                egress=[DNS_EGRESS, {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
                    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"]}}],
                    "ports": tcp(443)}]),
@@ -513,7 +530,7 @@ def dump(documents: list[dict]) -> str:
 
 def base_files() -> dict[str, str]:
     web = ["storefront", "transaction"]
-    workers = [w for w, (service, _cmd) in WORKERS.items() if service in web]
+    workers = [w for w, (service, _args) in deployed_workers().items() if service in web]
     files = {
         "namespace.yaml": dump([{"apiVersion": "v1", "kind": "Namespace",
                                  "metadata": {"name": NAMESPACE}}]),
@@ -523,7 +540,7 @@ def base_files() -> dict[str, str]:
             pdb(s, SYSTEMS[s]))]),
         "migrations.yaml": dump([migrate_job(s) for s in web]),
         "workers.yaml": dump([d for w in workers for d in (
-            worker_deployment(w), pdb(w, SYSTEMS[WORKERS[w][0]]))]),
+            worker_deployment(w), pdb(w, SYSTEMS[deployed_workers()[w][0]]))]),
         "gateway.yaml": dump(gateway()),
         "network-policies.yaml": dump(network_policies(with_sandbox=False)),
         "nginx.conf": build_config(k8s_settings(with_sandbox=False)),
@@ -543,7 +560,8 @@ def base_files() -> dict[str, str]:
 
 
 def local_files() -> dict[str, str]:
-    sandbox_workers = [w for w, (service, _cmd) in WORKERS.items() if service == "sandbox"]
+    sandbox_workers = [w for w, (service, _args) in deployed_workers().items()
+                       if service == "sandbox"]
     files = {
         "sandbox.yaml": dump([
             web_deployment("sandbox"), cluster_service("sandbox", "sandbox", "provider", PORT),
@@ -564,7 +582,8 @@ def local_files() -> dict[str, str]:
                                             "provider-egress")}
     sandbox_env = [{"name": "PAYMENT_PROVIDER", "value": "sandbox"},
                    {"name": "PAYMENT_BASE_URL", "value": f"http://sandbox:{PORT}"}]
-    for name in ["transaction", *[w for w, (svc, _c) in WORKERS.items() if svc == "transaction"]]:
+    for name in ["transaction", *[w for w, (svc, _a) in deployed_workers().items()
+                                  if svc == "transaction"]]:
         patches[f"patches/{name}-uses-sandbox.yaml"] = {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
             "spec": {"template": {"spec": {"containers": [{"name": name, "env": sandbox_env}]}}},

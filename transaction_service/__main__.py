@@ -1,5 +1,5 @@
-"""Command line: `python -m transaction_service migrate | worker NAME | audit-verify |
-audit-checkpoint`."""
+"""Command line: `python -m transaction_service migrate | workers [--only NAME] [--skip NAME]
+| worker NAME [--once] | audit-verify | audit-checkpoint`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from servicekit import migrations
 from servicekit.observability import configure_logging
+from servicekit.workers import add_worker_commands, run_worker_command
 
 from . import MIGRATIONS_DIR, make_database
 from .config import Config
@@ -32,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--consistency", help="offline: the consistency answer from it")
     commands.add_parser("audit-checkpoint",
                         help="sequence, sign a checkpoint now and have the witness cosign it")
-    worker = commands.add_parser("worker", help="run a background worker loop")
-    worker.add_argument("name", choices=sorted(_worker_names()))
-    worker.add_argument("--once", action="store_true", help="run one step and exit")
+    add_worker_commands(commands, _worker_names())
     args = parser.parse_args(argv)
 
     if args.command == "audit-verify" and args.checkpoint:
@@ -43,12 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)  # offline: no database, no configuration
     config = Config()
     configure_logging("transaction", config.log_level)
-    # Commands and workers run one loop on one thread: one connection, not a web pool
-    # (four idle Postgres backends per worker process otherwise).
-    database = make_database(replace(config, db_pool_min=1, db_pool_max=2))
-    if getattr(args, "name", None) == "webhook-dispatcher":  # one connection per sender thread
-        database = make_database(replace(config, db_pool_min=1,
-                                         db_pool_max=config.webhook_dispatch_concurrency + 1))
+    # Commands run on one thread: one connection, not a web pool (four idle Postgres
+    # backends otherwise). The worker loops share one pool: a connection or two per loop
+    # thread, one per webhook sender thread; one per loop kept open while idle (psycopg2
+    # closes a returned connection beyond the minimum: each tick would reconnect).
+    loops_run = len(_worker_names()) if args.command in ("worker", "workers") else 0
+    database = make_database(replace(
+        config, db_pool_min=max(1, loops_run),
+        db_pool_max=2 * loops_run + config.webhook_dispatch_concurrency if loops_run else 2))
     if args.command == "migrate":
         applied = migrations.apply(database, MIGRATIONS_DIR)
         print(f"applied {len(applied)} migration(s): {', '.join(m.name for m in applied) or '-'}")
@@ -57,8 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         return _audit_verify(config, database)
     if args.command == "audit-checkpoint":
         return _audit_checkpoint(config, database)
-    if args.command == "worker":
-        return _run_worker(config, database, args.name, once=args.once)
+    if args.command in ("worker", "workers"):
+        from .workers.steps import loops
+
+        try:
+            return run_worker_command(args, loops(config, database))
+        finally:
+            database.close()
     return 2
 
 
@@ -66,20 +72,6 @@ def _worker_names() -> list[str]:
     from .workers.steps import WORKERS
 
     return list(WORKERS)
-
-
-def _run_worker(config: Config, database, name: str, *, once: bool) -> int:
-    from .context import build_context
-    from .workers import runner
-    from .workers.steps import WORKERS
-
-    ctx = build_context(config, database)
-    step = WORKERS[name]
-    try:
-        return runner.run(name, lambda: step(ctx), interval=config.worker_interval_seconds,
-                          once=once)
-    finally:
-        database.close()
 
 
 def _audit_verify(config: Config, database) -> int:

@@ -1,1 +1,1 @@
-"""Background loops of the sandbox (separate processes)."""
+"""Background loops: `python -m payment_sandbox workers` (servicekit.workers)."""

@@ -1,10 +1,11 @@
 """The notifier: delivers queued notifications to the merchant and expires unpaid charges.
 
-`python -m payment_sandbox worker notifier [--once]`. Several notifiers may run at once:
-a delivery is claimed with one atomic UPDATE (under SQLite's write lock) that stamps the
-claimant and a lease, so two processes never send the same delivery concurrently; a claim
-whose lease ran out (the notifier died mid-send) becomes claimable again. The outcome is
-recorded only by the notifier still holding the claim.
+`python -m payment_sandbox workers` (the sandbox's loop table, servicekit.workers), or
+`worker notifier [--once]`. Several notifiers may run at once: a delivery is claimed
+with one atomic UPDATE (under SQLite's write lock) that stamps the claimant and a lease, so
+two processes never send the same delivery concurrently; a claim whose lease ran out (the
+notifier died mid-send) becomes claimable again. The outcome is recorded only by the
+notifier still holding the claim.
 
 Deliveries run concurrently on up to SANDBOX_NOTIFIER_CONCURRENCY threads (one slow
 merchant answer must not hold back every other order's notification), never two at once for
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
 import requests
+
+from servicekit.workers import Loop
 
 from ..config import Config
 from ..domain.transactions import (
@@ -84,7 +86,10 @@ class Notifier:
         self._expire()
         return self._deliver_due(until_idle=True)
 
-    def run_forever(self) -> None:
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        """Deliver until `stop` (or `self.stop()`) is set."""
+        if stop is not None:
+            self.stop_event = stop
         log.info(
             "notifier started",
             extra={"notifier": self.name, "url": self.config.notification_url,
@@ -230,13 +235,10 @@ class Notifier:
                         extra={**log_fields, "error": error, "retry_in_s": next_at - finished})
 
 
-def main(config: Config, *, once: bool = False) -> int:
+def loops(config: Config) -> list[Loop]:
+    """The sandbox's loop table (`python -m payment_sandbox workers`): the notifier, whose
+    single pass (`--once`) expires overdue charges and delivers everything due."""
     notifier = Notifier(config)
     notifier.store.initialize()
-    signal.signal(signal.SIGTERM, notifier.stop)
-    signal.signal(signal.SIGINT, notifier.stop)
-    if once:
-        notifier.run_once()
-    else:
-        notifier.run_forever()
-    return 0
+    return [Loop("notifier", notifier.run_once, interval=config.notifier_interval,
+                 run=notifier.run_forever)]

@@ -1,1 +1,1 @@
-"""Background loops, each run as its own process: `python -m storefront_service worker NAME`."""
+"""Background loops: `python -m storefront_service workers` (servicekit.workers)."""

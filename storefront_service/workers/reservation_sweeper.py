@@ -9,10 +9,11 @@ sweepers and concurrent commit/release calls never block each other.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
+from dataclasses import replace
 
 from servicekit.db import Database
+from servicekit.workers import Loop, repeat
 
 from ..config import Config
 from ..store import reservations
@@ -32,30 +33,18 @@ def sweep_once(db: Database, config: Config) -> int:
             return total
 
 
-def run(db: Database, config: Config, *, once: bool = False,
-        stop: threading.Event | None = None) -> int:
-    stop = stop or threading.Event()
-    if not once:
-        def _stop(signum, _frame):
-            log.info("stopping", extra={"signal": signal.Signals(signum).name})
-            stop.set()
+def loops(config: Config, database: Database) -> list[Loop]:
+    """The showcase's loop table (`python -m storefront_service workers`)."""
+    loop = Loop("reservation-sweeper", lambda: sweep_once(database, config),
+                interval=config.sweeper_interval_seconds)
 
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-    log.info(
-        "reservation sweeper started",
-        extra={"interval_s": config.sweeper_interval_seconds,
-               "grace_s": config.sweeper_grace_seconds},
-    )
-    while True:
-        try:
-            released = sweep_once(db, config)
-            if released:
-                log.info("released overdue reservations", extra={"count": released})
-        except Exception:  # keep the loop alive across database hiccups
-            log.exception("sweep failed")
-            if once:
-                return 1
-        if once or stop.wait(config.sweeper_interval_seconds):
-            log.info("reservation sweeper stopped")
-            return 0
+    def run(stop: threading.Event) -> None:
+        log.info(
+            "reservation sweeper started",
+            extra={"interval_s": config.sweeper_interval_seconds,
+                   "grace_s": config.sweeper_grace_seconds},
+        )
+        repeat(loop, stop)
+        log.info("reservation sweeper stopped")
+
+    return [replace(loop, run=run)]

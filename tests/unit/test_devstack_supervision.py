@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 
 import pytest
 
-from devstack.processes import RestartBackoff
-from devstack.stack import DEFAULT_PORTS, instance_base, instance_names, resolve_ports
+from devstack.stack import DEFAULT_PORTS, WORKERS, instance_base, instance_names, resolve_ports
+from servicekit.workers import RestartBackoff
 
 
 def test_restart_delay_doubles_for_deaths_in_a_row_up_to_the_cap():
@@ -57,14 +58,31 @@ def test_explicit_ports_are_kept_and_missing_ones_never_collide():
 
 @pytest.mark.parametrize("name, base", [
     ("storefront", "storefront"), ("storefront-2", "storefront"),
-    ("sandbox-notifier", "sandbox-notifier"), ("sandbox-notifier-3", "sandbox-notifier"),
-    ("outbox-relay-2", "outbox-relay"), ("gateway", "gateway"), ("postgres-2", "postgres-2"),
+    ("sandbox-workers", "sandbox-workers"), ("sandbox-workers-3", "sandbox-workers"),
+    ("transaction-workers-2", "transaction-workers"), ("gateway", "gateway"),
+    ("postgres-2", "postgres-2"),
 ])
 def test_instance_names_map_back_to_their_service_or_worker(name, base):
     assert instance_base(name) == base
 
 
 def test_scale_names_the_extra_copies():
-    assert instance_names("outbox-relay", 1) == ["outbox-relay"]
-    assert instance_names("outbox-relay", 3) == ["outbox-relay", "outbox-relay-2",
-                                                 "outbox-relay-3"]
+    assert instance_names("transaction-workers", 1) == ["transaction-workers"]
+    assert instance_names("transaction-workers", 3) == [
+        "transaction-workers", "transaction-workers-2", "transaction-workers-3"]
+
+
+def test_each_worker_process_runs_every_loop_of_its_service(tmp_path):
+    from payment_sandbox.config import Config as SandboxConfig
+    from payment_sandbox.workers.notifier import loops as sandbox_loops
+    from storefront_service.config import Config as StorefrontConfig
+    from storefront_service.workers.reservation_sweeper import loops as storefront_loops
+    from transaction_service.workers.steps import WORKERS as TRANSACTION_STEPS
+
+    sandbox = replace(SandboxConfig(), db_path=str(tmp_path / "sandbox.db"))
+    tables = {
+        "storefront": [loop.name for loop in storefront_loops(StorefrontConfig(), None)],
+        "transaction": list(TRANSACTION_STEPS),
+        "sandbox": [loop.name for loop in sandbox_loops(sandbox)],
+    }
+    assert {service: list(loops) for service, loops in WORKERS.values()} == tables

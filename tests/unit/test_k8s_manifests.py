@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devstack.stack import WORKERS
+from devstack.stack import PACKAGES, WORKERS
 from tools import compliance, k8s_manifests, netpolicy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +34,30 @@ def test_committed_manifests_are_what_the_generator_writes():
         assert (K8S / name).read_text() == text, f"{name} is stale: run make k8s-manifests"
 
 
-def test_every_worker_of_make_run_is_deployed():
+def test_every_worker_loop_of_make_run_is_deployed_once():
     deployments = _by("Deployment")
-    for worker, (service, command) in WORKERS.items():
-        container = deployments[worker]["spec"]["template"]["spec"]["containers"][0]
-        assert container["command"][-2:] == ["worker", command]
-        assert deployments[worker]["spec"]["replicas"] >= (1 if service == "sandbox" else 2)
+    deployed: list[str] = []
+    for name, (service, arguments) in k8s_manifests.deployed_workers().items():
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"][-len(arguments):] == arguments
+        assert container["command"][2] == PACKAGES[service]
+        assert deployments[name]["spec"]["replicas"] >= (1 if service == "sandbox" else 2)
+        loops = list(WORKERS[f"{service}-workers"][1])
+        flag = dict(zip(arguments[1::2], arguments[2::2], strict=False))
+        if "--only" in flag:
+            loops = flag["--only"].split(",")
+        loops = [loop for loop in loops if loop not in flag.get("--skip", "").split(",")]
+        deployed += loops
+    every_loop = [loop for _service, loops in WORKERS.values() for loop in loops]
+    assert sorted(deployed) == sorted(every_loop)  # each loop runs in exactly one Deployment
+
+
+def test_only_the_audit_log_deployment_mounts_its_signing_key():
+    mounting = sorted(
+        d["metadata"]["name"] for d in BASE + LOCAL if d["kind"] in ("Deployment", "Job")
+        and any(v.get("secret", {}).get("secretName") == "audit-log-signing-key"
+                for v in d["spec"]["template"]["spec"].get("volumes", [])))
+    assert mounting == ["audit-log"]
 
 
 def test_services_have_probes_limits_autoscalers_budgets_and_migrations():

@@ -1,10 +1,15 @@
-"""The step each named worker runs on every tick."""
+"""The step each named worker loop runs on every tick, and the loop table
+(`python -m transaction_service workers` runs them all in one process: servicekit.workers)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..context import Context
+from servicekit.db import Database
+from servicekit.workers import Loop
+
+from ..config import Config
+from ..context import Context, build_context
 from ..operations import audit_log, lifecycle, notifications, returns
 from ..operations import webhooks as webhook_operations
 from ..store import idempotency
@@ -51,3 +56,14 @@ WORKERS: dict[str, Callable[[Context], int]] = {
     "audit-log": audit_log_worker,
     "webhook-dispatcher": webhook_dispatcher,
 }
+
+
+def loops(config: Config, database: Database) -> list[Loop]:
+    """Every loop of WORKERS, each with a Context of its own (its HTTP clients are not
+    shared between threads) over the process's one pool."""
+    table = []
+    for name, step in WORKERS.items():
+        ctx = build_context(config, database)
+        table.append(Loop(name, lambda step=step, ctx=ctx: step(ctx),
+                          interval=config.worker_interval_seconds))
+    return table

@@ -368,7 +368,9 @@ def test_an_order_does_not_complete_while_a_provider_refund_is_pending(market):
     order_id = order["id"]
     assert market.post(f"/api/v1/orders/{order_id}/ship", token=market.seller,
                        json={"tracking_number": "JNE-PENDING-1"}).status_code == 200
-    market.stack.stop_process("outbox-relay")  # the refund stays pending at the provider
+    # The outbox relay (with the other loops of its process) stops: the refund stays
+    # pending at the provider.
+    market.stack.stop_process("transaction-workers")
     try:
         assert admin_refund(market, order_id, amount=30000).status_code == 201
         body = problem(market.post(f"/api/v1/orders/{order_id}/confirm-receipt",
@@ -382,7 +384,7 @@ def test_an_order_does_not_complete_while_a_provider_refund_is_pending(market):
         conn.close()
         assert market.order(order_id)["status"] == "IN_TRANSIT"
     finally:
-        market.stack.start_process("outbox-relay")
+        market.stack.start_process("transaction-workers")
     market.wait_for(lambda: all(r["status"] == "succeeded"
                                 for r in market.order(order_id)["refunds"]))
     done = market.post(f"/api/v1/orders/{order_id}/confirm-receipt", token=market.buyer)

@@ -316,10 +316,11 @@ def test_nothing_is_lost_when_the_dispatcher_is_sigkilled(market, receiver):
         receiver.plan.extend(["slow"])
         orders = [market.placed(market.product()) for _ in range(3)]
         market.wait_for(lambda: receiver.received, 15)
-        pid = stack.processes["webhook-dispatcher"].pid
+        # The dispatcher loop runs in the marketplace's worker process: SIGKILL it whole.
+        pid = stack.processes["transaction-workers"].pid
         os.killpg(pid, signal.SIGKILL)
-        market.wait_for(lambda: not stack.processes["webhook-dispatcher"].running(), 10)
-        stack.start_process("webhook-dispatcher")
+        market.wait_for(lambda: not stack.processes["transaction-workers"].running(), 10)
+        stack.start_process("transaction-workers")
         for order in orders:
             market.wait_for(lambda o=order: _for_order(receiver, o["id"]), 30)
         ids = {_for_order(receiver, o["id"])[0].webhook_id for o in orders}

@@ -60,7 +60,7 @@ def test_payment_after_our_expiry_is_recorded_and_refunded(qm):
     qm.run_worker("payment-expiry")
     assert qm.order(order["id"])["status"] == "EXPIRED"
     assert qm.pay(order["id"]).status_code == 200  # the sandbox settles and queues a notice
-    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-notifier")
+    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-workers")
     qm.wait_for(lambda: qm.order(order["id"])["payment"]["status"] == "refund_pending")
     _relay(qm)
     final = qm.order(order["id"])
@@ -79,7 +79,7 @@ def test_late_bank_transfer_becomes_a_manual_refund(qm):
                "WHERE id = %s", (order["id"],))
     qm.run_worker("payment-expiry")
     assert qm.pay(order["id"]).status_code == 200
-    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-notifier")
+    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-workers")
     final = qm.wait_for(
         lambda: (o := qm.order(order["id"]))["payment"]["status"] == "refund_pending" and o)
     [refund] = final["refunds"]
@@ -100,7 +100,7 @@ def test_a_payment_whose_notification_never_came_is_found_by_asking(qm):
     assert paid["status"] == "AWAITING_SHIPMENT" and paid["payment"]["status"] == "settled"
     assert {e["kind"] for e in qm.ledger(order["id"])} == {"payment_settled"}
     # the notification arriving after all is a duplicate: nothing twice
-    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-notifier")
+    qm.run_worker("notifier", package="payment_sandbox", env_of="sandbox-workers")
     assert {e["kind"] for e in qm.ledger(order["id"])} == {"payment_settled"}
     outcomes = [r["outcome"] for r in qm.rows(
         "SELECT outcome FROM payment_notifications WHERE order_id = %s "
