@@ -87,14 +87,13 @@ def test_out_of_stock_message(shop, api):
 
 
 @pytest.fixture(scope="module")
-def short_expiry_stack(stack_factory):
+def short_expiry_stack(new_stack):
     """A stack of its own whose marketplace gives PAYMENT_EXPIRY_SECONDS to pay (the
     payment-expiry worker runs every second), so an order expires during the test."""
-    short = stack_factory(
+    with new_stack(
         env_overrides={"transaction": {"PAYMENT_EXPIRY_SECONDS": str(PAYMENT_EXPIRY_SECONDS)}}
-    )
-    yield short
-    short.stop()  # free its processes now; the factory removes its data at session end
+    ) as short:
+        yield short
 
 
 @pytest.fixture

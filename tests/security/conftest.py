@@ -52,12 +52,13 @@ def seller2(client) -> str:
 
 
 @pytest.fixture(scope="session")
-def hardened_stack(stack_factory):
-    return stack_factory(
+def hardened_stack(new_stack):
+    with new_stack(
         with_workers=False,
         web_concurrency=1,
         gateway_settings=dict(HARDENED_GATEWAY),
-    )
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -31,8 +31,8 @@ def market(stack) -> Market:
 
 
 @pytest.fixture(scope="session")
-def quiet_market(stack_factory) -> Market:
-    stack = stack_factory(
+def quiet_market(new_stack) -> Market:
+    with new_stack(
         with_workers=False,
         env_overrides={
             "transaction": {
@@ -44,5 +44,5 @@ def quiet_market(stack_factory) -> Market:
                 "PAYMENT_TIMEOUT_SECONDS": "2",
             }
         },
-    )
-    return _market(stack)
+    ) as stack:
+        yield _market(stack)
