@@ -15,19 +15,9 @@ import pytest
 from checkout_market import Market
 
 
-def _market(stack) -> Market:
-    return Market(
-        stack=stack,
-        gateway=stack.urls.gateway,
-        sandbox=stack.urls.sandbox,
-        server_key=stack.secrets["sandbox_server_key"],
-        dsn=stack.dsn("transaction"),
-    )
-
-
 @pytest.fixture(scope="session")
 def market(stack) -> Market:
-    return _market(stack)
+    return Market(stack)
 
 
 @pytest.fixture(scope="session")
@@ -45,4 +35,4 @@ def quiet_market(new_stack) -> Market:
             }
         },
     ) as stack:
-        yield _market(stack)
+        yield Market(stack)
