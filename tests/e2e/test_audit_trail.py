@@ -21,7 +21,7 @@ def _paid_order(api, stack) -> tuple[str, str, dict]:
                         headers={"Idempotency-Key": str(uuid.uuid4())},
                         json={"items": [{"product_id": product["id"], "quantity": 1}],
                               "shipping_address": ADDRESS,
-                           "payment_method": "bank_transfer"}).json()["order"]
+                              "payment_method": "bank_transfer"}).json()["order"]
     api.request("POST", f"/sandbox/v2/{order['id']}/pay", expect=200, json={})
     deadline = time.monotonic() + 30
     while api.request("GET", f"/api/v1/orders/{order['id']}", token=buyer).json()[
