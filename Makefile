@@ -88,7 +88,7 @@ k8s-lint: venv $(K8S_STAMP)
 		$(addprefix -f ,$(K8S_RENDERED)/base.yaml $(K8S_RENDERED)/overlays-local.yaml) 2>/dev/null
 
 test: venv check-system lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
 
 FUZZ_MAX_EXAMPLES ?= 200
 

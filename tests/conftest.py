@@ -19,7 +19,6 @@ Environment knobs:
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,34 +33,69 @@ from tools.stacks import throwaway_stack  # noqa: E402  (needs the path above)
 TESTS_DIR = ROOT / "tests"
 INTEGRATION_DIRS = {"integration", "e2e", "contract"}
 
-# Parallel runs (pytest-xdist, `--dist loadgroup`): each worker is a pytest session of its
-# own, so a session fixture that starts a stack (or a browser) would start once on every
-# worker that runs a test using it. The modules using one of these go to one worker
-# together: each such stack starts once in the whole run.
-OWN_STACK_FIXTURES = ("contract_stack", "fuzz_stack", "hardened_stack", "quiet_market",
-                      "sandbox", "browser")
-# Tests that start whole stacks of their own, kill processes and put the machine under load
-# for a minute (chaos, two of everything, two `make run`s): one at a time, on one worker.
-EXCLUSIVE = ("chaos/", "integration/test_devstack_run.py")
+# Parallel runs (pytest-xdist: `make test` runs `-n 2`). Each worker is a pytest session of
+# its own, so a session fixture that starts a stack (or a browser) would start once on every
+# worker that runs a test using it. Tests are handed out in groups, one group to one worker:
+# a module is a group (its module fixtures are built once, its tests run in file order), and
+# the modules below share one. The groups go by path because xdist's scheduler sees node ids
+# only; `pytest_collection_modifyitems` checks that every module using one of these session
+# stacks is in its fixture's group, so a new one cannot start a second copy unnoticed.
+SHARED_GROUPS = {
+    # Whole stacks of their own, killed processes, a minute of load: never two at once.
+    "chaos/": "exclusive",
+    "integration/test_devstack_run.py": "exclusive",
+    "contract/": "contract",  # contract_stack; the consumer tests write the pacts replayed
+    "fuzz/": "fuzz",
+    "e2e/": "browser",
+    "integration/sandbox/": "sandbox",
+    "security/test_gateway_hardening.py": "hardened",
+    "security/test_key_rotation.py": "hardened",
+    "integration/transaction/test_workers_and_outages.py": "quiet",
+}
+# session fixture starting a stack (or Chromium) of its own -> the group of its modules
+OWN_STACK_GROUPS = {
+    "contract_stack": "contract",
+    "fuzz_stack": "fuzz",
+    "browser": "browser",
+    "sandbox": "sandbox",
+    "hardened_stack": "hardened",
+    "quiet_market": "quiet",
+}
 
 
-def _group(rel: str, own_stacks: set[str]) -> str:
-    if rel.startswith(EXCLUSIVE):
-        return "exclusive"
-    if rel.startswith("contract/"):  # the consumer tests write the pacts the providers read
-        return "contract"
-    # Otherwise a module stays on one worker (its module fixtures are built once, its tests
-    # run in file order as they always have).
-    return "+".join(sorted(own_stacks)) or rel
+def xdist_group(rel: str) -> str:
+    """The group of a test module (path relative to tests/)."""
+    for prefix, group in SHARED_GROUPS.items():
+        if rel.startswith(prefix):
+            return group
+    return rel
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def _rel(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0].removeprefix("tests/")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's loadgroup reads marks xdist 3.8 can no longer attach under pytest 9.2 (node
+    ids are immutable there), so the groups are scopes of its loadscope scheduler."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None  # an explicit --dist loadfile / each / ... as asked
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(_rel(nodeid))
+
+    # Groups in collection order (chaos first: the longest go out first), not by size.
+    config.option.loadscopereorder = False
+    return GroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests under tests/integration (and e2e, contract) are integration tests; every test
-    gets its xdist group (see OWN_STACK_FIXTURES)."""
-    own_stacks: dict[Path, set[str]] = defaultdict(set)
-    for item in items:
-        own_stacks[item.path].update(f for f in OWN_STACK_FIXTURES if f in item.fixturenames)
+    """Tests under tests/integration (and e2e, contract) are integration tests; a module
+    using a session stack of its own must be in that stack's group (SHARED_GROUPS)."""
+    misplaced = set()
     for item in items:
         try:
             rel = item.path.resolve().relative_to(TESTS_DIR).as_posix()
@@ -69,7 +103,11 @@ def pytest_collection_modifyitems(config, items):
             continue
         if rel.split("/", 1)[0] in INTEGRATION_DIRS:
             item.add_marker(pytest.mark.integration)
-        item.add_marker(pytest.mark.xdist_group(_group(rel, own_stacks[item.path])))
+        for fixture, group in OWN_STACK_GROUPS.items():
+            if fixture in item.fixturenames and xdist_group(rel) != group:
+                misplaced.add(f"{rel} uses {fixture}: add it to SHARED_GROUPS as {group!r}")
+    if misplaced:
+        raise pytest.UsageError("tests/conftest.py: " + "; ".join(sorted(misplaced)))
 
 
 TEST_LOGIN_LIMIT = {"auth_rate": "1000r/s", "auth_burst": 5000}
