@@ -24,6 +24,17 @@ BUYER = "buyer@etalase.test"
 SELLER = "seller@etalase.test"
 SELLER2 = "seller2@etalase.test"
 PROBLEM = "application/problem+json"
+# The hardened gateway: limits low enough to trip in a few requests.
+HARDENED_GATEWAY = {
+    "client_rate": "5r/s",
+    "client_burst": 15,
+    "token_rate": "1r/s",
+    "token_burst": 4,
+    "auth_rate": "1r/m",
+    "auth_burst": 3,
+    "cors_allowed_origins": ("https://shop.etalase.test", "http://localhost:5173"),
+}
+ALLOWED_ORIGIN = "https://shop.etalase.test"
 # The sandbox announces every new charge with a `pending` notification, delivered in the
 # background (possibly while a later test runs): not a change any test provoked.
 COUNT_FILTERS = {"payment_notifications": "WHERE transaction_status <> 'pending'"}
