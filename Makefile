@@ -19,6 +19,9 @@ SANDBOX_PORT ?=
 SCALE ?= 1
 PYTEST_ARGS ?=
 PYTEST_TIMEOUT ?= 600
+# `make test` runs the suite in this many pytest-xdist workers, each with its own stacks
+# (tests/conftest.py keeps the tests sharing a stack of their own on one worker); 0: serial.
+PYTEST_WORKERS ?= 2
 DOCKERFILES := Dockerfile $(wildcard */Dockerfile)
 
 .PHONY: help venv run test lint check-system gateway-config clean clean-data contract fuzz openapi compliance compliance-record chaos bench k8s-manifests k8s-lint compose-test
@@ -85,7 +88,7 @@ k8s-lint: venv $(K8S_STAMP)
 		$(addprefix -f ,$(K8S_RENDERED)/base.yaml $(K8S_RENDERED)/overlays-local.yaml) 2>/dev/null
 
 test: venv check-system lint
-	$(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
 
 FUZZ_MAX_EXAMPLES ?= 200
 

@@ -18,11 +18,12 @@ from pact_support import CONTRACT_SERVER_KEY
 
 
 @pytest.fixture(scope="session")
-def contract_stack(stack_factory):
-    return stack_factory(
+def contract_stack(new_stack):
+    with new_stack(
         with_workers=False,
         env_overrides={
             "transaction": {"PAYMENT_SERVER_KEY": CONTRACT_SERVER_KEY},
             "sandbox": {"SANDBOX_SERVER_KEY": CONTRACT_SERVER_KEY},
         },
-    )
+    ) as stack:
+        yield stack

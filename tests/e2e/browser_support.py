@@ -1,16 +1,15 @@
-"""Helpers of the browser tests (imported by conftest.py and the tests): an HTTP client
-for arranging data, the origin guard, and `Shop`, a page on the gateway with screenshot and
-login helpers."""
+"""Helpers of the browser tests (imported by conftest.py and the tests): the HTTP client
+for arranging data (`api`), the origin guard, and `Shop`, a page on the gateway with
+screenshot and login helpers."""
 
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
+from api_client import ApiClient
 
 from tools.shopper import DEMO_PASSWORD
 
@@ -36,45 +35,9 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-
-
-class Api:
+def api_for(gateway: str) -> ApiClient:
     """requests against the gateway, for arranging data (not for what the test proves)."""
-
-    def __init__(self, gateway: str):
-        self.gateway = gateway.rstrip("/")
-        self.http = requests.Session()
-
-    def call(self, method: str, path: str, *, token: str | None = None, expect=None, **kw):
-        headers = dict(kw.pop("headers", {}) or {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        response = self.http.request(method, self.gateway + path, headers=headers,
-                                     timeout=30, **kw)
-        if expect is not None:
-            expected = expect if isinstance(expect, tuple) else (expect,)
-            assert response.status_code in expected, (
-                f"{method} {path} -> {response.status_code}: {response.text[:500]}")
-        return response
-
-    def login(self, email: str, password: str = DEMO_PASSWORD) -> str:
-        response = self.call("POST", "/api/v1/auth/login", expect=200,
-                             json={"email": email, "password": password})
-        return response.json()["access_token"]
-
-    def register(self, role: str, name: str) -> tuple[str, str]:
-        """A fresh account (no collision with other tests); returns (email, token)."""
-        email = f"e2e-{role}-{uuid.uuid4().hex[:12]}@etalase.test"
-        self.call("POST", "/api/v1/auth/register", expect=201, json={
-            "email": email, "password": DEMO_PASSWORD, "name": name, "role": role,
-        })
-        return email, self.login(email)
-
-    def clear_cart(self, token: str) -> None:
-        cart = self.call("GET", "/api/v1/cart", token=token, expect=200).json()
-        for item in cart["items"]:
-            self.call("DELETE", f"/api/v1/cart/items/{item['product_id']}", token=token,
-                      expect=(200, 404))
+    return ApiClient(gateway, timeout=30, account_prefix="e2e")
 
 
 def origin_of(url: str) -> str:

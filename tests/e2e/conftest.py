@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, E2E_DIR, Api, make_shop
+from api_client import ApiClient
+from browser_support import CHROMIUM, CHROMIUM_ARGS, E2E_DIR, api_for, make_shop
 
 
 def pytest_configure(config):
@@ -67,8 +68,8 @@ def gateway(stack) -> str:
 
 
 @pytest.fixture(scope="session")
-def api(gateway) -> Api:
-    return Api(gateway)
+def api(gateway) -> ApiClient:
+    return api_for(gateway)
 
 
 @pytest.fixture

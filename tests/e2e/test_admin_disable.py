@@ -13,7 +13,7 @@ BUYER = "buyer@etalase.test"
 def test_an_admin_disables_an_account_from_the_page(shop, api):
     page = shop.page
     email, token = api.register("buyer", "Akun Nakal")
-    account_id = api.call("GET", "/api/v1/auth/me", token=token, expect=200).json()["id"]
+    account_id = api.request("GET", "/api/v1/auth/me", token=token, expect=200).json()["id"]
 
     shop.open("#/feed")
     shop.login(ADMIN, expect_route="/feed")
@@ -31,7 +31,7 @@ def test_an_admin_disables_an_account_from_the_page(shop, api):
     expect(result).to_contain_text(f"{email} (buyer) is disabled")
     shop.shoot("admin-disabled", phone=False)
 
-    refused = api.call("GET", "/api/v1/cart", token=token)
+    refused = api.request("GET", "/api/v1/cart", token=token)
     assert refused.status_code == 401 and refused.json()["type"].endswith("/account-inactive")
     shop.assert_stayed_on_origin()
 

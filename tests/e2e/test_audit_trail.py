@@ -15,16 +15,16 @@ from tools.shopper import ADDRESS
 def _paid_order(api, stack) -> tuple[str, str, dict]:
     email, buyer = api.register("buyer", "Audit Trail Buyer")
     seller = api.login("seller@etalase.test")
-    product = api.call("POST", "/api/v1/products", token=seller, expect=201, json={
+    product = api.request("POST", "/api/v1/products", token=seller, expect=201, json={
         "title": f"Audit batik {uuid.uuid4().hex[:6]}", "price": 120000, "stock": 2}).json()
-    order = api.call("POST", "/api/v1/checkout", token=buyer, expect=201,
-                     headers={"Idempotency-Key": str(uuid.uuid4())},
-                     json={"items": [{"product_id": product["id"], "quantity": 1}],
-                           "shipping_address": ADDRESS,
-                           "payment_method": "bank_transfer"}).json()["order"]
-    api.call("POST", f"/sandbox/v2/{order['id']}/pay", expect=200, json={})
+    order = api.request("POST", "/api/v1/checkout", token=buyer, expect=201,
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                        json={"items": [{"product_id": product["id"], "quantity": 1}],
+                              "shipping_address": ADDRESS,
+                              "payment_method": "bank_transfer"}).json()["order"]
+    api.request("POST", f"/sandbox/v2/{order['id']}/pay", expect=200, json={})
     deadline = time.monotonic() + 30
-    while api.call("GET", f"/api/v1/orders/{order['id']}", token=buyer).json()[
+    while api.request("GET", f"/api/v1/orders/{order['id']}", token=buyer).json()[
             "status"] != "AWAITING_SHIPMENT":
         assert time.monotonic() < deadline
         time.sleep(0.3)
@@ -62,4 +62,4 @@ def test_buyer_checks_the_orders_audit_trail_in_the_page(shop, api, stack):
 
     # Another buyer gets the order page's not-found, and the trail's API answers 404.
     _, other = api.register("buyer", "Someone Else")
-    api.call("GET", f"/api/v1/orders/{order['id']}/audit", token=other, expect=404)
+    api.request("GET", f"/api/v1/orders/{order['id']}/audit", token=other, expect=404)

@@ -42,12 +42,12 @@ def test_buy_from_a_creators_video_pays_the_creator_commission(shop, api):
     added = form.locator(".inline-ok")
     expect(added).to_contain_text("12.5 % commission")
     product_id = added.get_attribute("data-product-id")
-    product = api.call("GET", f"/api/v1/products/{product_id}", expect=200).json()
+    product = api.request("GET", f"/api/v1/products/{product_id}", expect=200).json()
     assert product["commission_rate_bps"] == 1250
     shop.logout()
 
     # 2. The creator's video tags it (arranged through the API).
-    content = api.call("POST", "/api/v1/contents", token=creator_token, expect=201, json={
+    content = api.request("POST", "/api/v1/contents", token=creator_token, expect=201, json={
         "kind": "video", "title": f"Review {title}", "product_ids": [product_id],
         "media_url": "https://media.etalase.test/videos/e2e.mp4"}).json()
 
@@ -106,8 +106,8 @@ def test_buy_from_a_creators_video_pays_the_creator_commission(shop, api):
     expect(earnings).to_contain_text(f"Review {title}")
     expect(earnings.locator('[data-field="commission"]')).to_have_text(_rupiah(COMMISSION))
     shop.shoot("commission-02-creator")
-    balance = api.call("GET", "/api/v1/creators/me/balance", token=creator_token,
-                       expect=200).json()
+    balance = api.request("GET", "/api/v1/creators/me/balance", token=creator_token,
+                          expect=200).json()
     assert balance["available"] == COMMISSION and balance["pending"] == 0
 
     # 7. The creator withdraws part of it.

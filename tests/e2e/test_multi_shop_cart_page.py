@@ -23,15 +23,15 @@ def test_two_shop_cart_one_payment_from_feed_to_paid(shop, api):
     buyer_token = api.login(BUYER)
     api.clear_cart(buyer_token)
     seller_token = api.login(SELLER)
-    seller_shop = api.call("GET", "/api/v1/auth/me", token=seller_token,
-                           expect=200).json()["shop_id"]
+    seller_shop = api.request("GET", "/api/v1/auth/me", token=seller_token,
+                              expect=200).json()["shop_id"]
     content, first = _content_with_product_of(api, seller_shop)
     # A second shop with a product of its own.
     _email, other_token = api.register("seller", "Toko Kedua")
-    api.call("POST", "/api/v1/shops", token=other_token, expect=201,
-             json={"name": f"Toko Kedua {uuid.uuid4().hex[:6]}"})
+    api.request("POST", "/api/v1/shops", token=other_token, expect=201,
+                json={"name": f"Toko Kedua {uuid.uuid4().hex[:6]}"})
     other_token = api.login(_email)
-    second = api.call("POST", "/api/v1/products", token=other_token, expect=201, json={
+    second = api.request("POST", "/api/v1/products", token=other_token, expect=201, json={
         "title": f"Kain tenun {uuid.uuid4().hex[:6]}", "price": 85000, "stock": 4}).json()
 
     shop.open("#/feed")
@@ -66,8 +66,8 @@ def test_two_shop_cart_one_payment_from_feed_to_paid(shop, api):
     expect(page.locator(".va-number")).to_have_count(1)
     expect(page.locator(".va-number")).to_have_text(re.compile(r"^\d{8,}$"))
     expect(page.locator(".checkout-payment .order-row")).to_have_count(2)
-    placed = api.call("GET", f"/api/v1/checkouts/{checkout_id}", token=buyer_token,
-                      expect=200).json()
+    placed = api.request("GET", f"/api/v1/checkouts/{checkout_id}", token=buyer_token,
+                         expect=200).json()
     assert len(placed["orders"]) == 2 and "order" not in placed
     assert placed["checkout"]["total"]["amount"] == sum(
         o["total"]["amount"] for o in placed["orders"])
@@ -89,7 +89,7 @@ def test_two_shop_cart_one_payment_from_feed_to_paid(shop, api):
 
     # 7. each seller sees only their own order
     for token in (seller_token, other_token):
-        mine = api.call("GET", "/api/v1/orders", token=token, expect=200,
-                        params={"role": "seller", "limit": 50}).json()["data"]
+        mine = api.request("GET", "/api/v1/orders", token=token, expect=200,
+                           params={"role": "seller", "limit": 50}).json()["data"]
         assert len([o for o in mine if o.get("checkout_id") == checkout_id]) == 1
     shop.assert_stayed_on_origin()

@@ -22,22 +22,22 @@ def _paid_order(api, method: str) -> tuple[str, dict, str]:
     """A fresh buyer (email) and their paid order of a fresh shop's product."""
     tag = uuid.uuid4().hex[:8]
     _, seller = api.register("seller", f"Penjual Refund {tag}")
-    api.call("POST", "/api/v1/shops", token=seller, expect=201,
-             json={"name": f"Toko Refund {tag}", "city": "Bandung"})
-    product = api.call("POST", "/api/v1/products", token=seller, expect=201, json={
+    api.request("POST", "/api/v1/shops", token=seller, expect=201,
+                json={"name": f"Toko Refund {tag}", "city": "Bandung"})
+    product = api.request("POST", "/api/v1/products", token=seller, expect=201, json={
         "title": f"Kain Batik {tag}", "price": 175000, "stock": 3,
         "description": "Kain batik tulis.",
     }).json()
     email, buyer = api.register("buyer", f"Pembeli Refund {tag}")
-    order = api.call("POST", "/api/v1/checkout", token=buyer, expect=201,
-                     headers={"Idempotency-Key": str(uuid.uuid4())},
-                     json={"items": [{"product_id": product["id"], "quantity": 1}],
-                           "shipping_address": ADDRESS, "payment_method": method},
-                     ).json()["order"]
-    api.call("POST", f"/sandbox/v2/{order['id']}/pay", expect=200, json={})
+    order = api.request("POST", "/api/v1/checkout", token=buyer, expect=201,
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                        json={"items": [{"product_id": product["id"], "quantity": 1}],
+                              "shipping_address": ADDRESS, "payment_method": method},
+                        ).json()["order"]
+    api.request("POST", f"/sandbox/v2/{order['id']}/pay", expect=200, json={})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        now = api.call("GET", f"/api/v1/orders/{order['id']}", token=buyer, expect=200).json()
+        now = api.request("GET", f"/api/v1/orders/{order['id']}", token=buyer, expect=200).json()
         if now["status"] == "AWAITING_SHIPMENT":
             return email, now, buyer
         time.sleep(0.3)
@@ -88,12 +88,12 @@ def test_buyer_gives_a_refund_account_and_sees_the_transfer(shop, api):
 
     # the admin sends the money; the page follows without a reload
     admin = api.login("admin@etalase.test")
-    queue = api.call("GET", "/api/v1/admin/manual-refunds?status=awaiting_transfer&limit=100",
-                     token=admin, expect=200).json()["data"]
+    queue = api.request("GET", "/api/v1/admin/manual-refunds?status=awaiting_transfer&limit=100",
+                        token=admin, expect=200).json()["data"]
     [task] = [t for t in queue if t["order_id"] == order["id"]]
-    api.call("POST", f"/api/v1/admin/manual-refunds/{task['id']}/complete", token=admin,
-             expect=200, headers={"Idempotency-Key": str(uuid.uuid4())},
-             json={"transfer_reference": "BCA-E2E-0001"})
+    api.request("POST", f"/api/v1/admin/manual-refunds/{task['id']}/complete", token=admin,
+                expect=200, headers={"Idempotency-Key": str(uuid.uuid4())},
+                json={"transfer_reference": "BCA-E2E-0001"})
     expect(row).to_have_attribute("data-refund-status", "succeeded", timeout=20_000)
     expect(row).to_contain_text("reference BCA-E2E-0001")
     expect(page.locator(".status-message")).to_contain_text("was refunded")

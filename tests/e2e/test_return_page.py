@@ -22,29 +22,29 @@ from tools.shopper import ADDRESS
 def _delivered_order(api, quantity: int = 2) -> dict:
     tag = uuid.uuid4().hex[:8]
     seller_email, seller = api.register("seller", f"Penjual Retur {tag}")
-    api.call("POST", "/api/v1/shops", token=seller, expect=201,
-             json={"name": f"Toko Retur {tag}", "city": "Yogyakarta"})
+    api.request("POST", "/api/v1/shops", token=seller, expect=201,
+                json={"name": f"Toko Retur {tag}", "city": "Yogyakarta"})
     seller = api.login(seller_email)  # now with the shop in the token
-    product = api.call("POST", "/api/v1/products", token=seller, expect=201, json={
+    product = api.request("POST", "/api/v1/products", token=seller, expect=201, json={
         "title": f"Tas Anyaman {tag}", "price": 90000, "stock": 5,
         "description": "Tas anyaman pandan.",
     }).json()
     buyer_email, buyer = api.register("buyer", f"Pembeli Retur {tag}")
-    order = api.call("POST", "/api/v1/checkout", token=buyer, expect=201,
-                     headers={"Idempotency-Key": str(uuid.uuid4())},
-                     json={"items": [{"product_id": product["id"], "quantity": quantity}],
-                           "shipping_address": ADDRESS, "payment_method": "ewallet"},
-                     ).json()["order"]
-    api.call("POST", f"/sandbox/v2/{order['id']}/pay", expect=200, json={})
+    order = api.request("POST", "/api/v1/checkout", token=buyer, expect=201,
+                        headers={"Idempotency-Key": str(uuid.uuid4())},
+                        json={"items": [{"product_id": product["id"], "quantity": quantity}],
+                              "shipping_address": ADDRESS, "payment_method": "ewallet"},
+                        ).json()["order"]
+    api.request("POST", f"/sandbox/v2/{order['id']}/pay", expect=200, json={})
     deadline = time.monotonic() + 30
-    while api.call("GET", f"/api/v1/orders/{order['id']}", token=buyer,
-                   expect=200).json()["status"] != "AWAITING_SHIPMENT":
+    while api.request("GET", f"/api/v1/orders/{order['id']}", token=buyer,
+                      expect=200).json()["status"] != "AWAITING_SHIPMENT":
         assert time.monotonic() < deadline, "the payment never reached the order"
         time.sleep(0.3)
     time.sleep(1.5)  # the relay commits the reservation (the sale is final) meanwhile
-    api.call("POST", f"/api/v1/orders/{order['id']}/ship", token=seller, expect=200,
-             json={"tracking_number": "JNE-E2E-RET-1"})
-    api.call("POST", f"/api/v1/orders/{order['id']}/deliver", token=seller, expect=200)
+    api.request("POST", f"/api/v1/orders/{order['id']}/ship", token=seller, expect=200,
+                json={"tracking_number": "JNE-E2E-RET-1"})
+    api.request("POST", f"/api/v1/orders/{order['id']}/deliver", token=seller, expect=200)
     return {"order": order, "product": product, "buyer_email": buyer_email,
             "buyer": buyer, "seller_email": seller_email, "seller": seller}
 
@@ -58,7 +58,7 @@ def test_return_and_refund_from_request_to_refunded(shop, api):
     page = shop.page
     arranged = _delivered_order(api)
     order, product = arranged["order"], arranged["product"]
-    assert api.call("GET", f"/api/v1/products/{product['id']}").json()["stock"] == 3
+    assert api.request("GET", f"/api/v1/products/{product['id']}").json()["stock"] == 3
 
     shop.open("#/login")
     shop.login(arranged["buyer_email"], expect_route="/feed")
@@ -115,7 +115,7 @@ def test_return_and_refund_from_request_to_refunded(shop, api):
     shop.shoot("03-return-refunded")
 
     deadline = time.monotonic() + 20
-    while api.call("GET", f"/api/v1/products/{product['id']}").json()["stock"] != 4:
+    while api.request("GET", f"/api/v1/products/{product['id']}").json()["stock"] != 4:
         assert time.monotonic() < deadline, "the returned unit never came back in stock"
         time.sleep(0.3)
     # and the buyer can now complete the order
@@ -128,14 +128,14 @@ def test_admin_decides_a_dispute_from_the_disputes_view(shop, api):
     page = shop.page
     arranged = _delivered_order(api, quantity=1)
     order, product = arranged["order"], arranged["product"]
-    opened = api.call("POST", f"/api/v1/orders/{order['id']}/returns", token=arranged["buyer"],
-                      expect=201, headers={"Idempotency-Key": str(uuid.uuid4())},
-                      json={"type": "refund_only", "reason": "not_as_described",
+    opened = api.request("POST", f"/api/v1/orders/{order['id']}/returns", token=arranged["buyer"],
+                         expect=201, headers={"Idempotency-Key": str(uuid.uuid4())},
+                         json={"type": "refund_only", "reason": "not_as_described",
                             "items": [{"product_id": product["id"], "quantity": 1}]}).json()
-    api.call("POST", f"/api/v1/returns/{opened['id']}/reject", token=arranged["seller"],
-             expect=200, json={"reason": "Matches the photos"})
-    api.call("POST", f"/api/v1/returns/{opened['id']}/escalate", token=arranged["buyer"],
-             expect=200, json={})
+    api.request("POST", f"/api/v1/returns/{opened['id']}/reject", token=arranged["seller"],
+                expect=200, json={"reason": "Matches the photos"})
+    api.request("POST", f"/api/v1/returns/{opened['id']}/escalate", token=arranged["buyer"],
+                expect=200, json={})
 
     shop.open("#/login")
     shop.login("admin@etalase.test")
@@ -150,8 +150,8 @@ def test_admin_decides_a_dispute_from_the_disputes_view(shop, api):
     expect(decided).to_have_attribute("data-status", "REFUND_PENDING")
     shop.shoot("04-admin-dispute-refunded")
     deadline = time.monotonic() + 20
-    while api.call("GET", f"/api/v1/returns/{opened['id']}", token=arranged["buyer"],
-                   expect=200).json()["status"] != "REFUNDED":
+    while api.request("GET", f"/api/v1/returns/{opened['id']}", token=arranged["buyer"],
+                      expect=200).json()["status"] != "REFUNDED":
         assert time.monotonic() < deadline, "the decided refund never arrived"
         time.sleep(0.3)
     shop.assert_stayed_on_origin()

@@ -68,7 +68,7 @@ def test_seller_registers_an_endpoint_and_sends_a_test(shop, api):
         card.get_by_role("button", name="Delete").click()
         expect(card).to_have_count(0)
         token = api.login(SELLER)
-        api.call("GET", f"/api/v1/webhooks/endpoints/{endpoint_id}", token=token, expect=404)
+        api.request("GET", f"/api/v1/webhooks/endpoints/{endpoint_id}", token=token, expect=404)
         shop.assert_stayed_on_origin()
     finally:
         receiver.stop()

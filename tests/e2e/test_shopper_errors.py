@@ -19,7 +19,8 @@ import re
 import uuid
 
 import pytest
-from browser_support import Api, expect, make_shop
+from api_client import ApiClient
+from browser_support import api_for, expect, make_shop
 
 from tools.shopper import ADDRESS
 
@@ -37,10 +38,10 @@ def test_out_of_stock_message(shop, api):
     page = shop.page
     tag = uuid.uuid4().hex[:8]
     _, seller = api.register("seller", f"Penjual E2E {tag}")
-    seller_shop = api.call("POST", "/api/v1/shops", token=seller, expect=201,
-                           json={"name": f"Toko Rotan E2E {tag}", "city": "Cirebon"}).json()
+    seller_shop = api.request("POST", "/api/v1/shops", token=seller, expect=201,
+                              json={"name": f"Toko Rotan E2E {tag}", "city": "Cirebon"}).json()
     title = f"Tas Anyaman Rotan {tag}"
-    product = api.call("POST", "/api/v1/products", token=seller, expect=201, json={
+    product = api.request("POST", "/api/v1/products", token=seller, expect=201, json={
         "title": title, "price": 150000, "stock": 1,
         "description": "Tas rotan anyaman tangan, satu-satunya.",
     }).json()
@@ -65,8 +66,8 @@ def test_out_of_stock_message(shop, api):
     _fill_address(page)
 
     # ...meanwhile the last unit is gone.
-    api.call("PATCH", f"/api/v1/products/{product['id']}", token=seller, expect=200,
-             json={"stock": 0})
+    api.request("PATCH", f"/api/v1/products/{product['id']}", token=seller, expect=200,
+                json={"stock": 0})
     page.get_by_role("button", name=re.compile(r"^Place order")).click()
     alert = page.locator(".form-errors [role=alert]")
     expect(alert).to_contain_text("Out of stock")
@@ -87,14 +88,13 @@ def test_out_of_stock_message(shop, api):
 
 
 @pytest.fixture(scope="module")
-def short_expiry_stack(stack_factory):
+def short_expiry_stack(new_stack):
     """A stack of its own whose marketplace gives PAYMENT_EXPIRY_SECONDS to pay (the
     payment-expiry worker runs every second), so an order expires during the test."""
-    short = stack_factory(
+    with new_stack(
         env_overrides={"transaction": {"PAYMENT_EXPIRY_SECONDS": str(PAYMENT_EXPIRY_SECONDS)}}
-    )
-    yield short
-    short.stop()  # free its processes now; the factory removes its data at session end
+    ) as short:
+        yield short
 
 
 @pytest.fixture
@@ -105,18 +105,18 @@ def short_shop(browser, short_expiry_stack, request):
     context.close()
 
 
-def _buyer_with_cart(api: Api) -> tuple[str, dict]:
+def _buyer_with_cart(api: ApiClient) -> tuple[str, dict]:
     email, token = api.register("buyer", "Pembeli Terlambat")
-    products = api.call("GET", "/api/v1/products", params={"limit": 50}, expect=200).json()
+    products = api.request("GET", "/api/v1/products", params={"limit": 50}, expect=200).json()
     product = next(p for p in products["data"] if p["stock"] >= 1 and p["status"] == "active")
-    api.call("PUT", f"/api/v1/cart/items/{product['id']}", token=token, expect=200,
-             json={"quantity": 1})
+    api.request("PUT", f"/api/v1/cart/items/{product['id']}", token=token, expect=200,
+                json={"quantity": 1})
     return email, product
 
 
 def test_expired_payment_message(short_shop, short_expiry_stack):
     page = short_shop.page
-    api = Api(short_expiry_stack.urls.gateway)
+    api = api_for(short_expiry_stack.urls.gateway)
     email, product = _buyer_with_cart(api)
 
     short_shop.open("#/login")
@@ -146,7 +146,7 @@ def test_expired_payment_message(short_shop, short_expiry_stack):
 
 def test_services_unavailable_message(short_shop, short_expiry_stack):
     page = short_shop.page
-    api = Api(short_expiry_stack.urls.gateway)
+    api = api_for(short_expiry_stack.urls.gateway)
     email, _ = _buyer_with_cart(api)
     short_shop.open("#/login")
     short_shop.login(email, expect_route="/feed")

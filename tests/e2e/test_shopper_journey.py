@@ -31,7 +31,7 @@ def _content_with_product_of(api, shop_id: str) -> tuple[dict, dict]:
     cursor = None
     for _ in range(10):
         params = {"limit": 50, **({"cursor": cursor} if cursor else {})}
-        page = api.call("GET", "/api/v1/feed", params=params, expect=200).json()
+        page = api.request("GET", "/api/v1/feed", params=params, expect=200).json()
         for content in page["data"]:
             for product in content["products"]:
                 if product["shop_id"] == shop_id and product["stock"] >= 1:
@@ -66,7 +66,7 @@ def test_buyer_pays_in_the_sandbox_and_seller_ships(shop, api):
     buyer_token = api.login(BUYER)
     api.clear_cart(buyer_token)  # what earlier tests left must not join this checkout
     seller_token = api.login(SELLER)
-    me = api.call("GET", "/api/v1/auth/me", token=seller_token, expect=200).json()
+    me = api.request("GET", "/api/v1/auth/me", token=seller_token, expect=200).json()
     seller_shop = me["shop_id"]
     content, product = _content_with_product_of(api, seller_shop)
 
@@ -127,7 +127,7 @@ def test_buyer_pays_in_the_sandbox_and_seller_ships(shop, api):
     expect(page.get_by_role("button", name="Pay in sandbox")).to_have_count(0)
     shop.shoot("06-paid")
     _readme_screenshot(page, "order-paid.png")
-    order = api.call("GET", f"/api/v1/orders/{order_id}", token=buyer_token, expect=200).json()
+    order = api.request("GET", f"/api/v1/orders/{order_id}", token=buyer_token, expect=200).json()
     assert order["status"] == "AWAITING_SHIPMENT"
     assert [i["product_id"] for i in order["items"]] == [product["id"]]
 
@@ -147,7 +147,7 @@ def test_buyer_pays_in_the_sandbox_and_seller_ships(shop, api):
     card.get_by_label("Tracking number").fill(tracking)
     card.get_by_role("button", name="Mark as shipped").click()
     expect(card).to_contain_text(f"tracking number {tracking}")
-    order = api.call("GET", f"/api/v1/orders/{order_id}", token=buyer_token, expect=200).json()
+    order = api.request("GET", f"/api/v1/orders/{order_id}", token=buyer_token, expect=200).json()
     assert order["status"] == "IN_TRANSIT" and order["tracking_number"] == tracking
 
     # Same-document (hash) navigations are recorded too, so the check below has teeth.

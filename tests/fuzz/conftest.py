@@ -85,8 +85,9 @@ def _login(client, email: str, password: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def fuzz_stack(stack_factory):
-    return stack_factory(with_workers=False)
+def fuzz_stack(new_stack):
+    with new_stack(with_workers=False) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -30,8 +30,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def witness_stack(stack_factory):
-    return stack_factory(with_workers=False, web_concurrency=1)
+def witness_stack(new_stack):
+    with new_stack(with_workers=False, web_concurrency=1) as stack:
+        yield stack
 
 
 def _cli(stack, *args) -> tuple[int, dict]:

@@ -19,11 +19,12 @@ CACHE_SECONDS = 1
 
 
 @pytest.fixture(scope="module")
-def cached_stack(stack_factory):
-    return stack_factory(
+def cached_stack(new_stack):
+    with new_stack(
         with_workers=False,
         env_overrides={"storefront": {"PUBLIC_CACHE_SECONDS": str(CACHE_SECONDS)}},
-    )
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,7 @@
 from __future__ import annotations
 
 import pytest
-from security_client import BUYER, SELLER, SELLER2, Client
-
-# The hardened gateway: limits low enough to trip in a few requests.
-HARDENED_GATEWAY = {
-    "client_rate": "5r/s",
-    "client_burst": 15,
-    "token_rate": "1r/s",
-    "token_burst": 4,
-    "auth_rate": "1r/m",
-    "auth_burst": 3,
-    "cors_allowed_origins": ("https://shop.etalase.test", "http://localhost:5173"),
-}
-ALLOWED_ORIGIN = "https://shop.etalase.test"
+from security_client import BUYER, HARDENED_GATEWAY, SELLER, SELLER2, Client
 
 
 def pytest_collection_modifyitems(config, items):
@@ -52,12 +40,13 @@ def seller2(client) -> str:
 
 
 @pytest.fixture(scope="session")
-def hardened_stack(stack_factory):
-    return stack_factory(
+def hardened_stack(new_stack):
+    with new_stack(
         with_workers=False,
         web_concurrency=1,
         gateway_settings=dict(HARDENED_GATEWAY),
-    )
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

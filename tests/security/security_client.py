@@ -8,22 +8,33 @@ import hashlib
 import http.client
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 import psycopg2
-import requests
+from api_client import ApiClient, signed_notification
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tools.shopper import ADDRESS, DEMO_PASSWORD
+from tools.shopper import ADDRESS
 
 BUYER = "buyer@etalase.test"
 SELLER = "seller@etalase.test"
 SELLER2 = "seller2@etalase.test"
 PROBLEM = "application/problem+json"
+# The hardened gateway: limits low enough to trip in a few requests.
+HARDENED_GATEWAY = {
+    "client_rate": "5r/s",
+    "client_burst": 15,
+    "token_rate": "1r/s",
+    "token_burst": 4,
+    "auth_rate": "1r/m",
+    "auth_burst": 3,
+    "cors_allowed_origins": ("https://shop.etalase.test", "http://localhost:5173"),
+}
+ALLOWED_ORIGIN = "https://shop.etalase.test"
 # The sandbox announces every new charge with a `pending` notification, delivered in the
 # background (possibly while a later test runs): not a change any test provoked.
 COUNT_FILTERS = {"payment_notifications": "WHERE transaction_status <> 'pending'"}
@@ -129,18 +140,17 @@ def write_jwks(path: Path, keys: list[dict]) -> None:
 # ----------------------------------------------------------------------------- client
 
 
-@dataclass
-class Client:
-    """One stack seen from outside: the gateway for the public API, the service ports
-    for what the gateway never routes, and the services' own databases to prove that
-    nothing changed."""
+class Client(ApiClient):
+    """One stack seen from outside: the gateway for the public API (an ApiClient), the
+    service ports for what the gateway never routes (`service=`), and the services' own
+    databases to prove that nothing changed."""
 
-    stack: object
-    # Where logins and registrations go: the gateway, or (for a stack whose gateway has a
-    # tiny login allowance) straight to the storefront.
-    auth_via: str = "gateway"
-    _tokens: dict = field(default_factory=dict)
-    http: requests.Session = field(default_factory=requests.Session)
+    def __init__(self, stack, auth_via: str = "gateway"):
+        """auth_via: where logins and registrations go: the gateway, or (for a stack whose
+        gateway has a tiny login allowance) straight to the storefront."""
+        super().__init__(stack.urls.gateway, timeout=30, auth_url=stack.urls[auth_via],
+                         account_prefix="sec")
+        self.stack = stack
 
     @property
     def gateway(self) -> str:
@@ -149,40 +159,13 @@ class Client:
     def url(self, path: str, service: str = "gateway") -> str:
         return self.stack.urls[service] + path
 
-    def request(self, method: str, path: str, *, token: str | None = None,
-                service: str = "gateway", headers: dict | None = None, **kwargs):
-        merged = dict(headers or {})
-        if token:
-            merged["Authorization"] = f"Bearer {token}"
-        kwargs.setdefault("timeout", 30)
-        return self.http.request(method, self.url(path, service), headers=merged, **kwargs)
+    def request(self, method: str, path: str, *, service: str | None = None, **kwargs):
+        if service is not None:
+            kwargs["base_url"] = self.stack.urls[service]
+        return super().request(method, path, **kwargs)
 
-    def get(self, path: str, **kwargs):
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs):
-        return self.request("POST", path, **kwargs)
-
-    # -- people ---------------------------------------------------------------------
-    def login(self, email: str, password: str = DEMO_PASSWORD, **kwargs) -> str:
-        kwargs.setdefault("service", self.auth_via)
-        resp = self.request("POST", "/api/v1/auth/login",
-                            json={"email": email, "password": password}, **kwargs)
-        assert resp.status_code == 200, resp.text
-        return resp.json()["access_token"]
-
-    def token(self, email: str) -> str:
-        if email not in self._tokens:
-            self._tokens[email] = self.login(email)
-        return self._tokens[email]
-
-    def register(self, role: str = "buyer") -> tuple[str, str]:
-        """A fresh account: (email, token)."""
-        email = f"sec-{role}-{uuid.uuid4().hex[:10]}@etalase.test"
-        resp = self.request("POST", "/api/v1/auth/register", service=self.auth_via, json={
-            "email": email, "password": DEMO_PASSWORD, "name": "Security Test", "role": role})
-        assert resp.status_code == 201, resp.text
-        return email, self.token(email)
+    def register(self, role: str = "buyer", name: str = "Security Test") -> tuple[str, str]:
+        return super().register(role, name)
 
     # -- catalogue and orders -------------------------------------------------------
     def create_product(self, token: str, *, stock: int = 20, price: int = 125000) -> dict:
@@ -254,21 +237,5 @@ class Client:
                      gross: str | None = None, key: str | None = None, **extra) -> dict:
         """A Midtrans-style notification for `order`, signed with `key` (default: the
         stack's real server key)."""
-        gross = gross if gross is not None else f"{order['total']['amount']}.00"
-        code = {"settlement": "200", "capture": "200", "pending": "201"}.get(status, "202")
-        body = {
-            "order_id": order["id"],
-            "transaction_id": (order.get("payment") or {}).get("provider_transaction_id")
-            or str(uuid.uuid4()),
-            "transaction_status": status,
-            "status_code": code,
-            "gross_amount": gross,
-            "payment_type": "bank_transfer",
-            "fraud_status": "accept",
-            "transaction_time": "2024-05-01 12:00:00",
-            **extra,
-        }
         server_key = key if key is not None else self.stack.secrets["sandbox_server_key"]
-        material = f"{body['order_id']}{body['status_code']}{body['gross_amount']}{server_key}"
-        body.setdefault("signature_key", hashlib.sha512(material.encode()).hexdigest())
-        return body
+        return signed_notification(order, status, server_key, gross=gross, **extra)

@@ -15,8 +15,7 @@ from dataclasses import replace
 
 import pytest
 import requests
-from conftest import ALLOWED_ORIGIN
-from security_client import assert_problem, assert_unchanged, raw_request
+from security_client import ALLOWED_ORIGIN, assert_problem, assert_unchanged, raw_request
 
 from devstack import free_port
 from devstack.gateway import find_nginx, prepare_gateway

@@ -8,9 +8,9 @@ Two ways to get a target:
   a real multi-worker, multi-threaded
   gunicorn on a free port, with a throwaway RSA key and JWKS.
 
-Tests only talk to `storefront.api` / `storefront.internal` (HttpClient: base URL +
-requests) and `storefront.sql` for checks in the storefront's own database, so switching
-targets is a fixture change, not a test change.
+Tests only talk to `storefront.api` / `storefront.internal` (the suites' ApiClient,
+tests/api_client.py) and `storefront.sql` for checks in the storefront's own database, so
+switching targets is a fixture change, not a test change.
 """
 
 from __future__ import annotations
@@ -19,19 +19,17 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jwt
 import psycopg2
 import psycopg2.extras
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from api_client import ApiClient
+from storefront_support import make_rsa_key, unique_email
 
 from devstack import free_port
 
@@ -39,49 +37,10 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 SCRATCH_DSN = "postgresql://storefront:sf@127.0.0.1:55999/etalase_storefront"
 
 
-class HttpClient:
-    """A base URL plus requests; one session per thread (sessions are not thread-safe)."""
-
-    def __init__(self, base_url: str, headers: dict | None = None):
-        self.base_url = base_url.rstrip("/")
-        self.headers = dict(headers or {})
-        self._local = threading.local()
-
-    @property
-    def session(self) -> requests.Session:
-        if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-        return self._local.session
-
-    def request(self, method: str, path: str, *, token: str | None = None,
-                headers: dict | None = None, **kwargs) -> requests.Response:
-        merged = dict(self.headers)
-        if token:
-            merged["Authorization"] = f"Bearer {token}"
-        merged.update(headers or {})
-        kwargs.setdefault("timeout", 60)
-        return self.session.request(method, self.base_url + path, headers=merged, **kwargs)
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, **kw):
-        return self.request("POST", path, **kw)
-
-    def put(self, path, **kw):
-        return self.request("PUT", path, **kw)
-
-    def patch(self, path, **kw):
-        return self.request("PATCH", path, **kw)
-
-    def delete(self, path, **kw):
-        return self.request("DELETE", path, **kw)
-
-
 @dataclass
 class StorefrontTarget:
-    api: HttpClient  # public API (the gateway in a full stack)
-    internal: HttpClient  # the storefront itself, carrying X-Internal-Token
+    api: ApiClient  # public API (the gateway in a full stack)
+    internal: ApiClient  # the storefront itself, carrying X-Internal-Token
     database_url: str
     internal_token: str
     env: dict = field(default_factory=dict)  # environment for CLI commands
@@ -106,19 +65,6 @@ class StorefrontTarget:
         )
 
 
-def make_rsa_key(kid: str) -> tuple[bytes, dict]:
-    """A throwaway RSA key: (private PEM, JWKS document with the public part)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
-    return pem, {"keys": [jwk]}
-
-
 def _from_stack(stack) -> StorefrontTarget:
     """The shared devstack: public calls through the gateway, internal ones direct."""
     env = stack.env("storefront")
@@ -126,8 +72,8 @@ def _from_stack(stack) -> StorefrontTarget:
         env.pop(web_only, None)
     token = stack.secrets["internal_token"]
     return StorefrontTarget(
-        api=HttpClient(stack.urls.gateway),
-        internal=HttpClient(stack.urls.storefront, {"X-Internal-Token": token}),
+        api=ApiClient(stack.urls.gateway),
+        internal=ApiClient(stack.urls.storefront, {"X-Internal-Token": token}),
         database_url=stack.dsn("storefront"),
         internal_token=token,
         env=env,
@@ -217,8 +163,8 @@ def storefront(request, tmp_path_factory) -> StorefrontTarget:
     try:
         _wait_ready(base_url, process, log_path)
         yield StorefrontTarget(
-            api=HttpClient(base_url),
-            internal=HttpClient(base_url, {"X-Internal-Token": token}),
+            api=ApiClient(base_url),
+            internal=ApiClient(base_url, {"X-Internal-Token": token}),
             database_url=dsn,
             internal_token=token,
             env=cli_env,
@@ -245,17 +191,6 @@ class Actor:
     shop_id: str | None = None
 
 
-def unique_email(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}@test.etalase.dev"
-
-
-def login(storefront: StorefrontTarget, email: str, password: str) -> str:
-    response = storefront.api.post("/api/v1/auth/login",
-                                   json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
 @pytest.fixture
 def make_actor(storefront):
     """Register and log in a fresh account; sellers get a shop unless shop=False."""
@@ -271,12 +206,12 @@ def make_actor(storefront):
         if role == "seller" and shop:
             created = storefront.api.post(
                 "/api/v1/shops",
-                token=login(storefront, email, password),
+                token=storefront.api.login(email, password),
                 json={"name": f"Toko {uuid.uuid4().hex[:8]}", "city": "Bandung"},
             )
             assert created.status_code == 201, created.text
             actor.shop_id = created.json()["id"]
-        actor.token = login(storefront, email, password)
+        actor.token = storefront.api.login(email, password)
         return actor
 
     return make

@@ -7,7 +7,7 @@ import uuid
 
 import jwt
 import pytest
-from conftest import login, make_rsa_key, unique_email
+from storefront_support import make_rsa_key, unique_email
 
 
 def _register(storefront, **overrides):
@@ -119,7 +119,7 @@ def _token(pem, kid, **claims):
 def test_me_refuses_missing_forged_and_expired_tokens(storefront):
     assert storefront.api.get("/api/v1/auth/me").status_code == 401
     assert storefront.api.get("/api/v1/auth/me", token="garbage").status_code == 401
-    buyer_id = jwt.decode(login(storefront, "buyer@etalase.test", "etalase-demo"),
+    buyer_id = jwt.decode(storefront.api.login("buyer@etalase.test", "etalase-demo"),
                           options={"verify_signature": False})["sub"]
     # Control: the storefront's own key and kid make a token it accepts, so the refusals
     # below are about what each token changes.

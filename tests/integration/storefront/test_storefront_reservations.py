@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import HttpClient
+from api_client import ApiClient
 
 
 def _body(items, order_id=None, buyer_id=None):
@@ -32,8 +32,8 @@ def shop_products(make_actor, make_product):
 def test_internal_endpoints_refuse_anything_but_the_service_token(storefront, make_actor):
     buyer = make_actor("buyer")
     order = str(uuid.uuid4())
-    anonymous = HttpClient(storefront.internal.base_url)
-    wrong = HttpClient(storefront.internal.base_url, {"X-Internal-Token": "not-it"})
+    anonymous = ApiClient(storefront.internal.base_url)
+    wrong = ApiClient(storefront.internal.base_url, {"X-Internal-Token": "not-it"})
     body = _body([(str(uuid.uuid4()), 1)])
     for client, kwargs in [(anonymous, {}), (wrong, {}), (anonymous, {"token": buyer.token})]:
         for method, path, json in [
@@ -49,7 +49,7 @@ def test_internal_endpoints_refuse_anything_but_the_service_token(storefront, ma
 
 
 def test_invalid_bodies_get_401_before_422_when_unauthenticated(storefront):
-    response = HttpClient(storefront.internal.base_url).post(
+    response = ApiClient(storefront.internal.base_url).post(
         "/internal/reservations", json={"nonsense": True}
     )
     assert response.status_code == 401

@@ -8,12 +8,14 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import jwt
-from conftest import REPO_ROOT, login
 
 from storefront_service import seed as seed_data
 from tools.shopper import DEMO_PASSWORD
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _reserve(storefront, product_id, quantity):
@@ -113,7 +115,7 @@ def test_seed_is_idempotent_and_demo_accounts_log_in(storefront):
     expected = {"buyer": "buyer", "seller": "seller", "seller2": "seller",
                 "creator": "creator", "admin": "admin"}
     for local_part, role in expected.items():
-        token = login(storefront, f"{local_part}@etalase.test", DEMO_PASSWORD)
+        token = storefront.api.login(f"{local_part}@etalase.test", DEMO_PASSWORD)
         claims = jwt.decode(token, options={"verify_signature": False})
         assert claims["roles"] == [role]
         assert ("shop_id" in claims) == (role == "seller")

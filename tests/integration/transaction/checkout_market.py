@@ -1,69 +1,37 @@
-"""The marketplace test harness: HTTP through the gateway, SQL as the marketplace role,
-signed provider notifications, workers run once. Used by conftest.py's fixtures."""
+"""The marketplace test harness: HTTP through the gateway (the suites' ApiClient), SQL as
+the marketplace role, signed provider notifications, workers run once. Used by
+conftest.py's fixtures."""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
 import psycopg2.extras
-import requests
+from api_client import ApiClient, notification_signature, signed_notification
 
 from devstack.util import wait_until as poll
-from tools.shopper import ADDRESS, DEMO_PASSWORD
+from tools.shopper import ADDRESS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-@dataclass
-class Market:
-    stack: object
-    gateway: str
-    sandbox: str
-    server_key: str
-    dsn: str
-    _tokens: dict = field(default_factory=dict)
-    _local: threading.local = field(default_factory=threading.local)
+class Market(ApiClient):
+    """The gateway of a stack (an ApiClient), the sandbox, and the marketplace's database."""
 
-    # -- HTTP ------------------------------------------------------------------------
-    @property
-    def http(self) -> requests.Session:
-        if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
-        return self._local.session
-
-    def request(self, method: str, path: str, *, token: str | None = None,
-                key: str | None = None, headers: dict | None = None, **kwargs):
-        merged = dict(headers or {})
-        if token:
-            merged["Authorization"] = f"Bearer {token}"
-        if key is not None:
-            merged["Idempotency-Key"] = key
-        kwargs.setdefault("timeout", 60)
-        return self.http.request(method, self.gateway + path, headers=merged, **kwargs)
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, **kw):
-        return self.request("POST", path, **kw)
+    def __init__(self, stack):
+        super().__init__(stack.urls.gateway, account_prefix="market")
+        self.stack = stack
+        self.gateway = stack.urls.gateway
+        self.sandbox = stack.urls.sandbox
+        self.server_key = stack.secrets["sandbox_server_key"]
+        self.dsn = stack.dsn("transaction")
 
     # -- people ----------------------------------------------------------------------
-    def token(self, email: str, password: str = DEMO_PASSWORD) -> str:
-        if email not in self._tokens:
-            response = self.post("/api/v1/auth/login",
-                                 json={"email": email, "password": password})
-            assert response.status_code == 200, response.text
-            self._tokens[email] = response.json()["access_token"]
-        return self._tokens[email]
-
     @property
     def buyer(self) -> str:
         return self.token("buyer@etalase.test")
@@ -81,12 +49,7 @@ class Market:
         return self.token("admin@etalase.test")
 
     def new_buyer(self) -> str:
-        email = f"buyer-{uuid.uuid4().hex[:10]}@etalase.test"
-        response = self.post("/api/v1/auth/register", json={
-            "email": email, "password": DEMO_PASSWORD, "name": "Other Buyer",
-            "role": "buyer"})
-        assert response.status_code == 201, response.text
-        return self.token(email)
+        return self.register("buyer", "Other Buyer")[1]
 
     # -- catalogue -------------------------------------------------------------------
     def product(self, *, stock: int = 50, price: int = 150000, token: str | None = None) -> str:
@@ -103,7 +66,7 @@ class Market:
     def reservation(self, order_id: str) -> dict | None:
         """The showcase's stock reservation for an order, read from its internal API
         (straight to the storefront: the gateway never routes /internal/); None if none."""
-        response = self.http.get(
+        response = self.session.get(
             f"{self.stack.urls.storefront}/internal/reservations/{order_id}",
             headers={"X-Internal-Token": self.stack.secrets["internal_token"]}, timeout=10)
         if response.status_code == 404:
@@ -137,7 +100,7 @@ class Market:
     def pay(self, order_id: str, **switches):
         """The sandbox plays the customer paying (its notifier then tells the marketplace);
         switches: deliver_times, stale_pending_after."""
-        return self.http.post(f"{self.sandbox}/v2/{order_id}/pay", json=switches or None,
+        return self.session.post(f"{self.sandbox}/v2/{order_id}/pay", json=switches or None,
                               timeout=30)
 
     def wait_for(self, predicate, timeout: float = 20.0, interval: float = 0.2):
@@ -159,31 +122,12 @@ class Market:
         return self.wait_status(order["id"], "AWAITING_SHIPMENT")
 
     # -- provider notifications ------------------------------------------------------
-    def notification(self, order: dict, status: str, *, gross: str | None = None,
-                     transaction_id: str | None = None, code: str | None = None,
-                     **extra) -> dict:
-        gross = gross if gross is not None else f"{order['total']['amount']}.00"
-        code = code or {"settlement": "200", "capture": "200", "refund": "200",
-                        "pending": "201"}.get(status, "202")
-        body = {
-            "order_id": order["id"],
-            "transaction_id": transaction_id
-            or (order.get("payment") or {}).get("provider_transaction_id") or str(uuid.uuid4()),
-            "transaction_status": status,
-            "status_code": code,
-            "gross_amount": gross,
-            "payment_type": "bank_transfer",
-            "fraud_status": "accept",
-            "transaction_time": "2024-05-01 12:00:00",
-            **extra,
-        }
-        body.setdefault("signature_key", self.sign(body))
-        return body
+    def notification(self, order: dict, status: str, **kwargs) -> dict:
+        """A signed provider notification (api_client.signed_notification's kwargs)."""
+        return signed_notification(order, status, self.server_key, **kwargs)
 
     def sign(self, body: dict, key: str | None = None) -> str:
-        material = (f"{body['order_id']}{body['status_code']}{body['gross_amount']}"
-                    f"{key if key is not None else self.server_key}")
-        return hashlib.sha512(material.encode()).hexdigest()
+        return notification_signature(body, key if key is not None else self.server_key)
 
     def notify(self, body, provider: str = "sandbox"):
         return self.post(f"/api/v1/payments/notifications/{provider}", json=body)

@@ -15,24 +15,14 @@ import pytest
 from checkout_market import Market
 
 
-def _market(stack) -> Market:
-    return Market(
-        stack=stack,
-        gateway=stack.urls.gateway,
-        sandbox=stack.urls.sandbox,
-        server_key=stack.secrets["sandbox_server_key"],
-        dsn=stack.dsn("transaction"),
-    )
-
-
 @pytest.fixture(scope="session")
 def market(stack) -> Market:
-    return _market(stack)
+    return Market(stack)
 
 
 @pytest.fixture(scope="session")
-def quiet_market(stack_factory) -> Market:
-    stack = stack_factory(
+def quiet_market(new_stack) -> Market:
+    with new_stack(
         with_workers=False,
         env_overrides={
             "transaction": {
@@ -44,5 +34,5 @@ def quiet_market(stack_factory) -> Market:
                 "PAYMENT_TIMEOUT_SECONDS": "2",
             }
         },
-    )
-    return _market(stack)
+    ) as stack:
+        yield Market(stack)

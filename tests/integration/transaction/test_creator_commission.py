@@ -293,7 +293,7 @@ def test_a_creator_buying_from_their_own_content_is_refused(market, creator):
     creator_token, creator_id = creator
     product = _product(market)
     content = _content(market, creator_token, [product])
-    response = market.http.post(
+    response = market.session.post(
         f"{market.stack.urls.storefront}/internal/reservations",
         headers={"X-Internal-Token": market.stack.secrets["internal_token"]},
         json={"order_id": str(uuid.uuid4()), "buyer_id": creator_id,

@@ -68,7 +68,7 @@ def test_sandbox_delivering_the_settlement_10_times(market):
 
 
 def _deliveries(market, order_id):
-    body = market.http.get(f"{market.sandbox}/v2/{order_id}/notifications", timeout=10).json()
+    body = market.session.get(f"{market.sandbox}/v2/{order_id}/notifications", timeout=10).json()
     return body["data"]
 
 
