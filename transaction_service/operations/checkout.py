@@ -109,29 +109,24 @@ def place_checkout(ctx: Context, request: CheckoutRequest) -> dict:
 
 
 def _open(ctx: Context, request: CheckoutRequest) -> _Saga:
-    # A checkout of one order shares its id: the provider's order_id is then both.
-    saga = _Saga(request, checkout_id=str(uuid.uuid4()))
-    ctx.checkouts.open(saga.checkout_id, request)
+    # Which shop sells what is a read: nothing is written before it answers, so a refusal
+    # or the showcase being down leaves nothing behind.
     try:
         known = ctx.product_shops.product_shops([item["product_id"] for item in request.items])
     except StorefrontUnavailable as exc:
-        log.warning("product lookup failed", extra={"checkout_id": saga.checkout_id,
-                                                    "error": str(exc)})
-        ctx.checkouts.abandon(saga.checkout_id, "storefront-unavailable", actor=saga.actor,
-                              cancel_at_provider=False)
+        log.warning("product lookup failed", extra={"error": str(exc)})
         raise _unavailable("The storefront", "storefront-unavailable") from None
     try:
         groups = split_by_shop(request.items, known)  # in shop-id order
     except (UnknownProduct, TooManyShops) as exc:
-        ctx.checkouts.forget(saga.checkout_id)
         raise _invalid_items(exc) from None
+    # A checkout of one order shares its id: the provider's order_id is then both.
+    saga = _Saga(request, checkout_id=str(uuid.uuid4()))
     saga.parts = [_Part(shop_id, items) for shop_id, items in groups]
-    if len(saga.parts) == 1:
-        saga.parts[0].order_id = saga.checkout_id
-    else:
-        for part in saga.parts:
-            part.order_id = str(uuid.uuid4())
-        ctx.checkouts.split(saga.checkout_id, request, [part.order_id for part in saga.parts])
+    for part in saga.parts:
+        part.order_id = saga.checkout_id if len(saga.parts) == 1 else str(uuid.uuid4())
+    # Committed (invisible) before the showcase is asked to hold any stock for them.
+    ctx.checkouts.open(saga.checkout_id, request, [part.order_id for part in saga.parts])
     return saga
 
 

@@ -43,25 +43,14 @@ class CheckoutRecords:
     def __init__(self, database: Database):
         self.database = database
 
-    def open(self, checkout_id: str, request) -> None:
-        """The checkout and one order under the same id, UNPAID and invisible (`placed_at`
-        NULL), committed before any call to the showcase."""
+    def open(self, checkout_id: str, request, order_ids: list[str]) -> None:
+        """The checkout and its orders (one per shop; a single one shares the checkout's
+        id), UNPAID and invisible (`placed_at` NULL), committed before any reservation."""
         with self.database.transaction() as cursor:
             checkout_store.insert(cursor, checkout_id, buyer_id=request.buyer_id,
                                   payment_method=request.payment_method)
-            _insert_order(cursor, request, checkout_id, checkout_id)
-
-    def split(self, checkout_id: str, request, order_ids: list[str]) -> None:
-        """Several shops: one order each, under ids of their own, instead of the first."""
-        with self.database.transaction() as cursor:
-            order_store.delete_unplaced_order(cursor, checkout_id)
             for order_id in order_ids:
                 _insert_order(cursor, request, order_id, checkout_id)
-
-    def forget(self, checkout_id: str) -> None:
-        """Nothing was reserved: the checkout and its orders never existed."""
-        with self.database.transaction() as cursor:
-            checkout_store.delete_unplaced(cursor, checkout_id)
 
     def abandon(self, checkout_id: str, reason: str, *, actor: str | None,
                 cancel_at_provider: bool) -> None:

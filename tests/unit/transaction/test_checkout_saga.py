@@ -117,16 +117,9 @@ class FakeCheckouts:
     def _log(self, *entry):
         self.world.journal.append(("checkouts." + entry[0], *entry[1:]))
 
-    def open(self, checkout_id, request):
-        self._log("open")
-        self.orders = {checkout_id: checkout_id}
-
-    def split(self, checkout_id, request, order_ids):
-        self._log("split", len(order_ids))
+    def open(self, checkout_id, request, order_ids):
+        self._log("open", len(order_ids))
         self.orders = dict.fromkeys(order_ids, checkout_id)
-
-    def forget(self, checkout_id):
-        self._log("forget")
 
     def abandon(self, checkout_id, reason, *, actor, cancel_at_provider):
         self._log("abandon", reason, "with provider cancel" if cancel_at_provider else "")
@@ -172,8 +165,9 @@ def checkout(*products: str) -> CheckoutRequest:
                            shipping_address={}, payment_method="bank_transfer")
 
 
-OPENED = [("checkouts.open",), ("storefront.product_shops",)]
-OPENED_TWO_SHOPS = [*OPENED, ("checkouts.split", 2)]
+LOOKED_UP = [("storefront.product_shops",)]
+OPENED = [*LOOKED_UP, ("checkouts.open", 1)]
+OPENED_THREE_SHOPS = [*LOOKED_UP, ("checkouts.open", 3)]
 
 
 # --- success ------------------------------------------------------------------------------
@@ -195,7 +189,7 @@ def test_several_shops_reserve_in_shop_id_order_and_pay_once(ctx, world):
     placed = place_checkout(ctx, checkout("tea", "kopi", "shirt"))
 
     assert world.journal == [
-        *OPENED_TWO_SHOPS[:-1], ("checkouts.split", 3),
+        *OPENED_THREE_SHOPS,
         ("storefront.reserve", "A"), ("storefront.reserve", "B"), ("storefront.reserve", "C"),
         ("checkouts.save_snapshot", 6 * PRICE), ("payments.charge", 6 * PRICE),
         ("checkouts.place", ["A", "B", "C"]),
@@ -217,13 +211,13 @@ def test_the_deadline_is_the_earliest_reservation_expiry(ctx):
 # --- 1. open ------------------------------------------------------------------------------
 
 
-def test_showcase_down_at_the_lookup_abandons_the_invisible_order(ctx, world):
+def test_showcase_down_at_the_lookup_writes_nothing(ctx, world):
     ctx.storefront.down = True
 
     with pytest.raises(errors.Unavailable) as raised:
         place_checkout(ctx, checkout("shirt"))
 
-    assert world.journal == [*OPENED, ("checkouts.abandon", "storefront-unavailable", "")]
+    assert world.journal == LOOKED_UP  # nothing opened, nothing to undo
     assert raised.value.slug == "storefront-unavailable" and raised.value.retry_after == 5
 
 
@@ -231,7 +225,7 @@ def test_an_unknown_product_means_the_checkout_never_existed(ctx, world):
     with pytest.raises(errors.Invalid) as raised:
         place_checkout(ctx, checkout("shirt", "ghost"))
 
-    assert world.journal == [*OPENED, ("checkouts.forget",)]
+    assert world.journal == LOOKED_UP
     assert raised.value.title == "Unknown product" and raised.value.slug == "validation-error"
     assert raised.value.fields == {"product_id": "ghost"}
     assert list(raised.value.errors) == ["items"]
@@ -241,7 +235,7 @@ def test_more_than_ten_shops_means_the_checkout_never_existed(ctx, world):
     with pytest.raises(errors.Invalid) as raised:
         place_checkout(ctx, checkout(*(f"item-{n}" for n in range(11))))
 
-    assert world.journal == [*OPENED, ("checkouts.forget",)]
+    assert world.journal == LOOKED_UP
     assert raised.value.title is None  # the kind's own: "Validation failed"
     assert "at most 10 shops" in raised.value.detail
 
@@ -261,7 +255,7 @@ def test_insufficient_stock_releases_what_the_other_shops_reserved(ctx, world):
         place_checkout(ctx, checkout("shirt", "kopi", "tea"))
 
     assert world.journal == [
-        *OPENED_TWO_SHOPS[:-1], ("checkouts.split", 3),
+        *OPENED_THREE_SHOPS,
         ("storefront.reserve", "A"), ("storefront.reserve", "B"),
         ("storefront.release", "A"), ("checkouts.undo", "insufficient-stock", []),
     ]  # C was never asked
