@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .assignments import set_clause
+
 _COLUMNS = """
     c.id::text AS id, c.buyer_id, c.status, c.placed_at, c.payment_method, c.currency,
     c.total, c.provider, c.provider_transaction_id, c.va_number, c.bank, c.deeplink,
@@ -45,17 +47,8 @@ def get(cursor, checkout_id: str) -> dict | None:
 
 def update(cursor, checkout_id: str, **changes) -> None:
     """Set columns; the value `"now()"` means the database clock."""
-    assignments, values = ["updated_at = now()"], []
-    for column, value in changes.items():
-        if column not in _UPDATABLE:
-            raise ValueError(f"not an updatable checkout column: {column}")
-        if value == "now()":
-            assignments.append(f"{column} = now()")
-        else:
-            assignments.append(f"{column} = %s")
-            values.append(value)
-    values.append(checkout_id)
-    cursor.execute(f"UPDATE checkouts SET {', '.join(assignments)} WHERE id = %s", values)
+    assignments, values = set_clause(changes, _UPDATABLE, "checkout")
+    cursor.execute(f"UPDATE checkouts SET {assignments} WHERE id = %s", [*values, checkout_id])
 
 
 def order_ids(cursor, checkout_id: str) -> list[str]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from psycopg2.extras import Json
 
 from . import refunds as refund_store
+from .assignments import set_clause
 
 _ORDER_COLUMNS = """
     o.id::text AS id, o.buyer_id, o.shop_id, o.status, o.placed_at, o.checkout_failure,
@@ -250,20 +251,9 @@ _PAYMENT_UPDATABLE = {
 
 def update_payment(cursor, order_id: str, **changes) -> None:
     """Set payment columns; a value of `"now()"` for a timestamp column means the DB clock."""
-    assignments = ["updated_at = now()"]
-    values: list = []
-    for column, value in changes.items():
-        if column not in _PAYMENT_UPDATABLE:
-            raise ValueError(f"not an updatable payment column: {column}")
-        if value == "now()":
-            assignments.append(f"{column} = now()")
-        else:
-            assignments.append(f"{column} = %s")
-            values.append(value)
-    values.append(order_id)
-    cursor.execute(
-        f"UPDATE payments SET {', '.join(assignments)} WHERE order_id = %s", values
-    )
+    assignments, values = set_clause(changes, _PAYMENT_UPDATABLE, "payment")
+    cursor.execute(f"UPDATE payments SET {assignments} WHERE order_id = %s",
+                   [*values, order_id])
 
 
 # --- worker selections (each claims one row, skipping rows other workers hold) --------

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .assignments import set_clause
+
 _COLUMNS = """
     r.id::text AS id, r.payment_id::text AS payment_id, r.order_id::text AS order_id,
     r.return_id::text AS return_id, r.refund_key, r.amount, r.currency, r.reason, r.method,
@@ -62,20 +64,10 @@ def lock_by_key(cursor, refund_key: str) -> dict | None:
 
 def update(cursor, refund_id: str, **changes) -> dict:
     """Set refund columns; a value of `"now()"` for a timestamp column means the DB clock."""
-    assignments = ["updated_at = now()"]
-    values: list = []
-    for column, value in changes.items():
-        if column not in _UPDATABLE:
-            raise ValueError(f"not an updatable refund column: {column}")
-        if value == "now()":
-            assignments.append(f"{column} = now()")
-        else:
-            assignments.append(f"{column} = %s")
-            values.append(value)
-    values.append(refund_id)
+    assignments, values = set_clause(changes, _UPDATABLE, "refund")
     cursor.execute(
-        f"UPDATE refunds r SET {', '.join(assignments)} WHERE r.id = %s RETURNING {_COLUMNS}",
-        values,
+        f"UPDATE refunds r SET {assignments} WHERE r.id = %s RETURNING {_COLUMNS}",
+        [*values, refund_id],
     )
     return cursor.fetchone()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .assignments import set_clause
+
 _COLUMNS = """
     r.id::text AS id, r.order_id::text AS order_id, r.buyer_id, r.shop_id, r.type, r.reason,
     r.note, r.status, r.lines_value, r.offer_amount, r.refund_amount,
@@ -94,18 +96,8 @@ def order_of(cursor, return_id: str) -> str | None:
 
 def update(cursor, return_id: str, **changes) -> None:
     """Set columns; a value of `"now()"` for a timestamp column means the DB clock."""
-    assignments = ["updated_at = now()"]
-    values: list = []
-    for column, value in changes.items():
-        if column not in _UPDATABLE:
-            raise ValueError(f"not an updatable return column: {column}")
-        if value == "now()":
-            assignments.append(f"{column} = now()")
-        else:
-            assignments.append(f"{column} = %s")
-            values.append(value)
-    values.append(return_id)
-    cursor.execute(f"UPDATE returns SET {', '.join(assignments)} WHERE id = %s", values)
+    assignments, values = set_clause(changes, _UPDATABLE, "return")
+    cursor.execute(f"UPDATE returns SET {assignments} WHERE id = %s", [*values, return_id])
 
 
 def set_line_refunds(cursor, return_id: str, shares: dict[str, int]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..domain import webhooks as rules
+from .assignments import set_clause
 
 Owner = tuple[str, str]  # (owner_kind, owner_id)
 
@@ -180,19 +181,9 @@ _UPDATABLE = {"url", "events", "description", "disabled", "disabled_reason", "di
 
 def update_endpoint(cursor, endpoint_id: str, **changes) -> None:
     """Set columns; the value `"now()"` means the database clock."""
-    assignments, values = ["updated_at = now()"], []
-    for column, value in changes.items():
-        if column not in _UPDATABLE:
-            raise ValueError(f"not an updatable endpoint column: {column}")
-        if value == "now()":
-            assignments.append(f"{column} = now()")
-        else:
-            assignments.append(f"{column} = %s")
-            values.append(value)
-    values.append(endpoint_id)
-    cursor.execute(
-        f"UPDATE webhook_endpoints SET {', '.join(assignments)} WHERE id = %s", values
-    )
+    assignments, values = set_clause(changes, _UPDATABLE, "endpoint")
+    cursor.execute(f"UPDATE webhook_endpoints SET {assignments} WHERE id = %s",
+                   [*values, endpoint_id])
 
 
 def delete_endpoint(cursor, endpoint_id: str) -> None:
