@@ -58,10 +58,13 @@ def order_ids(cursor, checkout_id: str) -> list[str]:
 
 
 def lock_orders(cursor, checkout_id: str) -> list[dict]:
-    """The checkout's orders, locked in id order (after the checkout row)."""
-    from . import orders as order_store
+    """The checkout's orders, locked in id order (after the checkout row): one statement,
+    its rows locked in the order the sort returns them."""
+    from .orders import ORDER_COLUMNS
 
-    return [order_store.lock_order(cursor, order_id) for order_id in order_ids(cursor, checkout_id)]
+    cursor.execute(f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.checkout_id = %s"
+                   " ORDER BY o.id FOR UPDATE", (checkout_id,))
+    return cursor.fetchall()
 
 
 def delete_unplaced(cursor, checkout_id: str) -> None:

@@ -14,7 +14,7 @@ from psycopg2.extras import Json
 from . import refunds as refund_store
 from .assignments import set_clause
 
-_ORDER_COLUMNS = """
+ORDER_COLUMNS = """
     o.id::text AS id, o.buyer_id, o.shop_id, o.status, o.placed_at, o.checkout_failure,
     o.payment_method, o.shipping_address, o.currency, o.subtotal, o.shipping_fee, o.total,
     o.reservation_expires_at, o.payment_deadline, o.tracking_number, o.cancel_reason,
@@ -35,7 +35,7 @@ def insert_order(cursor, *, buyer_id: str, payment_method: str, shipping_address
         f"""
         INSERT INTO orders AS o (id, buyer_id, payment_method, shipping_address, checkout_id)
         VALUES (coalesce(%s::uuid, gen_random_uuid()), %s, %s, %s, %s)
-        RETURNING {_ORDER_COLUMNS}
+        RETURNING {ORDER_COLUMNS}
         """,
         (order_id, buyer_id, payment_method, Json(shipping_address), checkout_id),
     )
@@ -49,7 +49,7 @@ def delete_unplaced_order(cursor, order_id: str) -> None:
 def lock_order(cursor, order_id: str) -> dict | None:
     """The order row, locked until the end of the transaction."""
     cursor.execute(
-        f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = %s FOR UPDATE", (order_id,)
+        f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = %s FOR UPDATE", (order_id,)
     )
     return cursor.fetchone()
 
@@ -119,7 +119,7 @@ def get_order(cursor, order_id: str, *, placed_only: bool = True) -> dict | None
     """The order with `items` and `payment`, as the API shows it."""
     condition = "AND o.placed_at IS NOT NULL" if placed_only else ""
     cursor.execute(
-        f"SELECT {_ORDER_COLUMNS} FROM orders o WHERE o.id = %s {condition}", (order_id,)
+        f"SELECT {ORDER_COLUMNS} FROM orders o WHERE o.id = %s {condition}", (order_id,)
     )
     order = cursor.fetchone()
     if order is None:
@@ -155,7 +155,7 @@ def list_orders(
     values.append(limit + 1)
     cursor.execute(
         f"""
-        SELECT {_ORDER_COLUMNS} FROM orders o
+        SELECT {ORDER_COLUMNS} FROM orders o
          WHERE {' AND '.join(conditions)}
          ORDER BY o.created_at DESC, o.id DESC
          LIMIT %s
@@ -262,7 +262,7 @@ def update_payment(cursor, order_id: str, **changes) -> None:
 def claim_overdue_unpaid(cursor) -> dict | None:
     cursor.execute(
         f"""
-        SELECT {_ORDER_COLUMNS} FROM orders o
+        SELECT {ORDER_COLUMNS} FROM orders o
          WHERE o.status = 'UNPAID' AND o.placed_at IS NOT NULL AND o.payment_deadline <= now()
            AND o.checkout_id IS NULL  -- a checkout's orders expire with their checkout
          ORDER BY o.payment_deadline
@@ -275,7 +275,7 @@ def claim_overdue_unpaid(cursor) -> dict | None:
 def claim_abandoned_checkout(cursor, older_than_seconds: int) -> dict | None:
     cursor.execute(
         f"""
-        SELECT {_ORDER_COLUMNS} FROM orders o
+        SELECT {ORDER_COLUMNS} FROM orders o
          WHERE o.status = 'UNPAID' AND o.placed_at IS NULL
            AND o.created_at <= now() - make_interval(secs => %s)
          ORDER BY o.created_at
@@ -289,7 +289,7 @@ def claim_abandoned_checkout(cursor, older_than_seconds: int) -> dict | None:
 def claim_due_auto_deliver(cursor, after_seconds: int) -> dict | None:
     cursor.execute(
         f"""
-        SELECT {_ORDER_COLUMNS} FROM orders o
+        SELECT {ORDER_COLUMNS} FROM orders o
          WHERE o.status = 'IN_TRANSIT' AND o.shipped_at <= now() - make_interval(secs => %s)
          ORDER BY o.shipped_at
          LIMIT 1 FOR UPDATE SKIP LOCKED
@@ -303,7 +303,7 @@ def claim_due_auto_complete(cursor, after_seconds: int) -> dict | None:
     """A DELIVERED order past the wait, counted from delivery, with no open return."""
     cursor.execute(
         f"""
-        SELECT {_ORDER_COLUMNS} FROM orders o
+        SELECT {ORDER_COLUMNS} FROM orders o
          WHERE o.status = 'DELIVERED' AND o.delivered_at <= now() - make_interval(secs => %s)
            AND NOT EXISTS (SELECT 1 FROM returns r WHERE r.order_id = o.id
                             AND r.status NOT IN ('REFUNDED', 'CLOSED', 'CANCELLED'))
