@@ -22,6 +22,10 @@ class Config:
     # How long the marketplace trusts the showcase's answer that an account exists and is
     # active (a disabled account's tokens stop working here within this); 0: no check.
     account_status_cache_seconds: float = env_field("ACCOUNT_STATUS_CACHE_SECONDS", float, 30.0)
+    # How long a process refuses, without asking the showcase, checkouts for more of a
+    # product than the showcase said was left when it refused one as sold out (a flash
+    # sale's losers cost no write); a restock is seen at most this late. 0: off.
+    sold_out_hint_seconds: float = env_field("SOLD_OUT_HINT_SECONDS", float, 1.0)
     payment_provider: str = env_field("PAYMENT_PROVIDER", str, "sandbox")
     payment_base_url: str = env_field("PAYMENT_BASE_URL", str, "http://127.0.0.1:8003")
     payment_server_key: str = env_field("PAYMENT_SERVER_KEY", str, "sandbox-server-key")

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 from servicekit.db import Database
 
 from .clients.payments import PaymentProvider, make_provider
-from .clients.storefront import AccountStatusCache, ProductShopCache, StorefrontClient
+from .clients.storefront import (
+    AccountStatusCache,
+    ProductShopCache,
+    SoldOutHints,
+    StorefrontClient,
+)
 from .config import Config
 
 if TYPE_CHECKING:
@@ -27,10 +32,16 @@ class Context:
     # Which shop sells each product (a checkout splits its cart by shop); built from
     # `storefront` when not given.
     product_shops: ProductShopCache | None = None
+    # What the showcase said was left of products it refused as sold out, for a moment:
+    # checkouts asking for more are refused before anything is written (a flash sale's
+    # losers). Built from `config.sold_out_hint_seconds` when not given; off without it.
+    sold_out: SoldOutHints | None = None
 
     def __post_init__(self) -> None:
         if self.product_shops is None:
             self.product_shops = ProductShopCache(self.storefront)
+        if self.sold_out is None:
+            self.sold_out = SoldOutHints(getattr(self.config, "sold_out_hint_seconds", 0.0))
 
 
 def build_context(config: Config, database: Database) -> Context:

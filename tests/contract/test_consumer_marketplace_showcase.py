@@ -45,6 +45,7 @@ from pact_support import (
 from servicekit.auth import load_jwks
 from transaction_service.clients.storefront import (
     InsufficientStock,
+    SoldOutHints,
     StorefrontAnswer,
     StorefrontClient,
 )
@@ -236,6 +237,10 @@ def test_reserve_refuses_more_than_the_stock(pact):
                 "status": 409,
                 "detail": match.str("Only 1 left of Kemeja Batik Parang."),
                 "product_id": match.uuid(SOLD_OUT_PRODUCT_ID),
+                # What was left: the marketplace refuses bigger checkouts from it for a
+                # moment (SoldOutHints).
+                "requested": match.int(5),
+                "available": match.int(1),
             },
             content_type=PROBLEM,
         )
@@ -245,6 +250,10 @@ def test_reserve_refuses_more_than_the_stock(pact):
             ORDER_SOLD_OUT, BUYER_ID, [{"product_id": SOLD_OUT_PRODUCT_ID, "quantity": 5}]
         )
     assert refused.value.problem["product_id"] == SOLD_OUT_PRODUCT_ID
+    hints = SoldOutHints(60.0)
+    hints.refused(refused.value.problem)
+    assert hints.shortfall([{"product_id": SOLD_OUT_PRODUCT_ID, "quantity": 2}]) == {
+        "product_id": SOLD_OUT_PRODUCT_ID, "requested": 2, "available": 1}
 
 
 def _action(pact, description, state, order_id, action, status, reservation_status=None):

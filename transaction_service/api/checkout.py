@@ -14,12 +14,13 @@ from ..operations.checkout import (
     load_checkout,
     load_placed_order,
     place_checkout,
+    refuse_known_sold_out,
 )
 from ..operations.common import visible_order
 from .auth import principal, principal_with_role
 from .context import ctx
 from .docs import problems
-from .idempotency import current_hold, idempotent
+from .idempotency import current_hold, documented, idempotent, read_key, run
 from .schemas import CheckoutRequestSchema, CheckoutResponseSchema
 
 blp = Blueprint("checkout", __name__, url_prefix="/api/v1",
@@ -68,11 +69,13 @@ def _recover(order_id: str):
 @blp.response(201, CheckoutResponseSchema)
 @problems(blp, 400, 401, 403, 409, 422, 503,
           s409="insufficient-stock (names the product; nothing was reserved or placed), or "
-               "the Idempotency-Key is in use.",
+               "the Idempotency-Key is in use. A product the showcase refused as sold out "
+               "within SOLD_OUT_HINT_SECONDS is refused at once, before the key is claimed: "
+               "that answer is not stored, a retry with the same key asks again.",
           s422="Invalid items: unknown or withdrawn product, a product listed twice, more "
                "than 50 lines or 10 shops.",
           s503="The storefront or the payment provider is unavailable; nothing was placed.")
-@idempotent(recover=_recover)
+@documented
 def checkout(body):
     """Buyer only. Items of up to 10 shops (50 lines): one order per shop, the stock of
     every order reserved or none, and one payment of the checkout's total (one VA number
@@ -84,6 +87,13 @@ def checkout(body):
     the product: 422 otherwise); a line without one takes its cart item's attribution
     (the last content it was added from, within 7 days)."""
     buyer = principal_with_role("buyer")
+    read_key()  # a missing or malformed key is the client's first mistake to hear about
+    # Before the key is claimed: a flash sale's losers write nothing (not even the key).
+    refuse_known_sold_out(ctx(), body["items"])
+    return run(buyer, lambda: _place(buyer, body), recover=_recover)
+
+
+def _place(buyer, body):
     placed = place_checkout(
         ctx(),
         CheckoutRequest(

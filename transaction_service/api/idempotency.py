@@ -20,7 +20,9 @@ with `Idempotent-Replayed: true`; same key + different request -> 422
 `idempotency-key-reused`; same key while the first still runs -> 409
 `idempotency-key-in-use` with `Retry-After`; 5xx (e.g. 503 storefront down) -> the key is
 released so the client can retry with it. Missing key -> 400 `idempotency-key-required`;
-empty, > 255 characters or control characters -> 422 naming `Idempotency-Key`.
+empty, > 255 characters or control characters -> 422 naming `Idempotency-Key`. A view may
+refuse before calling `run` (the checkout refuses a product it knows is sold out that way):
+such an answer is not stored.
 
 A key is never run twice (DESIGN.md §6). The checkout records the order it placed on the
 key in the transaction that places it (`current_hold()` + `store.record_order`); if the

@@ -346,3 +346,62 @@ class ProductShopCache:
                 else:
                     self._shops.pop(product_id, None)
         return {**found, **answered}
+
+
+class SoldOutHints:
+    """What the showcase said was left of a product when it refused a reservation for
+    lack of stock, kept per process for `ttl_seconds`, so that the next checkouts asking
+    for more than that are refused here, before anything is written or the showcase is
+    asked (in a flash sale, the hundreds of buyers who arrive after the stock is gone).
+
+    A hint can only refuse, never sell: it cannot oversell. It can be stale for up to
+    `ttl_seconds` after stock comes back (a reservation released, the seller restocking),
+    the price of not asking the showcase; 0 turns hints off. A reservation this process
+    makes for a product forgets its hint (the stock moved: ask again)."""
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, ttl_seconds: float, clock=time.monotonic):
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._left: dict[str, tuple[int, float]] = {}  # product id -> (available, expires)
+        self._lock = threading.Lock()
+
+    def refused(self, problem: dict) -> None:
+        """Remember an `insufficient-stock` problem of the showcase (product_id, available)."""
+        if self.ttl_seconds <= 0:
+            return
+        product_id, available = problem.get("product_id"), problem.get("available")
+        if not isinstance(product_id, str) or type(available) is not int or available < 0:
+            return  # not the shape the showcase sends: nothing to learn from it
+        with self._lock:
+            if len(self._left) >= self.MAX_ENTRIES:
+                self._left.clear()
+            self._left[product_id] = (available, self._clock() + self.ttl_seconds)
+
+    def reserved(self, product_ids) -> None:
+        with self._lock:
+            for product_id in product_ids:
+                self._left.pop(product_id, None)
+
+    def shortfall(self, items: list[dict]) -> dict | None:
+        """For lines `[{product_id, quantity}]` (a product may repeat): the first product,
+        in id order, asked for more than its live hint leaves, as the showcase's problem
+        fields `{product_id, requested, available}`; None when no hint refuses."""
+        if self.ttl_seconds <= 0 or not self._left:
+            return None
+        wanted: dict[str, int] = {}
+        for item in items:
+            wanted[item["product_id"]] = wanted.get(item["product_id"], 0) + item["quantity"]
+        now = self._clock()
+        with self._lock:
+            for product_id in sorted(wanted):
+                hint = self._left.get(product_id)
+                if hint is None:
+                    continue
+                if now >= hint[1]:
+                    del self._left[product_id]
+                elif wanted[product_id] > hint[0]:
+                    return {"product_id": product_id, "requested": wanted[product_id],
+                            "available": hint[0]}
+        return None

@@ -95,6 +95,17 @@ class _Saga:
         return [(part.order_id, part.reservation) for part in self.parts]
 
 
+def refuse_known_sold_out(ctx: Context, items: list[dict]) -> None:
+    """Refuse a checkout asking for more of a product than the showcase said was left
+    when it refused one a moment ago (`ctx.sold_out`), before any key is claimed or row
+    written: the same 409 the showcase would give, for the cost of a dictionary lookup."""
+    shortfall = ctx.sold_out.shortfall(items)
+    if shortfall is not None:
+        raise errors.InsufficientStock(
+            f"Only {shortfall['available']} unit(s) of product {shortfall['product_id']} are "
+            f"available; {shortfall['requested']} requested.", **shortfall)
+
+
 def place_checkout(ctx: Context, request: CheckoutRequest) -> dict:
     """One order per shop, one reservation per order (all or nothing), one payment of the
     total; returns `{checkout, orders}` once everything is visible."""
@@ -138,7 +149,9 @@ def _reserve(ctx: Context, saga: _Saga) -> None:
             part.reservation = ctx.storefront.reserve(part.order_id, saga.request.buyer_id,
                                                       part.items)
             part.reserved = True
+            ctx.sold_out.reserved(item["product_id"] for item in part.items)
         except InsufficientStock as refusal:
+            ctx.sold_out.refused(refusal.problem)
             _release_reserved(ctx, saga, "insufficient-stock")
             raise errors.InsufficientStock(refusal.detail,
                                            **_passthrough(refusal.problem)) from None

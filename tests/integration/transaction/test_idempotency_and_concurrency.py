@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections import Counter
 
 from checkout_market import ADDRESS
 
 from tools.shopper import seeded_buyers
+from transaction_service.config import Config
 from transaction_service.domain.idempotency import request_fingerprint
 
 
@@ -162,3 +164,39 @@ def test_flash_sale_of_100_buyers_for_20_units_sells_exactly_20(market):
     assert market.stock(product) == 0
     winners = {r.json()["order"]["id"] for r in responses if r.status_code == 201}
     assert winners == {o["id"] for o in orders}
+
+
+def test_sold_out_answers_come_from_the_hint_without_claiming_the_key(market):
+    """Once the showcase has refused a product as sold out, a process refuses further
+    checkouts for it at once (SOLD_OUT_HINT_SECONDS): the same 409 problem, nothing
+    written, not even the Idempotency-Key, so a retry with that key after a restock
+    buys; an answer the showcase gave is stored and replayed as usual."""
+    product = market.product(stock=1)
+    assert market.checkout(product).status_code == 201
+    buyer = market.new_buyer()
+    keys = [str(uuid.uuid4()) for _ in range(12)]
+    refusals = [market.checkout(product, token=buyer, key=key) for key in keys]
+    assert {r.status_code for r in refusals} == {409}
+    assert {r.headers["Content-Type"] for r in refusals} == {"application/problem+json"}
+    fields = {(p["type"].rsplit("/", 1)[-1], p["product_id"], p["requested"], p["available"])
+              for p in (r.json() for r in refusals)}
+    assert fields == {("insufficient-stock", product, 1, 0)}, fields
+    stored = {row["key"] for row in market.rows(
+        "SELECT key FROM idempotency_keys WHERE key = ANY(%s)", (keys,))}
+    # Each marketplace process asked the showcase once; the rest were refused from it.
+    hinted = [key for key in keys if key not in stored]
+    assert hinted and len(stored) <= 4, (len(stored), len(hinted))
+    assert len(_orders_for(market, product)) == 1  # nothing left behind by any refusal
+
+    restocked = market.patch(f"/api/v1/products/{product}", token=market.seller,
+                             json={"stock": 1})
+    assert restocked.status_code == 200, restocked.text
+    time.sleep(Config().sold_out_hint_seconds + 0.3)  # the stack runs with the default
+    retried = market.checkout(product, token=buyer, key=hinted[0])
+    assert retried.status_code == 201, retried.text
+    assert "Idempotent-Replayed" not in retried.headers
+    if stored:
+        replayed = market.checkout(product, token=buyer, key=sorted(stored)[0])
+        assert replayed.status_code == 409
+        assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert market.stock(product) == 0

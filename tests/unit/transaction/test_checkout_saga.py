@@ -20,13 +20,18 @@ from transaction_service.clients.storefront import (
     BadReservation,
     InsufficientStock,
     Reservation,
+    SoldOutHints,
     StorefrontAnswer,
     StorefrontRefused,
     StorefrontUnavailable,
 )
 from transaction_service.context import Context
 from transaction_service.domain import errors
-from transaction_service.operations.checkout import CheckoutRequest, place_checkout
+from transaction_service.operations.checkout import (
+    CheckoutRequest,
+    place_checkout,
+    refuse_known_sold_out,
+)
 from transaction_service.operations.checkout_records import KeyTakenOver
 
 # Shop ids sort as named: reservations are taken in shop-id order.
@@ -271,6 +276,22 @@ def test_insufficient_stock_at_the_first_shop_releases_nothing(ctx, world):
 
     assert world.journal[-2:] == [("storefront.reserve", "A"),
                                   ("checkouts.undo", "insufficient-stock", [])]
+
+
+def test_a_stock_refusal_is_remembered_and_refuses_the_next_checkout_before_it_opens(
+        ctx, world):
+    ctx.sold_out = SoldOutHints(60.0)
+    ctx.storefront.refusals[SHOP_B] = _stock_refusal()
+    with pytest.raises(errors.InsufficientStock):
+        place_checkout(ctx, checkout("shirt", "kopi"))
+    opened = len(world.journal)
+
+    with pytest.raises(errors.InsufficientStock) as raised:
+        refuse_known_sold_out(ctx, [{"product_id": "kopi", "quantity": 2}])
+    assert raised.value.fields == {"product_id": "kopi", "requested": 2, "available": 1}
+    refuse_known_sold_out(ctx, [{"product_id": "kopi", "quantity": 1}])  # 1 was left
+    refuse_known_sold_out(ctx, [{"product_id": "shirt", "quantity": 9}])  # A reserved it
+    assert len(world.journal) == opened  # nothing asked, nothing written
 
 
 @pytest.mark.parametrize("answer", [StorefrontUnavailable("timeout"), 409, 500])
