@@ -27,7 +27,13 @@ delivered, abandoned checkouts cleaned; bounded wait), it asserts:
   audit log (every entry in the tree, the tree's checkpoint cosigned by the witness,
   signatures checked);
 - every failed client request was answered with an application/problem+json document
-  (a connection error counts as a failure: nginx stays up throughout);
+  (a connection error counts as a failure: nginx stays up throughout, and answers an
+  upstream that dies before its headers with its own 502 problem). One exception: an
+  answer cut off after its status line and headers (the body shorter than its
+  Content-Length or missing its last chunk) while a fault was killing web processes, since
+  nginx forwards an upstream's headers as soon as it has them and, when the process dies
+  mid-answer, can only close the connection. A cut outside such a fault stays a defect, as
+  do a refused or unanswered request and a complete error answer that is not a problem;
 - a retried Idempotency-Key never yields a second order: a buyer whose checkout got no
   answer, a 5xx or a 409 retries with the same key (as a client that lost the answer
   does), every 201 for one key names the same order, and every placed order of the run is
@@ -102,9 +108,57 @@ CHAOS_RETRY_SCHEDULE = "1,1,2,2,3,5,8,13"
 class Outcome:
     step: str  # checkout | pay | cancel | refund-account
     at: float  # seconds since the load started
-    status: int | None  # None: no HTTP answer
+    status: int | None  # None: no complete HTTP answer
     latency_ms: float
     defect: str | None = None  # set when a failure was not a problem document
+    cut: str | None = None  # the answer was cut off after its headers (see answer_cut)
+
+    @property
+    def label(self) -> str:
+        if self.status is not None:
+            return str(self.status)
+        return "cut" if self.cut else "no-answer"
+
+
+def answer_cut(response: requests.Response | None, error: BaseException | None) -> str | None:
+    """Why an answer was cut off after its status line and headers, or None when it was
+    complete or never started.
+
+    Behind nginx this is how a web process that dies mid-answer shows: nginx sends the
+    upstream's status line and headers as soon as it has them, so when the upstream's
+    connection closes before the body is complete it can no longer answer 502 and closes
+    the client's connection short of the Content-Length (or without the last chunk).
+    requests raises ChunkedEncodingError for both (only while reading a body, after the
+    headers came); a body shorter than its Content-Length that was handed over anyway is
+    the same thing. Anything else, a refused connection, a connection closed or reset
+    before any status line, a timeout, is not a cut: nginx itself did not answer."""
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return f"{type(error).__name__}: {error}"[:300]
+    if response is None or error is not None:
+        return None
+    length = response.headers.get("Content-Length", "")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    method = getattr(response.request, "method", None)
+    if (length.isdigit() and encoding == "identity" and method != "HEAD"
+            and response.status_code not in (204, 304)
+            and len(response.content) < int(length)):
+        return f"body of {len(response.content)} bytes, Content-Length {length}"
+    return None
+
+
+def judge_cuts(outcomes: list[Outcome], kill_windows: list[tuple[float, float]],
+               margin: float = 1.0) -> None:
+    """Mark as defects the cut answers that no fault explains: a cut is allowed only when
+    it came (the request ended) inside a window, seconds since the load started, during
+    which a fault was killing web processes (from its injection until its recovery
+    finished), give or take `margin`."""
+    for outcome in outcomes:
+        if outcome.cut is None or outcome.defect is not None:
+            continue
+        ended = outcome.at + outcome.latency_ms / 1000
+        if not any(start - margin <= ended <= stop + margin for start, stop in kill_windows):
+            outcome.defect = f"answer cut off outside any fault killing web processes: " \
+                             f"{outcome.cut}"
 
 
 class CheckoutPayLoad:
@@ -146,9 +200,13 @@ class CheckoutPayLoad:
             thread.join(timeout=60)
 
     def _record(self, step: str, started: float, response: requests.Response | None,
-                error: Exception | None) -> None:
+                error: Exception | None) -> bool:
+        """Record one request's outcome; False when no complete answer came."""
         latency = (time.monotonic() - started) * 1000
-        if response is None:
+        cut = answer_cut(response, error)
+        if cut is not None:  # judged after the run, against the faults' windows
+            outcome = Outcome(step, started - self._t0, None, latency, cut=cut)
+        elif response is None:
             outcome = Outcome(step, started - self._t0, None, latency,
                               f"no answer: {type(error).__name__}: {error}"[:300])
         else:
@@ -158,16 +216,17 @@ class CheckoutPayLoad:
             outcome = Outcome(step, started - self._t0, response.status_code, latency, defect)
         with self._lock:
             self.outcomes.append(outcome)
+        return outcome.status is not None
 
     def _call(self, step: str, fn: Callable[[], requests.Response]) -> requests.Response | None:
+        """The complete answer, or None (none came, or it was cut: the buyer lost it)."""
         started = time.monotonic()
         try:
             response = fn()
         except requests.RequestException as exc:
             self._record(step, started, None, exc)
             return None
-        self._record(step, started, response, None)
-        return response
+        return response if self._record(step, started, response, None) else None
 
     def _buyer(self, n: int) -> None:
         session = requests.Session()
@@ -261,7 +320,7 @@ class CheckoutPayLoad:
     def summary(self) -> dict:
         by_step: dict[str, Counter] = {}
         for o in self.outcomes:
-            by_step.setdefault(o.step, Counter())[str(o.status or "no-answer")] += 1
+            by_step.setdefault(o.step, Counter())[o.label] += 1
         return {step: dict(sorted(c.items())) for step, c in by_step.items()}
 
 
@@ -275,6 +334,9 @@ class Fault:
     inject: Callable[[], None]
     recover: Callable[[], None]
     hold_seconds: float = 2.0
+    # It kills processes that answer HTTP through the gateway: an answer they were writing
+    # may reach the client cut off (see answer_cut), which is allowed during it.
+    kills_web: bool = False
 
 
 def _kill(pid: int | None, sig: int = signal.SIGKILL) -> None:
@@ -306,6 +368,7 @@ def build_faults(stack) -> dict[str, Fault]:
             f"SIGKILL the {service} gunicorn master (workers orphaned), then restart it",
             inject=lambda s=service: _kill(_master(stack, s)),
             recover=lambda s=service: stack.restart_process(s),
+            kills_web=True,  # its orphaned workers die mid-request in the restart, too
         )
     for service in ("storefront", "transaction"):
         workers = stack.web_concurrency
@@ -315,6 +378,7 @@ def build_faults(stack) -> dict[str, Fault]:
             inject=lambda s=service: _kill(procs.children(_master(stack, s))[0]),
             recover=lambda s=service, w=workers: _wait_workers(stack, s, w),
             hold_seconds=0.5,
+            kills_web=True,
         )
     for worker in WORKERS:
         # The whole worker process dies: every loop of the service at once.
@@ -654,8 +718,8 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
     # Client answers.
     not_problems = [o for o in (load.outcomes if load else []) if o.defect]
     for o in not_problems[:10]:
-        violations.append(f"{o.step} at {o.at:.1f}s answered {o.status or 'nothing'}: "
-                          f"{o.defect}")
+        violations.append(f"{o.step} at {o.at:.1f}s answered "
+                          f"{o.status or ('cut off' if o.cut else 'nothing')}: {o.defect}")
     if len(not_problems) > 10:
         violations.append(f"... and {len(not_problems) - 10} more non-problem failures")
 
@@ -677,6 +741,9 @@ def verify(stack, product_id: str, initial_stock: int, load: CheckoutPayLoad | N
         "sandbox_settled": len(settled),
         "audit_rows": audit_rows,
         "failed_requests_not_problem": len(not_problems),
+        # Cut off after their headers while a fault killed the process writing them.
+        "answers_cut_by_faults": sum(1 for o in (load.outcomes if load else [])
+                                     if o.cut and not o.defect),
         "idempotency_keys_retried": sum(1 for n in (load.key_attempts.values() if load else ())
                                         if n > 1),
     }
@@ -761,12 +828,15 @@ def run(stack, *, duration: float, fault_names: tuple[str, ...] = ALL_FAULTS,
             record["error"] = f"{type(exc).__name__}: {exc}"[:300]
             report.violations.append(f"fault {name} could not be applied/recovered: "
                                      f"{record['error']}")
+        record["until_s"] = round(time.monotonic() - t0, 2)
         report.faults.append(record)
     time.sleep(max(0.0, t0 + duration - time.monotonic()))
     load.stop()
     returns.stop()
     stopped_at = datetime.now(UTC)
     report.duration_s = round(time.monotonic() - t0, 2)
+    judge_cuts(load.outcomes, [(f["at_s"], f["until_s"]) for f in report.faults
+                               if faults[f["fault"]].kills_web])
     report.requests = load.summary()
     _attribute_failures(report, load)
     log(f"chaos: load stopped after {report.duration_s}s: {report.requests}")
@@ -800,7 +870,7 @@ def _attribute_failures(report: ChaosReport, load: CheckoutPayLoad) -> None:
                   if edges[index] <= o.at < edges[index + 1]
                   and (o.status is None or o.status >= 400)]
         record["failures"] = dict(sorted(Counter(
-            f"{o.step} {o.status or 'no-answer'}" for o in window).items()))
+            f"{o.step} {o.label}" for o in window).items()))
 
 
 def render(report: ChaosReport) -> str:
